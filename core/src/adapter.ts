@@ -1,0 +1,71 @@
+import { CairnError } from './errors.ts'
+import type { EventRecord } from './event-record.ts'
+import { shortId } from './event-record.ts'
+import { Leader, type AppendResult, type BootProgress, type SessionBoot } from './leader.ts'
+import type { Schema } from './schema/schema.ts'
+import { SqliteDb } from './sqlite.ts'
+
+export interface OpenLeaderOptions {
+  readonly storeId: string
+  readonly schema: Schema
+  readonly onProgress?: ((progress: BootProgress) => void) | undefined
+  readonly warn?: ((message: string) => void) | undefined
+}
+
+/**
+ * The session's view of its client's leader. Asynchronous because the leader may live in a
+ * worker or another process; the in-memory adapter runs it in-process.
+ */
+export interface LeaderPort {
+  readonly clientId: string
+  boot(): Promise<SessionBoot>
+  append(events: readonly EventRecord[]): Promise<AppendResult>
+  close(): Promise<void>
+}
+
+/** A platform adapter: where the leader runs and how it persists. */
+export interface Adapter {
+  readonly name: string
+  openLeader(options: OpenLeaderOptions): Promise<LeaderPort>
+}
+
+/**
+ * Keeps each store's leader database in memory, inside this adapter object: shutting a store
+ * down and creating it again with the same adapter boots from what the leader holds (as a
+ * page reload would with a persisted adapter). Nothing survives the process.
+ *
+ * @example
+ * const store = await createStorePromise({ schema, adapter: makeInMemoryAdapter(), storeId: 'demo' })
+ */
+export function makeInMemoryAdapter(): Adapter {
+  const databases = new Map<string, SqliteDb>()
+  const open = new Set<string>()
+  return {
+    name: 'in-memory',
+    async openLeader({ storeId, schema, onProgress, warn }) {
+      if (open.has(storeId)) {
+        throw new CairnError('StoreAlreadyOpen', `Store "${storeId}" is already open on this in-memory adapter; shut the other store down first, or use another adapter instance.`)
+      }
+      let db = databases.get(storeId)
+      if (db === undefined) {
+        db = await SqliteDb.open()
+        databases.set(storeId, db)
+      }
+      const leader = Leader.open(db, schema, { clientId: shortId(), onProgress, warn })
+      open.add(storeId)
+      let closed = false
+      return {
+        clientId: leader.clientId,
+        boot: async () => leader.snapshot(),
+        append: async (events) => {
+          if (closed) throw new CairnError('LeaderClosed', `The leader of store "${storeId}" is closed.`)
+          return leader.append(events)
+        },
+        close: async () => {
+          closed = true
+          open.delete(storeId)
+        },
+      }
+    },
+  }
+}

@@ -1,0 +1,42 @@
+import * as columns from './schema/columns.ts'
+import { clientDocument } from './schema/client-document.ts'
+import { materializers } from './schema/materializers.ts'
+import { makeState } from './schema/schema.ts'
+import { table } from './schema/table.ts'
+
+/**
+ * State definitions: `State.SQLite.table`, the column kinds, `clientDocument`, `materializers`
+ * and `makeState`.
+ */
+export const State = {
+  SQLite: { table, clientDocument, materializers, makeState, ...columns },
+} as const
+
+export { Events, type EventDef, type EventInput, type AnyEventDef } from './schema/events.ts'
+export { makeSchema, type Schema, type StateDef, type UnknownEventHandling } from './schema/schema.ts'
+export { SessionIdSymbol, type ClientDocumentDef } from './schema/client-document.ts'
+export { or, QueryBuilder, WriteQuery, type Queryable, type Writable, type InsertOf, type RowOf, type Op, type WhereObject } from './schema/query-builder.ts'
+export type { TableDef, IndexDefinition } from './schema/table.ts'
+export type { ColumnDefinition, ColumnKind } from './schema/columns.ts'
+export type { MaterializerContext, MaterializerResult, EventMeta, RawWrite } from './schema/materializers.ts'
+export type { StandardSchemaV1 } from './schema/standard-schema.ts'
+export { sql, type SqlFragment, type SqlValue, type BindValues } from './sql.ts'
+export { queryDb, computed, signal, LiveQueryDef, ComputedDef, SignalDef, type Def, type Getter, type RawQuery } from './query-def.ts'
+export { createStorePromise, Store, type CreateStoreOptions, type CommitHandle, type SyncStatus, type SubscribeOptions } from './store.ts'
+export { makeInMemoryAdapter, type Adapter, type LeaderPort, type OpenLeaderOptions } from './adapter.ts'
+export { Leader, type BootProgress, type SessionBoot, type AppendResult } from './leader.ts'
+export type { InstanceInfo } from './reactivity.ts'
+export type { EventRecord } from './event-record.ts'
+export { formatSeqNum, compareSeqNum, type SeqNum } from './seq-num.ts'
+export { SqliteDb, SqliteError } from './sqlite.ts'
+export {
+  CairnError,
+  InvalidEventArgsError,
+  MaterializerError,
+  QueryError,
+  StoreShutdownError,
+  SchemaError,
+  UnknownEventError,
+  ColumnValueError,
+  type Issue,
+} from './errors.ts'

@@ -1,0 +1,103 @@
+import { CairnError, ColumnValueError, MaterializerError, SchemaError } from './errors.ts'
+import type { EventRecord } from './event-record.ts'
+import { SESSION_BIND } from './schema/client-document.ts'
+import type { EventMeta, MaterializerContext, MaterializerWrite, RawRead } from './schema/materializers.ts'
+import type { Queryable } from './schema/query-builder.ts'
+import type { Schema } from './schema/schema.ts'
+import { isSqlFragment, type BindValues, type SqlFragment } from './sql.ts'
+import { SqliteError, type SqliteDb } from './sqlite.ts'
+
+/**
+ * Applies events to a state database through the schema's materializers. Used by sessions
+ * (with changeset recording around it) and by the leader (plain).
+ */
+export class Materialization {
+  constructor(
+    private readonly db: SqliteDb,
+    private readonly schema: Schema,
+  ) {}
+
+  /**
+   * Runs the event's materializer and executes its writes. Throws `MaterializerError` naming the
+   * event (and table/column for constraint failures); the caller owns the transaction.
+   * Returns false when the event is unknown to the schema (nothing was written).
+   */
+  apply(event: EventRecord, args?: unknown): boolean {
+    const materializer = this.schema.materializers.get(event.name)
+    const def = this.schema.eventsByName.get(event.name)
+    if (materializer === undefined || def === undefined) return false
+    const meta: EventMeta = {
+      name: event.name,
+      eventId: event.eventId,
+      seqNum: event.seqNum,
+      clientId: event.clientId,
+      sessionId: event.sessionId,
+    }
+    let result
+    try {
+      result = materializer(args === undefined ? def.decode(event.json) : args, this.context(meta))
+    } catch (e) {
+      if (e instanceof MaterializerError) throw e
+      throw new MaterializerError(event.name, `The materializer of "${event.name}" threw: ${(e as Error)?.message ?? String(e)}. The commit was rolled back; fix the materializer or the event args.`, { cause: e })
+    }
+    if (result === undefined || result === null) return true
+    const writes = Array.isArray(result) ? (result as readonly MaterializerWrite[]) : [result as MaterializerWrite]
+    for (const write of writes) this.write(event.name, write)
+    return true
+  }
+
+  /** Runs a read (or a write with RETURNING) and decodes it. */
+  read<T>(query: Queryable<T>, sessionId: string | undefined): T {
+    const { query: sql, bindValues } = query.asSql()
+    const binds = query.usesSessionId === true ? bindValues.map((v) => (v === SESSION_BIND ? (sessionId ?? null) : v)) : bindValues
+    return query.decodeResult(this.db.select(sql, binds))
+  }
+
+  private context(meta: EventMeta): MaterializerContext {
+    const read = (q: Queryable<unknown> | RawRead): unknown => {
+      try {
+        if ('asSql' in q) return this.read(q, meta.sessionId)
+        const fragment: SqlFragment = isSqlFragment(q.query) ? q.query : { query: q.query, bindValues: q.bindValues ?? [] }
+        return this.db.select(fragment.query, fragment.bindValues)
+      } catch (e) {
+        const sql = 'asSql' in q ? q.asSql().query : isSqlFragment(q.query) ? q.query.query : q.query
+        throw new MaterializerError(meta.name, `ctx.query in the materializer of "${meta.name}" failed: ${(e as Error).message} (SQL: ${sql}).`, { cause: e })
+      }
+    }
+    return { query: read as MaterializerContext['query'], event: meta }
+  }
+
+  private write(eventName: string, write: MaterializerWrite): void {
+    let sql: string
+    let bindValues: BindValues | undefined
+    try {
+      if ('~writable' in write || ('asSql' in write && typeof (write as { asSql?: unknown }).asSql === 'function')) {
+        ;({ query: sql, bindValues } = (write as { asSql(): SqlFragment }).asSql())
+      } else if (isSqlFragment(write)) ({ query: sql, bindValues } = write)
+      else if (typeof (write as { sql?: unknown }).sql === 'string') ({ sql, bindValues } = write as { sql: string; bindValues?: BindValues })
+      else throw new SchemaError(`returned ${JSON.stringify(write)}, which is not a write: return a table write (insert/update/delete), { sql, bindValues }, a sql\`\` fragment, an array of these, or nothing.`)
+    } catch (e) {
+      throw materializerError(eventName, e)
+    }
+    try {
+      this.db.run(sql, bindValues)
+    } catch (e) {
+      throw materializerError(eventName, e, sql)
+    }
+  }
+}
+
+function materializerError(eventName: string, e: unknown, sql?: string): MaterializerError {
+  if (e instanceof MaterializerError) return e
+  if (e instanceof SqliteError && e.isConstraint) {
+    const where = e.table !== undefined ? ` on ${e.table}.${e.column}` : ''
+    return new MaterializerError(eventName, `Event "${eventName}" violates a constraint${where}: ${e.message}. The commit was rolled back; check the args (e.g. a duplicate id) or use onConflict in the materializer.`, { cause: e, table: e.table, column: e.column })
+  }
+  if (e instanceof ColumnValueError) {
+    return new MaterializerError(eventName, `The materializer of "${eventName}" wrote a bad value: ${e.message}`, { cause: e, table: e.table, column: e.column })
+  }
+  if (e instanceof CairnError) return new MaterializerError(eventName, `The materializer of "${eventName}" ${e.message.replace(/^returned/, 'returned')}`, { cause: e })
+  const message = (e as Error)?.message ?? String(e)
+  return new MaterializerError(eventName, `A write of the materializer of "${eventName}" failed: ${message}${sql ? ` (SQL: ${sql})` : ''}. The commit was rolled back.`, { cause: e })
+}
+

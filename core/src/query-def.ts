@@ -1,0 +1,121 @@
+import type { Queryable } from './schema/query-builder.ts'
+import { validateSync, type StandardSchemaV1 } from './schema/standard-schema.ts'
+import { isSqlFragment, type BindValues, type SqlFragment } from './sql.ts'
+import type { Row } from './sqlite.ts'
+
+/** Reads another definition inside a `computed` or dynamic `queryDb`, and depends on it. */
+export type Getter = <T>(def: Def<T>) => T
+
+/** Raw SQL: a string with `bindValues`, or a `sql` fragment; `schema` validates and types rows. */
+export interface RawQuery<T = Row[]> {
+  readonly query: string | SqlFragment
+  readonly bindValues?: BindValues
+  readonly schema?: StandardSchemaV1<unknown, T>
+}
+
+export type QueryInput<T> = Queryable<T> | RawQuery<T>
+
+export interface DefOptions {
+  /** Shown in errors and devtools. */
+  readonly label?: string
+}
+
+/** A reactive query on the state database. Store-independent: instantiate with a store. */
+export class LiveQueryDef<T> {
+  readonly kind = 'query'
+  declare readonly '~value'?: T
+  constructor(
+    readonly input: QueryInput<unknown> | ((get: Getter) => QueryInput<unknown>),
+    readonly label: string,
+    readonly map: ((result: any) => T) | undefined,
+  ) {}
+}
+
+/** A value derived from other definitions. */
+export class ComputedDef<T> {
+  readonly kind = 'computed'
+  declare readonly '~value'?: T
+  constructor(
+    readonly fn: (get: Getter) => T,
+    readonly label: string,
+  ) {}
+}
+
+/** A piece of app state living in the graph; set it with `store.setSignal`. */
+export class SignalDef<T> {
+  readonly kind = 'signal'
+  declare readonly '~value'?: T
+  constructor(
+    readonly initial: T,
+    readonly label: string,
+  ) {}
+}
+
+export type Def<T = unknown> = LiveQueryDef<T> | ComputedDef<T> | SignalDef<T>
+export type DefValue<D> = D extends Def<infer T> ? T : never
+
+type Result<Q> = Q extends Queryable<infer T> ? T : Q extends RawQuery<infer T> ? T : never
+
+/**
+ * Defines a reactive query. Takes a builder query, raw SQL (`{ query, bindValues?, schema? }`),
+ * or a function of `get` that returns one of these (re-derived when what it reads changes).
+ *
+ * @example
+ * const open$ = queryDb(tables.todos.where({ completed: false }).orderBy('text'), { label: 'open' })
+ * const counts$ = queryDb({ query: sql`SELECT count(*) AS n FROM todos`, schema: z.array(z.object({ n: z.number() })) })
+ * const filtered$ = queryDb((get) => tables.todos.where({ completed: get(showDone$) }))
+ */
+export function queryDb<Q extends QueryInput<any>>(query: Q | ((get: Getter) => Q), options?: DefOptions): LiveQueryDef<Result<Q>>
+export function queryDb<Q extends QueryInput<any>, U>(query: Q | ((get: Getter) => Q), options: DefOptions & { map: (result: Result<Q>) => U }): LiveQueryDef<U>
+export function queryDb(query: QueryInput<unknown> | ((get: Getter) => QueryInput<unknown>), options?: DefOptions & { map?: (result: unknown) => unknown }): LiveQueryDef<unknown> {
+  const label = options?.label ?? (typeof query === 'function' ? 'dynamic query' : describeQuery(query))
+  return new LiveQueryDef(query, label, options?.map)
+}
+
+/**
+ * Defines a value computed from other definitions.
+ *
+ * @example
+ * const selected$ = computed((get) => get(open$).find((t) => t.id === get(selectedId$)) ?? null)
+ */
+export function computed<T>(fn: (get: Getter) => T, options?: DefOptions): ComputedDef<T> {
+  return new ComputedDef(fn, options?.label ?? 'computed')
+}
+
+/**
+ * Defines a signal: app state that queries and computeds can depend on.
+ *
+ * @example
+ * const selectedId$ = signal<string | null>(null, { label: 'selectedId' })
+ * store.setSignal(selectedId$, 'a')
+ */
+export function signal<T>(initial: T, options?: DefOptions): SignalDef<T> {
+  return new SignalDef(initial, options?.label ?? 'signal')
+}
+
+export function toQueryable(input: QueryInput<unknown>, label: string): Queryable<unknown> {
+  if ('asSql' in input) return input
+  const fragment: SqlFragment = isSqlFragment(input.query) ? input.query : { query: input.query, bindValues: input.bindValues ?? [] }
+  const schema = input.schema
+  return {
+    asSql: () => fragment,
+    decodeResult: (rows: Row[]) => {
+      if (schema === undefined) return rows
+      const result = validateSync(schema, rows, `query "${label}"`)
+      if (!result.ok) {
+        const detail = result.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')
+        throw new Error(`its rows do not match the query's schema: ${detail}`)
+      }
+      return result.value
+    },
+  }
+}
+
+function describeQuery(query: QueryInput<unknown>): string {
+  try {
+    const sql = 'asSql' in query ? query.asSql().query : isSqlFragment(query.query) ? query.query.query : query.query
+    return sql.length > 80 ? sql.slice(0, 77) + '...' : sql
+  } catch {
+    return 'query'
+  }
+}

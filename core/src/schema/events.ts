@@ -1,0 +1,80 @@
+import { InvalidEventArgsError, SchemaError } from '../errors.ts'
+import { validateSync, type StandardSchemaV1 } from './standard-schema.ts'
+
+/** An event ready to commit: created by calling an event definition, args already validated. */
+export interface EventInput<TName extends string = string, TArgs = unknown> {
+  readonly name: TName
+  /** The validated (schema output) args the materializer receives. */
+  readonly args: TArgs
+  /** The args as JSON, exactly what is stored in the eventlog and replayed. */
+  readonly json: string
+}
+
+/**
+ * An event definition. Call it with args to get a committable event; wrong args throw an
+ * `InvalidEventArgsError` naming the event and the field.
+ */
+export interface EventDef<TName extends string = string, TInput = any, TOutput = any, TClientOnly extends boolean = boolean> {
+  (args: TInput): EventInput<TName, TOutput>
+  readonly eventName: TName
+  readonly schema: StandardSchemaV1<TInput, TOutput>
+  readonly clientOnly: TClientOnly
+  /** Decodes stored JSON args (from the eventlog) back into validated args. */
+  decode(json: string): TOutput
+}
+
+export type AnyEventDef = EventDef<string, any, any, boolean>
+
+interface EventOptions<TName extends string, S extends StandardSchemaV1> {
+  readonly name: TName
+  readonly schema: S
+}
+
+function define<TName extends string, S extends StandardSchemaV1>(
+  options: EventOptions<TName, S>,
+  clientOnly: boolean,
+): EventDef<TName, StandardSchemaV1.InferInput<S>, StandardSchemaV1.InferOutput<S>, boolean> {
+  const { name, schema } = options
+  if (typeof name !== 'string' || name.length === 0) throw new SchemaError('An event needs a non-empty name, e.g. "v1.TodoCreated".')
+  if (schema === null || typeof schema !== 'object' || !('~standard' in schema)) {
+    throw new SchemaError(`Event "${name}": schema must be a Standard Schema v1 validator (Zod, Valibot, ArkType, Effect Schema...).`)
+  }
+  const validate = (input: unknown): StandardSchemaV1.InferOutput<S> => {
+    const result = validateSync(schema, input, `Event "${name}"`)
+    if (!result.ok) throw new InvalidEventArgsError(name, result.issues)
+    return result.value
+  }
+  const create = (args: StandardSchemaV1.InferInput<S>) => {
+    // Validate the JSON round trip, not the original: the eventlog stores JSON and replays it,
+    // so args that do not survive JSON (Dates, undefined, Maps) are refused at commit time.
+    let json: string | undefined
+    try {
+      json = JSON.stringify(args)
+    } catch (e) {
+      throw new InvalidEventArgsError(name, [{ path: '', message: `args must be JSON-serializable (${(e as Error).message})` }])
+    }
+    if (json === undefined) throw new InvalidEventArgsError(name, [{ path: '', message: 'args are missing' }])
+    return { name, args: validate(JSON.parse(json)), json }
+  }
+  return Object.assign(create, {
+    eventName: name,
+    schema: schema as StandardSchemaV1<StandardSchemaV1.InferInput<S>, StandardSchemaV1.InferOutput<S>>,
+    clientOnly,
+    decode: (json: string) => validate(JSON.parse(json)),
+  })
+}
+
+/**
+ * Event definitions. `synced` events go to the sync server; `clientOnly` events stay on this
+ * client and may only write client-only tables.
+ *
+ * @example
+ * const todoCreated = Events.synced({ name: 'v1.TodoCreated', schema: z.object({ id: z.string(), text: z.string() }) })
+ * store.commit(todoCreated({ id: 'a', text: 'Buy milk' }))
+ */
+export const Events = {
+  synced: <const TName extends string, S extends StandardSchemaV1>(options: EventOptions<TName, S>) =>
+    define(options, false) as EventDef<TName, StandardSchemaV1.InferInput<S>, StandardSchemaV1.InferOutput<S>, false>,
+  clientOnly: <const TName extends string, S extends StandardSchemaV1>(options: EventOptions<TName, S>) =>
+    define(options, true) as EventDef<TName, StandardSchemaV1.InferInput<S>, StandardSchemaV1.InferOutput<S>, true>,
+}

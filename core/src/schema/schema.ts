@@ -1,0 +1,114 @@
+import { SchemaError } from '../errors.ts'
+import { clientDocumentMaterializer, isClientDocument, type ClientDocumentDef } from './client-document.ts'
+import type { AnyEventDef } from './events.ts'
+import type { Materializer } from './materializers.ts'
+import { tableDdl, type TableDef } from './table.ts'
+
+export type TableLike = TableDef<string, any> | ClientDocumentDef<string, any>
+
+export interface StateDef<TTables extends Record<string, TableLike> = Record<string, TableLike>> {
+  readonly tables: TTables
+  readonly materializers: Readonly<Record<string, Materializer>>
+}
+
+/** Bundles the state tables and their materializers. */
+export function makeState<const TTables extends Record<string, TableLike>>(options: {
+  readonly tables: TTables
+  readonly materializers: object
+}): StateDef<TTables> {
+  return { tables: options.tables, materializers: options.materializers as Record<string, Materializer> }
+}
+
+export type UnknownEventHandling = 'warn' | 'ignore' | 'fail'
+
+/** A complete, checked schema: what `createStorePromise` takes. */
+export interface Schema<TEvents extends Record<string, AnyEventDef> = Record<string, AnyEventDef>, TTables extends Record<string, TableLike> = Record<string, TableLike>> {
+  readonly events: TEvents
+  readonly tables: TTables
+  /** Every event by name, including the derived client-document events. */
+  readonly eventsByName: ReadonlyMap<string, AnyEventDef>
+  readonly materializers: ReadonlyMap<string, Materializer>
+  /** Every state table by name, including client-document tables. */
+  readonly tablesByName: ReadonlyMap<string, TableDef>
+  /** Tables only client-only events may write. */
+  readonly clientOnlyTables: ReadonlySet<string>
+  readonly ddl: readonly string[]
+  /** Stable hash of the state tables' definitions: when it changes, state is rebuilt. */
+  readonly stateHash: string
+  readonly unknownEventHandling: UnknownEventHandling
+}
+
+/**
+ * Checks and assembles a schema: every event needs a materializer, names must be unique.
+ *
+ * @example
+ * const schema = makeSchema({ events, state: State.SQLite.makeState({ tables, materializers }) })
+ */
+export function makeSchema<const TEvents extends Record<string, AnyEventDef>, const TTables extends Record<string, TableLike>>(options: {
+  readonly events: TEvents
+  readonly state: StateDef<TTables>
+  readonly unknownEventHandling?: UnknownEventHandling
+}): Schema<TEvents, TTables> {
+  const eventsByName = new Map<string, AnyEventDef>()
+  const materializers = new Map<string, Materializer>()
+  const tablesByName = new Map<string, TableDef>()
+  const clientOnlyTables = new Set<string>()
+
+  const addEvent = (def: AnyEventDef) => {
+    if (typeof def !== 'function' || typeof def.eventName !== 'string') throw new SchemaError('events must hold event definitions made with Events.synced / Events.clientOnly.')
+    const existing = eventsByName.get(def.eventName)
+    if (existing !== undefined && existing !== def) throw new SchemaError(`Two events are named "${def.eventName}"; event names must be unique.`)
+    eventsByName.set(def.eventName, def)
+  }
+  for (const def of Object.values(options.events)) addEvent(def)
+
+  for (const [key, entry] of Object.entries(options.state.tables)) {
+    const def = (isClientDocument(entry) ? entry.table : entry) as TableDef
+    if (typeof def?.name !== 'string' || def.columns === undefined) throw new SchemaError(`state.tables.${key} is not a table: define it with State.SQLite.table or clientDocument.`)
+    if (tablesByName.has(def.name)) throw new SchemaError(`Two tables are named "${def.name}"; table names must be unique.`)
+    tablesByName.set(def.name, def as TableDef)
+    if (def.clientOnly) clientOnlyTables.add(def.name)
+    if (isClientDocument(entry)) {
+      addEvent(entry.setEvent)
+      materializers.set(entry.setEvent.eventName, clientDocumentMaterializer(entry) as Materializer)
+    }
+  }
+
+  for (const [name, fn] of Object.entries(options.state.materializers)) {
+    if (!eventsByName.has(name)) throw new SchemaError(`There is a materializer for "${name}" but no event of that name; add the event to the schema or remove the materializer.`)
+    if (typeof fn !== 'function') throw new SchemaError(`The materializer for "${name}" must be a function.`)
+    materializers.set(name, fn)
+  }
+  for (const name of eventsByName.keys()) {
+    if (!materializers.has(name)) throw new SchemaError(`Event "${name}" has no materializer; add one to State.SQLite.materializers.`)
+  }
+
+  const sorted = [...tablesByName.values()].sort((a, b) => (a.name < b.name ? -1 : 1))
+  const ddl = sorted.flatMap((t) => tableDdl(t))
+  const hashInput = sorted.map((t) => `${t.clientOnly ? 'client ' : ''}${Object.entries(t.columns).map(([n, c]) => `${n}:${c.kind}`).join(',')}`).concat(ddl)
+  return {
+    events: options.events,
+    tables: options.state.tables,
+    eventsByName,
+    materializers,
+    tablesByName,
+    clientOnlyTables,
+    ddl,
+    stateHash: hash(hashInput.join('\n')),
+    unknownEventHandling: options.unknownEventHandling ?? 'warn',
+  }
+}
+
+/** cyrb53: a fast, well-distributed 53-bit string hash; stable across runs and platforms. */
+function hash(input: string): string {
+  let h1 = 0xdeadbeef
+  let h2 = 0x41c6ce57
+  for (let i = 0; i < input.length; i++) {
+    const ch = input.charCodeAt(i)
+    h1 = Math.imul(h1 ^ ch, 2654435761)
+    h2 = Math.imul(h2 ^ ch, 1597334677)
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909)
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909)
+  return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36)
+}

@@ -1,0 +1,33 @@
+import type { StandardSchemaV1 } from '@standard-schema/spec'
+import type { Issue } from '../errors.ts'
+
+export type { StandardSchemaV1 }
+
+export type ValidationResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly issues: Issue[] }
+
+/**
+ * Validates synchronously with any Standard Schema v1 validator. Async validators are refused
+ * because commits and reads are synchronous.
+ */
+export function validateSync<S extends StandardSchemaV1>(
+  schema: S,
+  value: unknown,
+  what: string,
+): ValidationResult<StandardSchemaV1.InferOutput<S>> {
+  const result = schema['~standard'].validate(value)
+  if (result instanceof Promise) {
+    throw new TypeError(`${what}: its schema validates asynchronously; Cairn needs a synchronous schema.`)
+  }
+  if (result.issues !== undefined) {
+    return { ok: false, issues: result.issues.map(toIssue) }
+  }
+  return { ok: true, value: result.value as StandardSchemaV1.InferOutput<S> }
+}
+
+function toIssue(issue: StandardSchemaV1.Issue): Issue {
+  const path = (issue.path ?? [])
+    .map((seg) => (typeof seg === 'object' && seg !== null && 'key' in seg ? seg.key : seg))
+    .map(String)
+    .join('.')
+  return { path, message: issue.message }
+}

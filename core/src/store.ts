@@ -1,0 +1,302 @@
+import type { Adapter, LeaderPort } from './adapter.ts'
+import { CairnError, SchemaError, StoreShutdownError } from './errors.ts'
+import { newEventId, shortId, type EventRecord } from './event-record.ts'
+import { INTERNAL_TABLES, type BootProgress } from './leader.ts'
+import { Materialization } from './materialize.ts'
+import { ComputedDef, LiveQueryDef, SignalDef, type Def } from './query-def.ts'
+import { ReactivityGraph, type InstanceInfo } from './reactivity.ts'
+import type { EventInput } from './schema/events.ts'
+import type { Queryable } from './schema/query-builder.ts'
+import type { Schema } from './schema/schema.ts'
+import { formatSeqNum, nextSeqNum, type SeqNum } from './seq-num.ts'
+import { SqliteDb } from './sqlite.ts'
+
+export interface CreateStoreOptions<S extends Schema = Schema> {
+  readonly schema: S
+  readonly adapter: Adapter
+  /** Clients with the same storeId share one eventlog. */
+  readonly storeId: string
+  /** Progress of a state rebuild after a schema change. */
+  readonly onBootProgress?: (progress: BootProgress) => void
+  /**
+   * Receives errors that have no caller to throw to: a throwing subscriber, a query error of a
+   * subscription without `onError`, a failed write in the leader. Defaults to `console.error`.
+   */
+  readonly onError?: (error: unknown) => void
+}
+
+/** What `store.commit` returns; the commit itself is already visible to queries. */
+export interface CommitHandle {
+  /** The events' (provisional) sequence numbers. */
+  readonly seqNums: readonly SeqNum[]
+  /** Resolves once the leader has the events in its durable log. */
+  readonly persisted: Promise<void>
+  /** Resolves once the events' order is final (by the sync server; without one, by the leader). */
+  readonly confirmed: Promise<void>
+}
+
+export interface SyncStatus {
+  readonly pending: number
+  readonly localHead: string
+  readonly leaderHead: string
+  readonly serverHead: string | null
+  readonly connected: boolean
+}
+
+export interface SubscribeOptions {
+  /** Receives errors of the query; without it they go to the store's `onError`. */
+  readonly onError?: (error: unknown) => void
+}
+
+interface PendingEvent {
+  readonly record: EventRecord
+  readonly changeset: Uint8Array | null
+}
+
+interface OutboxEntry {
+  readonly records: readonly EventRecord[]
+  readonly settle: (error?: unknown) => void
+}
+
+/**
+ * Creates a store and resolves once it can serve reads: the leader is open (state rebuilt if the
+ * schema changed) and this session booted from the leader's snapshot.
+ *
+ * @example
+ * const store = await createStorePromise({ schema, adapter: makeInMemoryAdapter(), storeId: 'demo' })
+ * store.commit(events.todoCreated({ id: 'a', text: 'Buy milk' }))
+ * store.query(queryDb(tables.todos.where({ completed: false })))  // [{ id: 'a', text: 'Buy milk', ... }]
+ */
+export async function createStorePromise<S extends Schema>(options: CreateStoreOptions<S>): Promise<Store<S>> {
+  const { schema, adapter, storeId } = options
+  if (typeof storeId !== 'string' || storeId.length === 0) throw new SchemaError('createStorePromise needs a non-empty storeId.')
+  const reportError = options.onError ?? ((e: unknown) => console.error(e))
+  const port = await adapter.openLeader({ storeId, schema, onProgress: options.onBootProgress, warn: (m) => console.warn(m) })
+  try {
+    const boot = await port.boot()
+    const db = await SqliteDb.deserialize(boot.snapshot)
+    // the session holds state only; the log stays with the leader
+    for (const table of INTERNAL_TABLES) db.exec(`DROP TABLE IF EXISTS ${table}`)
+    return new Store(schema, storeId, port, db, boot.head, boot.pending, reportError)
+  } catch (e) {
+    await port.close()
+    throw e
+  }
+}
+
+/**
+ * A session of a store: commits events synchronously into its in-memory SQLite, serves reactive
+ * queries from its graph, and hands events to its client's leader in the background.
+ */
+export class Store<S extends Schema = Schema> {
+  readonly sessionId = shortId()
+  readonly clientId: string
+  private readonly graph: ReactivityGraph
+  private readonly materialization: Materialization
+  private localHead: SeqNum
+  private leaderHead: SeqNum
+  private readonly pending: PendingEvent[] = []
+  private outbox: OutboxEntry[] = []
+  private flushScheduled = false
+  private flushing: Promise<void> | undefined
+  private shutdownReason: string | undefined
+
+  /** @internal use createStorePromise */
+  constructor(
+    readonly schema: S,
+    readonly storeId: string,
+    private readonly leader: LeaderPort,
+    private readonly db: SqliteDb,
+    head: SeqNum,
+    leaderPending: readonly EventRecord[],
+    private readonly reportError: (error: unknown) => void,
+  ) {
+    this.clientId = leader.clientId
+    this.localHead = head
+    this.leaderHead = head
+    this.materialization = new Materialization(db, schema)
+    this.graph = new ReactivityGraph(
+      { run: (q) => this.materialization.read(q, this.sessionId), tablesRead: (sql) => this.db.tablesRead(sql) },
+      reportError,
+    )
+    for (const record of leaderPending) {
+      const { changeset } = db.recordChanges(() => this.materialization.apply(record))
+      this.pending.push({ record, changeset })
+    }
+  }
+
+  /**
+   * Commits events: runs their materializers in one transaction (all or nothing), updates every
+   * affected query before returning, then hands the events to the leader in the background.
+   * Throws a typed error, with state and log untouched, when an event is unknown or a
+   * materializer fails.
+   *
+   * @example
+   * const handle = store.commit(events.todoCreated({ id: 'a', text: 'Buy milk' }))
+   * await handle.persisted
+   */
+  commit(...events: EventInput[]): CommitHandle {
+    this.assertOpen('commit')
+    const records: EventRecord[] = []
+    const changed: PendingEvent[] = []
+    const written = new Set<string>()
+    let head = this.localHead
+    this.db.transaction(() => {
+      for (const event of events) {
+        const def = this.schema.eventsByName.get(event?.name)
+        if (def === undefined || typeof event.json !== 'string') {
+          throw new SchemaError(
+            `Cannot commit ${event?.name === undefined ? 'a value that is not an event' : `event "${event.name}"`}: it is not in this store's schema. Create events by calling their definition, e.g. events.todoCreated({ ... }).`,
+          )
+        }
+        head = nextSeqNum(head, def.clientOnly)
+        const record: EventRecord = {
+          seqNum: head,
+          name: event.name,
+          json: event.json,
+          eventId: newEventId(),
+          clientId: this.clientId,
+          sessionId: this.sessionId,
+          clientOnly: def.clientOnly,
+        }
+        const { changeset, tables } = this.db.recordChanges(() => this.materialization.apply(record, event.args))
+        this.checkWrites(event.name, def.clientOnly, tables)
+        for (const t of tables) written.add(t)
+        records.push(record)
+        changed.push({ record, changeset })
+      }
+    })
+    this.localHead = head
+    for (const p of changed) this.pending.push(p)
+    this.graph.bump(written)
+    return this.enqueue(records)
+  }
+
+  /** Reads a definition (or runs a builder/raw query) synchronously. */
+  query<T>(query: Def<T> | Queryable<T>): T {
+    this.assertOpen('query')
+    if (query instanceof LiveQueryDef || query instanceof ComputedDef || query instanceof SignalDef) return this.graph.read(query)
+    return this.materialization.read(query, this.sessionId)
+  }
+
+  /**
+   * Calls `listener` now with the current result and after every change of it. Returns the
+   * function that unsubscribes; the query instance is released when nothing uses it.
+   */
+  subscribe<T>(def: Def<T>, listener: (value: T) => void, options?: SubscribeOptions): () => void {
+    this.assertOpen('subscribe')
+    return this.graph.subscribe(def, listener, options?.onError ?? this.reportError)
+  }
+
+  setSignal<T>(def: SignalDef<T>, value: T): void {
+    this.assertOpen('setSignal')
+    this.graph.setSignal(def, value)
+  }
+
+  get syncStatus(): SyncStatus {
+    return {
+      pending: this.pending.length,
+      localHead: formatSeqNum(this.localHead),
+      leaderHead: formatSeqNum(this.leaderHead),
+      serverHead: null,
+      connected: false,
+    }
+  }
+
+  /** Live query instances with their run counts and tables (devtools). */
+  inspect(): InstanceInfo[] {
+    return this.graph.inspect()
+  }
+
+  /** How many times the instance of `def` ran in this store. */
+  runsOf(def: Def): number {
+    return this.graph.runsOf(def)
+  }
+
+  get isShutdown(): boolean {
+    return this.shutdownReason !== undefined
+  }
+
+  /** Hands every committed event to the leader, then releases the session. */
+  async shutdown(reason = 'shutdown() was called'): Promise<void> {
+    if (this.shutdownReason !== undefined) return
+    this.shutdownReason = reason
+    await this.drain()
+    this.graph.dispose()
+    this.db.close()
+    await this.leader.close()
+  }
+
+  private checkWrites(eventName: string, clientOnly: boolean, tables: ReadonlySet<string>): void {
+    for (const table of tables) {
+      const tableIsClientOnly = this.schema.clientOnlyTables.has(table)
+      if (clientOnly && !tableIsClientOnly) {
+        throw new CairnError(
+          'ClientOnlyWrite',
+          `Client-only event "${eventName}" wrote table "${table}", which is synced. Client-only events may write only client-only tables (clientOnly: true, client documents); make the event synced or the table clientOnly.`,
+        )
+      }
+      if (!clientOnly && tableIsClientOnly) {
+        throw new CairnError(
+          'ClientOnlyWrite',
+          `Synced event "${eventName}" wrote client-only table "${table}". Client-only tables are written by client-only events only; use Events.clientOnly for this event or make the table synced.`,
+        )
+      }
+    }
+  }
+
+  private enqueue(records: EventRecord[]): CommitHandle {
+    let settle!: (error?: unknown) => void
+    const persisted = new Promise<void>((resolve, reject) => {
+      settle = (error) => (error === undefined ? resolve() : reject(error))
+    })
+    // failures are also reported through onError, so an unawaited handle never crashes the app
+    persisted.catch(() => {})
+    if (records.length > 0) {
+      this.outbox.push({ records, settle })
+      this.scheduleFlush()
+    } else settle()
+    return { seqNums: records.map((r) => r.seqNum), persisted, confirmed: persisted }
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return
+    this.flushScheduled = true
+    queueMicrotask(() => {
+      this.flushScheduled = false
+      void this.drain()
+    })
+  }
+
+  /** Sends the outbox to the leader, one batch at a time, until it is empty. */
+  private drain(): Promise<void> {
+    this.flushing ??= (async () => {
+      try {
+        while (this.outbox.length > 0) {
+          const batch = this.outbox
+          this.outbox = []
+          const records = batch.flatMap((b) => b.records)
+          try {
+            const result = await this.leader.append(records)
+            // without a sync backend the leader confirms at once: these are no longer pending
+            this.pending.splice(0, records.length)
+            this.leaderHead = result.assigned[result.assigned.length - 1] ?? this.leaderHead
+            for (const f of result.failures) this.reportError(f.error)
+            for (const b of batch) b.settle()
+          } catch (e) {
+            const error = new CairnError('LeaderWriteFailed', `The leader could not store ${records.length} event(s): ${(e as Error)?.message ?? e}. They remain applied in this session.`, { cause: e })
+            this.reportError(error)
+            for (const b of batch) b.settle(error)
+          }
+        }
+      } finally {
+        this.flushing = undefined
+      }
+    })()
+    return this.flushing
+  }
+
+  private assertOpen(operation: string): void {
+    if (this.shutdownReason !== undefined) throw new StoreShutdownError(operation, this.shutdownReason)
+  }
+}
