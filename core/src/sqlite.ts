@@ -64,10 +64,21 @@ export class SqliteDb {
   private closed = false
   private txDepth = 0
 
+  // raw wasm exports: the wrapped capi functions convert every argument and cost ~5x more
+  private readonly w: RawExports
+  private readonly dbPointer: number
+  private scratch = 0
+  private scratchSize = 0
+  private out = 0
+  private mainName = 0
+
   private constructor(
     private readonly sqlite3: Sqlite3,
     private readonly db: OoDb,
-  ) {}
+  ) {
+    this.w = sqlite3.wasm.exports as unknown as RawExports
+    this.dbPointer = db.pointer as number
+  }
 
   static async open(): Promise<SqliteDb> {
     const sqlite3 = await loadSqlite()
@@ -111,65 +122,56 @@ export class SqliteDb {
   /** Runs a statement and returns its rows as plain objects. */
   select(sql: string, bindValues?: BindValues): Row[] {
     const cached = this.prepare(sql)
-    const { stmt } = cached
+    const p = cached.pointer
+    const w = this.w
     try {
-      if (bindValues !== undefined && bindValues.length > 0) stmt.bind(bindValues as SqlValue[])
-      const names = (cached.columnNames ??= stmt.getColumnNames())
+      if (bindValues !== undefined && bindValues.length > 0) this.bind(p, bindValues)
+      const names = (cached.columnNames ??= cached.stmt.getColumnNames())
       const n = names.length
       const rows: Row[] = []
-      const capi = this.sqlite3.capi
-      const p = cached.pointer
       let rc: number
-      while ((rc = capi.sqlite3_step(p)) === SQLITE_ROW) {
+      while ((rc = w.sqlite3_step(p)) === SQLITE_ROW) {
         const row: Row = {}
         for (let i = 0; i < n; i++) row[names[i]!] = this.column(p, i)
         rows.push(row)
       }
       this.checkStepDone(rc)
       return rows
-    } catch (e) {
-      throw toSqliteError(e)
     } finally {
-      this.reset(cached.pointer)
+      this.reset(p)
     }
   }
 
   /** Runs a statement and returns the first column of every row. */
   selectColumn(sql: string, bindValues?: BindValues): SqlValue[] {
-    const cached = this.prepare(sql)
-    const { stmt } = cached
+    const p = this.prepare(sql).pointer
+    const w = this.w
     try {
-      if (bindValues !== undefined && bindValues.length > 0) stmt.bind(bindValues as SqlValue[])
+      if (bindValues !== undefined && bindValues.length > 0) this.bind(p, bindValues)
       const out: SqlValue[] = []
-      const capi = this.sqlite3.capi
       let rc: number
-      while ((rc = capi.sqlite3_step(cached.pointer)) === SQLITE_ROW) out.push(this.column(cached.pointer, 0))
+      while ((rc = w.sqlite3_step(p)) === SQLITE_ROW) out.push(this.column(p, 0))
       this.checkStepDone(rc)
       return out
-    } catch (e) {
-      throw toSqliteError(e)
     } finally {
-      this.reset(cached.pointer)
+      this.reset(p)
     }
   }
 
   /** Runs a write statement; returns the number of rows it changed. */
   run(sql: string, bindValues?: BindValues): number {
-    const cached = this.prepare(sql)
-    const { stmt } = cached
+    const p = this.prepare(sql).pointer
+    const w = this.w
     try {
-      if (bindValues !== undefined && bindValues.length > 0) stmt.bind(bindValues as SqlValue[])
-      const capi = this.sqlite3.capi
+      if (bindValues !== undefined && bindValues.length > 0) this.bind(p, bindValues)
       let rc: number
-      while ((rc = capi.sqlite3_step(cached.pointer)) === SQLITE_ROW) {
+      while ((rc = w.sqlite3_step(p)) === SQLITE_ROW) {
         // a write with RETURNING yields rows; run() ignores them
       }
       this.checkStepDone(rc)
-      return capi.sqlite3_changes(this.db.pointer!)
-    } catch (e) {
-      throw toSqliteError(e)
+      return w.sqlite3_changes(this.dbPointer)
     } finally {
-      this.reset(cached.pointer)
+      this.reset(p)
     }
   }
 
@@ -216,37 +218,30 @@ export class SqliteDb {
    * explicit primary key are recorded by rowid.
    */
   recordChanges(fn: () => void): RecordedChanges {
-    const { capi, wasm } = this.sqlite3
-    const stack = wasm.pstack
-    const sp = stack.pointer
+    const w = this.w
+    const { wasm } = this.sqlite3
+    const out = this.outPointers()
     let pSession = 0
     try {
-      const ppSession = stack.allocPtr() as number
-      check(capi.sqlite3session_create(this.db.pointer!, 'main', ppSession), 'sqlite3session_create')
-      pSession = wasm.peekPtr(ppSession) as number
-      const pOn = stack.alloc(4) as number
-      wasm.poke32(pOn, 1)
-      // the typings omit the third (pArg) parameter that the C function and the binding take
-      const objectConfig = capi.sqlite3session_object_config as unknown as (p: number, op: number, pArg: number) => number
-      check(objectConfig(pSession, SQLITE_SESSION_OBJCONFIG_ROWID, pOn), 'session rowid config')
-      check(capi.sqlite3session_attach(pSession, null), 'sqlite3session_attach')
+      check(w.sqlite3session_create(this.dbPointer, this.mainName, out), 'sqlite3session_create')
+      pSession = wasm.peekPtr(out) as number
+      wasm.poke32(out + 8, 1)
+      check(w.sqlite3session_object_config(pSession, SQLITE_SESSION_OBJCONFIG_ROWID, out + 8), 'session rowid config')
+      check(w.sqlite3session_attach(pSession, 0), 'sqlite3session_attach')
       fn()
-      const pn = stack.alloc(4) as number
-      const pp = stack.allocPtr() as number
-      check(capi.sqlite3session_changeset(pSession, pn, pp), 'sqlite3session_changeset')
-      const n = wasm.peek32(pn) as number
-      const p = wasm.peekPtr(pp) as number
+      check(w.sqlite3session_changeset(pSession, out + 8, out), 'sqlite3session_changeset')
+      const n = wasm.peek32(out + 8) as number
+      const p = wasm.peekPtr(out) as number
       if (n === 0) {
-        if (p) capi.sqlite3_free(p)
+        if (p) w.sqlite3_free(p)
         return { changeset: null, tables: EMPTY_SET }
       }
       const changeset = wasm.heap8u().slice(p, p + n)
       const tables = this.changesetTables(p, n)
-      capi.sqlite3_free(p)
+      w.sqlite3_free(p)
       return { changeset, tables }
     } finally {
-      if (pSession) capi.sqlite3session_delete(pSession)
-      stack.restore(sp)
+      if (pSession) w.sqlite3session_delete(pSession)
     }
   }
 
@@ -289,40 +284,46 @@ export class SqliteDb {
     this.closed = true
     for (const { stmt } of this.statements.values()) stmt.finalize()
     this.statements.clear()
+    if (this.scratch) this.w.sqlite3_free(this.scratch)
+    if (this.out) this.w.sqlite3_free(this.out)
+    if (this.mainName) this.w.sqlite3_free(this.mainName)
+    this.scratch = this.out = this.mainName = 0
     this.db.close()
   }
 
   private changesetTables(p: number, n: number): Set<string> {
-    const { capi, wasm } = this.sqlite3
-    const stack = wasm.pstack
-    const sp = stack.pointer
+    const w = this.w
+    const { wasm } = this.sqlite3
+    // a separate block: recordChanges still holds results in outPointers()
+    const out = this.outPointers() + 16
     const tables = new Set<string>()
+    check(w.sqlite3changeset_start(out, n, p), 'sqlite3changeset_start')
+    const pIter = wasm.peekPtr(out) as number
+    let lastNamePtr = 0
     try {
-      const ppIter = stack.allocPtr() as number
-      check(capi.sqlite3changeset_start(ppIter, n, p), 'sqlite3changeset_start')
-      const pIter = wasm.peekPtr(ppIter) as number
-      const pzTab = stack.allocPtr() as number
-      const pnCol = stack.alloc(4) as number
-      const pOp = stack.alloc(4) as number
-      const pIndirect = stack.alloc(4) as number
-      let lastNamePtr = 0
-      try {
-        while (capi.sqlite3changeset_next(pIter) === SQLITE_ROW) {
-          capi.sqlite3changeset_op(pIter, pzTab, pnCol, pOp, pIndirect)
-          const namePtr = wasm.peekPtr(pzTab) as number
-          // the iterator reuses the name pointer while it walks one table's changes
-          if (namePtr !== lastNamePtr) {
-            lastNamePtr = namePtr
-            tables.add(wasm.cstrToJs(namePtr) ?? "")
-          }
+      while (w.sqlite3changeset_next(pIter) === SQLITE_ROW) {
+        w.sqlite3changeset_op(pIter, out, out + 4, out + 8, out + 12)
+        const namePtr = wasm.peekPtr(out) as number
+        // the iterator reuses the name pointer while it walks one table's changes
+        if (namePtr !== lastNamePtr) {
+          lastNamePtr = namePtr
+          tables.add(wasm.cstrToJs(namePtr) ?? '')
         }
-      } finally {
-        capi.sqlite3changeset_finalize(pIter)
       }
-      return tables
     } finally {
-      stack.restore(sp)
+      w.sqlite3changeset_finalize(pIter)
     }
+    return tables
+  }
+
+  /** 32 bytes of wasm memory for out-parameters, allocated once per database. */
+  private outPointers(): number {
+    if (this.out === 0) {
+      this.out = this.w.sqlite3_malloc(32)
+      this.mainName = this.w.sqlite3_malloc(8)
+      this.sqlite3.wasm.heap8u().set([109, 97, 105, 110, 0], this.mainName) // "main\0"
+    }
+    return this.out
   }
 
   private prepare(sql: string): CachedStatement {
@@ -350,19 +351,21 @@ export class SqliteDb {
   }
 
   private column(p: number, i: number): SqlValue {
-    const capi = this.sqlite3.capi
-    switch (capi.sqlite3_column_type(p, i)) {
+    const w = this.w
+    switch (w.sqlite3_column_type(p, i)) {
       case SQLITE_INTEGER: {
-        const v = capi.sqlite3_column_double(p, i)
-        return Number.isSafeInteger(v) ? v : (capi.sqlite3_column_int64(p, i) as bigint)
+        const v = w.sqlite3_column_double(p, i)
+        return Number.isSafeInteger(v) ? v : w.sqlite3_column_int64(p, i)
       }
       case SQLITE_FLOAT:
-        return capi.sqlite3_column_double(p, i)
-      case SQLITE_TEXT:
-        return capi.sqlite3_column_text(p, i) ?? ''
+        return w.sqlite3_column_double(p, i)
+      case SQLITE_TEXT: {
+        const ptr = w.sqlite3_column_text(p, i)
+        return decodeUtf8(this.sqlite3.wasm.heap8u(), ptr, w.sqlite3_column_bytes(p, i))
+      }
       case SQLITE_BLOB: {
-        const n = capi.sqlite3_column_bytes(p, i)
-        const ptr = capi.sqlite3_column_blob(p, i) as number
+        const ptr = w.sqlite3_column_blob(p, i)
+        const n = w.sqlite3_column_bytes(p, i)
         return n === 0 ? new Uint8Array(0) : this.sqlite3.wasm.heap8u().slice(ptr, ptr + n)
       }
       default:
@@ -370,11 +373,65 @@ export class SqliteDb {
     }
   }
 
+  private bind(p: number, values: BindValues): void {
+    const w = this.w
+    const expected = w.sqlite3_bind_parameter_count(p)
+    if (values.length !== expected) {
+      throw new SqliteError(`The statement has ${expected} parameter(s) but ${values.length} bind value(s) were given.`, 25)
+    }
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]
+      let rc: number
+      if (v === null || v === undefined) rc = w.sqlite3_bind_null(p, i + 1)
+      else if (typeof v === 'number') {
+        rc = Number.isSafeInteger(v) ? w.sqlite3_bind_int64(p, i + 1, BigInt(v)) : w.sqlite3_bind_double(p, i + 1, v)
+      } else if (typeof v === 'string') {
+        const n = this.writeScratch(v)
+        rc = w.sqlite3_bind_text(p, i + 1, this.scratch, n, SQLITE_TRANSIENT)
+      } else if (typeof v === 'bigint') rc = w.sqlite3_bind_int64(p, i + 1, v)
+      else if (v instanceof Uint8Array) {
+        this.ensureScratch(v.byteLength + 1)
+        this.sqlite3.wasm.heap8u().set(v, this.scratch)
+        rc = w.sqlite3_bind_blob(p, i + 1, this.scratch, v.byteLength, SQLITE_TRANSIENT)
+      } else if (typeof v === 'boolean') rc = w.sqlite3_bind_int64(p, i + 1, v ? 1n : 0n)
+      else throw new SqliteError(`Cannot bind a value of type ${typeof v} (parameter ${i + 1}); pass a string, number, bigint, Uint8Array or null.`, 20)
+      if (rc !== 0) throw new SqliteError(`Binding parameter ${i + 1} failed (sqlite code ${rc})`, rc)
+    }
+  }
+
+  /** Writes a string as UTF-8 into the scratch buffer; returns its byte length. */
+  private writeScratch(value: string): number {
+    const max = value.length * 3
+    this.ensureScratch(max + 1)
+    const heap = this.sqlite3.wasm.heap8u()
+    if (max < 256) {
+      // short ASCII strings are the common case; encodeInto has a fixed cost that dominates them
+      let ascii = true
+      for (let j = 0; j < value.length; j++) {
+        const c = value.charCodeAt(j)
+        if (c > 127) {
+          ascii = false
+          break
+        }
+        heap[this.scratch + j] = c
+      }
+      if (ascii) return value.length
+    }
+    return encoder.encodeInto(value, heap.subarray(this.scratch, this.scratch + max + 1)).written
+  }
+
+  private ensureScratch(size: number): void {
+    if (size <= this.scratchSize) return
+    if (this.scratch) this.w.sqlite3_free(this.scratch)
+    this.scratchSize = Math.max(size, this.scratchSize * 2, 1024)
+    this.scratch = this.w.sqlite3_malloc(this.scratchSize)
+    if (!this.scratch) throw new SqliteError('Out of memory for a bind buffer', 7)
+  }
+
   /** Resets without throwing: a failed step's error was already raised by checkStepDone. */
   private reset(p: number): void {
-    const { capi } = this.sqlite3
-    capi.sqlite3_reset(p)
-    capi.sqlite3_clear_bindings(p)
+    this.w.sqlite3_reset(p)
+    this.w.sqlite3_clear_bindings(p)
   }
 
   private checkStepDone(rc: number): void {
@@ -385,6 +442,53 @@ export class SqliteDb {
 }
 
 const EMPTY_SET: ReadonlySet<string> = new Set()
+const SQLITE_TRANSIENT = -1
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
+interface RawExports {
+  sqlite3_step(p: number): number
+  sqlite3_reset(p: number): number
+  sqlite3_clear_bindings(p: number): number
+  sqlite3_changes(db: number): number
+  sqlite3_bind_parameter_count(p: number): number
+  sqlite3_bind_null(p: number, i: number): number
+  sqlite3_bind_int64(p: number, i: number, v: bigint): number
+  sqlite3_bind_double(p: number, i: number, v: number): number
+  sqlite3_bind_text(p: number, i: number, ptr: number, n: number, destructor: number): number
+  sqlite3_bind_blob(p: number, i: number, ptr: number, n: number, destructor: number): number
+  sqlite3_column_type(p: number, i: number): number
+  sqlite3_column_double(p: number, i: number): number
+  sqlite3_column_int64(p: number, i: number): bigint
+  sqlite3_column_text(p: number, i: number): number
+  sqlite3_column_blob(p: number, i: number): number
+  sqlite3_column_bytes(p: number, i: number): number
+  sqlite3session_create(db: number, zDb: number, ppSession: number): number
+  sqlite3session_object_config(p: number, op: number, pArg: number): number
+  sqlite3session_attach(p: number, zTab: number): number
+  sqlite3session_changeset(p: number, pn: number, pp: number): number
+  sqlite3session_delete(p: number): void
+  sqlite3changeset_start(pp: number, n: number, p: number): number
+  sqlite3changeset_next(p: number): number
+  sqlite3changeset_op(p: number, pzTab: number, pnCol: number, pOp: number, pbIndirect: number): number
+  sqlite3changeset_finalize(p: number): number
+  sqlite3_malloc(n: number): number
+  sqlite3_free(p: number): void
+}
+
+/** UTF-8 to string; short ASCII runs are decoded by hand, which beats TextDecoder's call cost. */
+function decodeUtf8(heap: Uint8Array, ptr: number, n: number): string {
+  if (n < 48) {
+    let s = ''
+    for (let i = 0; i < n; i++) {
+      const c = heap[ptr + i]!
+      if (c > 127) return decoder.decode(heap.subarray(ptr, ptr + n))
+      s += String.fromCharCode(c)
+    }
+    return s
+  }
+  return decoder.decode(heap.subarray(ptr, ptr + n))
+}
 
 function check(rc: number, what: string): void {
   if (rc !== 0) throw new SqliteError(`${what} failed (sqlite code ${rc})`, rc)

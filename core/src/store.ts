@@ -9,7 +9,7 @@ import type { EventInput } from './schema/events.ts'
 import type { Queryable } from './schema/query-builder.ts'
 import type { Schema } from './schema/schema.ts'
 import { formatSeqNum, nextSeqNum, type SeqNum } from './seq-num.ts'
-import { SqliteDb } from './sqlite.ts'
+import { SqliteDb, type RecordedChanges } from './sqlite.ts'
 
 export interface CreateStoreOptions<S extends Schema = Schema> {
   readonly schema: S
@@ -48,9 +48,11 @@ export interface SubscribeOptions {
   readonly onError?: (error: unknown) => void
 }
 
-interface PendingEvent {
-  readonly record: EventRecord
+/** Committed in this session, not yet confirmed: the events and the changeset that undoes them. */
+interface PendingCommit {
+  readonly records: readonly EventRecord[]
   readonly changeset: Uint8Array | null
+  readonly tables: ReadonlySet<string>
 }
 
 interface OutboxEntry {
@@ -95,7 +97,8 @@ export class Store<S extends Schema = Schema> {
   private readonly materialization: Materialization
   private localHead: SeqNum
   private leaderHead: SeqNum
-  private readonly pending: PendingEvent[] = []
+  private readonly pending: PendingCommit[] = []
+  private pendingCount = 0
   private outbox: OutboxEntry[] = []
   private flushScheduled = false
   private flushing: Promise<void> | undefined
@@ -119,9 +122,10 @@ export class Store<S extends Schema = Schema> {
       { run: (q) => this.materialization.read(q, this.sessionId), tablesRead: (sql) => this.db.tablesRead(sql) },
       reportError,
     )
-    for (const record of leaderPending) {
-      const { changeset } = db.recordChanges(() => this.materialization.apply(record))
-      this.pending.push({ record, changeset })
+    if (leaderPending.length > 0) {
+      const recorded = db.recordChanges(() => db.transaction(() => leaderPending.forEach((r) => this.materialization.apply(r))))
+      this.pending.push({ records: leaderPending, changeset: recorded.changeset, tables: recorded.tables })
+      this.pendingCount = leaderPending.length
     }
   }
 
@@ -137,37 +141,65 @@ export class Store<S extends Schema = Schema> {
    */
   commit(...events: EventInput[]): CommitHandle {
     this.assertOpen('commit')
-    const records: EventRecord[] = []
-    const changed: PendingEvent[] = []
-    const written = new Set<string>()
-    let head = this.localHead
-    this.db.transaction(() => {
-      for (const event of events) {
-        const def = this.schema.eventsByName.get(event?.name)
-        if (def === undefined || typeof event.json !== 'string') {
-          throw new SchemaError(
-            `Cannot commit ${event?.name === undefined ? 'a value that is not an event' : `event "${event.name}"`}: it is not in this store's schema. Create events by calling their definition, e.g. events.todoCreated({ ... }).`,
-          )
-        }
-        head = nextSeqNum(head, def.clientOnly)
-        const record: EventRecord = {
-          seqNum: head,
-          name: event.name,
-          json: event.json,
-          eventId: newEventId(),
-          clientId: this.clientId,
-          sessionId: this.sessionId,
-          clientOnly: def.clientOnly,
-        }
-        const { changeset, tables } = this.db.recordChanges(() => this.materialization.apply(record, event.args))
-        this.checkWrites(event.name, def.clientOnly, tables)
-        for (const t of tables) written.add(t)
-        records.push(record)
-        changed.push({ record, changeset })
+    const defs = events.map((event) => {
+      const def = this.schema.eventsByName.get(event?.name)
+      if (def === undefined || typeof event.json !== 'string') {
+        throw new SchemaError(
+          `Cannot commit ${event?.name === undefined ? 'a value that is not an event' : `event "${event.name}"`}: it is not in this store's schema. Create events by calling their definition, e.g. events.todoCreated({ ... }).`,
+        )
       }
+      return def
     })
+    if (events.length === 0) return this.enqueue([])
+    const clientOnly = defs[0]!.clientOnly
+    const mixed = defs.some((d) => d.clientOnly !== clientOnly)
+    const records: EventRecord[] = []
+    let head = this.localHead
+    const applyAll = (record: (apply: () => void, eventName: string, clientOnly: boolean) => void) => {
+      this.db.transaction(() => {
+        for (let i = 0; i < events.length; i++) {
+          const event = events[i]!
+          const def = defs[i]!
+          head = nextSeqNum(head, def.clientOnly)
+          const rec: EventRecord = {
+            seqNum: head,
+            name: event.name,
+            json: event.json,
+            eventId: newEventId(),
+            clientId: this.clientId,
+            sessionId: this.sessionId,
+            clientOnly: def.clientOnly,
+          }
+          record(() => this.materialization.apply(rec, event.args), event.name, def.clientOnly)
+          records.push(rec)
+        }
+      })
+    }
+    let changes: PendingCommit[]
+    if (!mixed) {
+      // One changeset per commit: a session's first write to a table costs a schema lookup
+      // (~50 µs), so recording per event would dominate small commits. A commit is all or
+      // nothing, and so is its undo.
+      const recorded = this.db.recordChanges(() => applyAll((apply) => apply()))
+      this.checkWrites(events.length === 1 ? `"${events[0]!.name}"` : 'in this commit', clientOnly, recorded.tables)
+      changes = [{ records, changeset: recorded.changeset, tables: recorded.tables }]
+    } else {
+      // synced and client-only events in one commit: record each event to check what it wrote
+      const perEvent: RecordedChanges[] = []
+      applyAll((apply, name, isClientOnly) => {
+        const recorded = this.db.recordChanges(apply)
+        this.checkWrites(`"${name}"`, isClientOnly, recorded.tables)
+        perEvent.push(recorded)
+      })
+      changes = perEvent.map((r, i) => ({ records: [records[i]!], changeset: r.changeset, tables: r.tables }))
+    }
     this.localHead = head
-    for (const p of changed) this.pending.push(p)
+    this.pendingCount += records.length
+    const written = new Set<string>()
+    for (const c of changes) {
+      this.pending.push(c)
+      for (const t of c.tables) written.add(t)
+    }
     this.graph.bump(written)
     return this.enqueue(records)
   }
@@ -195,7 +227,7 @@ export class Store<S extends Schema = Schema> {
 
   get syncStatus(): SyncStatus {
     return {
-      pending: this.pending.length,
+      pending: this.pendingCount,
       localHead: formatSeqNum(this.localHead),
       leaderHead: formatSeqNum(this.leaderHead),
       serverHead: null,
@@ -227,19 +259,38 @@ export class Store<S extends Schema = Schema> {
     await this.leader.close()
   }
 
+  /** Drops the first `n` pending events: their order is final, they will never be undone. */
+  private confirmLocally(n: number): void {
+    this.pendingCount -= n
+    let drop = 0
+    while (n > 0 && drop < this.pending.length) {
+      const first = this.pending[drop]!
+      if (first.records.length <= n) {
+        n -= first.records.length
+        drop++
+      } else {
+        // a commit confirmed in part keeps its undo for the rest; a rebase undoes the whole
+        // commit and re-applies the confirmed part
+        this.pending[drop] = { ...first, records: first.records.slice(n) }
+        n = 0
+      }
+    }
+    this.pending.splice(0, drop)
+  }
+
   private checkWrites(eventName: string, clientOnly: boolean, tables: ReadonlySet<string>): void {
     for (const table of tables) {
       const tableIsClientOnly = this.schema.clientOnlyTables.has(table)
       if (clientOnly && !tableIsClientOnly) {
         throw new CairnError(
           'ClientOnlyWrite',
-          `Client-only event "${eventName}" wrote table "${table}", which is synced. Client-only events may write only client-only tables (clientOnly: true, client documents); make the event synced or the table clientOnly.`,
+          `Client-only event ${eventName} wrote table "${table}", which is synced. Client-only events may write only client-only tables (clientOnly: true, client documents); make the event synced or the table clientOnly.`,
         )
       }
       if (!clientOnly && tableIsClientOnly) {
         throw new CairnError(
           'ClientOnlyWrite',
-          `Synced event "${eventName}" wrote client-only table "${table}". Client-only tables are written by client-only events only; use Events.clientOnly for this event or make the table synced.`,
+          `Synced event ${eventName} wrote client-only table "${table}". Client-only tables are written by client-only events only; use Events.clientOnly for this event or make the table synced.`,
         )
       }
     }
@@ -279,7 +330,7 @@ export class Store<S extends Schema = Schema> {
           try {
             const result = await this.leader.append(records)
             // without a sync backend the leader confirms at once: these are no longer pending
-            this.pending.splice(0, records.length)
+            this.confirmLocally(records.length)
             this.leaderHead = result.assigned[result.assigned.length - 1] ?? this.leaderHead
             for (const f of result.failures) this.reportError(f.error)
             for (const b of batch) b.settle()
