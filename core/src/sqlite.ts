@@ -180,8 +180,14 @@ export class SqliteDb {
    * views and CTEs are all covered.
    */
   tablesRead(sql: string): string[] {
+    // preparing first gives SQLite's own error for a bad statement ("no such column: x")
+    this.prepare(sql)
+    // a query answered from an index alone (count(*), covering indexes, PK lookups in joins)
+    // lists the index, not the table: map indexes to their tables
     const rows = this.select(
-      `SELECT DISTINCT name FROM tables_used(?) WHERE type = 'table' AND schema = 'main'`,
+      `SELECT DISTINCT CASE WHEN u.type = 'index' THEN m.tbl_name ELSE u.name END AS name
+       FROM tables_used(?) u LEFT JOIN sqlite_schema m ON m.name = u.name AND m.type = 'index'
+       WHERE u.schema = 'main' AND u.type IN ('table', 'index')`,
       [sql],
     )
     return rows.map((r) => r.name as string)
@@ -299,15 +305,15 @@ export class SqliteDb {
     const tables = new Set<string>()
     check(w.sqlite3changeset_start(out, n, p), 'sqlite3changeset_start')
     const pIter = wasm.peekPtr(out) as number
-    let lastNamePtr = 0
+    let last = ''
     try {
       while (w.sqlite3changeset_next(pIter) === SQLITE_ROW) {
         w.sqlite3changeset_op(pIter, out, out + 4, out + 8, out + 12)
-        const namePtr = wasm.peekPtr(out) as number
-        // the iterator reuses the name pointer while it walks one table's changes
-        if (namePtr !== lastNamePtr) {
-          lastNamePtr = namePtr
-          tables.add(wasm.cstrToJs(namePtr) ?? '')
+        // the iterator copies every table's name into one reused buffer: read it each time
+        const name = wasm.cstrToJs(wasm.peekPtr(out) as number) ?? ''
+        if (name !== last) {
+          last = name
+          tables.add(name)
         }
       }
     } finally {

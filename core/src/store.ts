@@ -156,26 +156,26 @@ export class Store<S extends Schema = Schema> {
     const records: EventRecord[] = []
     let head = this.localHead
     const applyAll = (record: (apply: () => void, eventName: string, clientOnly: boolean) => void) => {
-      this.db.transaction(() => {
-        for (let i = 0; i < events.length; i++) {
-          const event = events[i]!
-          const def = defs[i]!
-          head = nextSeqNum(head, def.clientOnly)
-          const rec: EventRecord = {
-            seqNum: head,
-            name: event.name,
-            json: event.json,
-            eventId: newEventId(),
-            clientId: this.clientId,
-            sessionId: this.sessionId,
-            clientOnly: def.clientOnly,
-          }
-          record(() => this.materialization.apply(rec, event.args), event.name, def.clientOnly)
-          records.push(rec)
+      for (let i = 0; i < events.length; i++) {
+        const event = events[i]!
+        const def = defs[i]!
+        head = nextSeqNum(head, def.clientOnly)
+        const rec: EventRecord = {
+          seqNum: head,
+          name: event.name,
+          json: event.json,
+          eventId: newEventId(),
+          clientId: this.clientId,
+          sessionId: this.sessionId,
+          clientOnly: def.clientOnly,
         }
-      })
+        record(() => this.materialization.apply(rec, event.args), event.name, def.clientOnly)
+        records.push(rec)
+      }
     }
-    let changes: PendingCommit[]
+    let changes: PendingCommit[] = []
+    // the write checks run inside the transaction, so a refused commit leaves nothing behind
+    this.db.transaction(() => {
     if (!mixed) {
       // One changeset per commit: a session's first write to a table costs a schema lookup
       // (~50 µs), so recording per event would dominate small commits. A commit is all or
@@ -193,6 +193,7 @@ export class Store<S extends Schema = Schema> {
       })
       changes = perEvent.map((r, i) => ({ records: [records[i]!], changeset: r.changeset, tables: r.tables }))
     }
+    })
     this.localHead = head
     this.pendingCount += records.length
     const written = new Set<string>()

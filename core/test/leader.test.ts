@@ -1,0 +1,242 @@
+import {
+  createStorePromise,
+  Events,
+  formatSeqNum,
+  Leader,
+  makeInMemoryAdapter,
+  makeSchema,
+  queryDb,
+  SqliteDb,
+  State,
+  UnknownEventError,
+  type BootProgress,
+  type EventRecord,
+} from '@cairn/core'
+import { describe, expect, it, vi } from 'vitest'
+import { z } from 'zod'
+import { events, makeStore, materializers, schema, tables } from './fixtures.ts'
+
+function record(seq: number, name: string, args: unknown, clientOnly = false, client = 0): EventRecord {
+  return {
+    seqNum: { global: seq, client, rebaseGeneration: 0 },
+    name,
+    json: JSON.stringify(args),
+    eventId: `ev-${seq}-${client}`,
+    clientId: 'c1',
+    sessionId: 's1',
+    clientOnly,
+  }
+}
+
+describe('formatSeqNum', () => {
+  it('prints global, client and rebase generation', () => {
+    expect(formatSeqNum({ global: 5, client: 0, rebaseGeneration: 0 })).toBe('e5')
+    expect(formatSeqNum({ global: 5, client: 1, rebaseGeneration: 0 })).toBe('e5.1')
+    expect(formatSeqNum({ global: 5, client: 0, rebaseGeneration: 1 })).toBe('e5r1')
+    expect(formatSeqNum({ global: 5, client: 2, rebaseGeneration: 3 })).toBe('e5.2r3')
+  })
+})
+
+describe('Leader.append', () => {
+  it('logs and materializes a batch in one transaction, numbering after its head', async () => {
+    const leader = Leader.open(await SqliteDb.open(), schema, { clientId: 'c1' })
+    const result = leader.append([record(1, 'v1.TodoCreated', { id: 'a', text: 'x' }), record(1, 'DraftChanged', { text: 'd' }, true, 1)])
+    expect(result.assigned.map(formatSeqNum)).toEqual(['e1', 'e1.1'])
+    expect(result.failures).toEqual([])
+    expect(leader.readLog().map((e) => [formatSeqNum(e.seqNum), e.name, e.json])).toEqual([
+      ['e1', 'v1.TodoCreated', '{"id":"a","text":"x"}'],
+      ['e1.1', 'DraftChanged', '{"text":"d"}'],
+    ])
+    expect(formatSeqNum(leader.head)).toBe('e1.1')
+  })
+
+  it('keeps an event whose materializer fails in the leader and reports the failure', async () => {
+    const leader = Leader.open(await SqliteDb.open(), schema, { clientId: 'c1' })
+    const result = leader.append([
+      record(1, 'v1.TodoCreated', { id: 'a', text: 'x' }),
+      record(2, 'v1.Boom', { message: 'not deterministic' }),
+      record(3, 'v1.TodoCreated', { id: 'b', text: 'y' }),
+    ])
+    expect(result.failures.map((f) => f.error.eventName)).toEqual(['v1.Boom'])
+    expect(leader.eventCount).toBe(3)
+    const db = leader as unknown as { db: SqliteDb }
+    expect(db.db.select('SELECT id FROM todos ORDER BY id')).toEqual([{ id: 'a' }, { id: 'b' }])
+  })
+})
+
+describe('session boot', () => {
+  it('boots a new session from the leader snapshot without replaying events', async () => {
+    const adapter = makeInMemoryAdapter()
+    const calls = vi.fn()
+    const counting = makeSchema({
+      events,
+      state: State.SQLite.makeState({
+        tables,
+        materializers: {
+          ...materializers,
+          'v1.TodoCreated': (args: { id: string; text: string }) => {
+            calls()
+            return tables.todos.insert(args)
+          },
+        },
+      }),
+    })
+    const first = await createStorePromise({ schema: counting, adapter, storeId: 's' })
+    first.commit(events.todoCreated({ id: 'a', text: '1' }), events.todoCreated({ id: 'b', text: '2' }))
+    const last = first.commit(events.draftChanged({ text: 'draft' }))
+    await last.persisted
+    const clientId = first.clientId
+    await first.shutdown()
+    expect(calls).toHaveBeenCalledTimes(4) // once in the session, once in the leader, per event
+
+    const second = await createStorePromise({ schema: counting, adapter, storeId: 's' })
+    expect(calls).toHaveBeenCalledTimes(4)
+    expect(second.query(queryDb(tables.todos.orderBy('id'))).map((t) => t.id)).toEqual(['a', 'b'])
+    expect(second.query(queryDb(tables.drafts))).toEqual([{ id: 'current', text: 'draft' }])
+    expect(second.clientId).toBe(clientId)
+    expect(second.sessionId).not.toBe(first.sessionId)
+    expect(second.syncStatus).toMatchObject({ localHead: 'e2.1', leaderHead: 'e2.1', pending: 0 })
+    expect(second.commit(events.todoCreated({ id: 'c', text: '' })).seqNums.map(formatSeqNum)).toEqual(['e3'])
+    await second.shutdown()
+  })
+
+  it('hands every committed event to the leader before shutdown resolves', async () => {
+    const adapter = makeInMemoryAdapter()
+    const store = await makeStore({ adapter })
+    for (let i = 0; i < 50; i++) store.commit(events.todoCreated({ id: `t${i}`, text: '' }))
+    await store.shutdown()
+    const again = await makeStore({ adapter })
+    expect(again.query(tables.todos.count())).toBe(50)
+    await again.shutdown()
+  })
+})
+
+describe('schema evolution', () => {
+  const v2Tables = {
+    ...tables,
+    todos: State.SQLite.table({
+      name: 'todos',
+      columns: {
+        id: State.SQLite.text({ primaryKey: true }),
+        text: State.SQLite.text({ default: '' }),
+        completed: State.SQLite.boolean({ default: false }),
+        priority: State.SQLite.integer({ default: 0 }),
+      },
+    }),
+  }
+  const v2 = makeSchema({ events, state: State.SQLite.makeState({ tables: v2Tables, materializers }) })
+
+  it('has a stable state hash that changes with the tables', () => {
+    const again = makeSchema({ events, state: State.SQLite.makeState({ tables, materializers }) })
+    expect(again.stateHash).toBe(schema.stateHash)
+    expect(v2.stateHash).not.toBe(schema.stateHash)
+  })
+
+  it('rebuilds state from the eventlog when the hash changed, reporting progress', async () => {
+    const adapter = makeInMemoryAdapter()
+    const v1Store = await makeStore({ adapter })
+    const batch = Array.from({ length: 4500 }, (_, i) => events.todoCreated({ id: `t${i}`, text: `${i}` }))
+    v1Store.commit(...batch)
+    v1Store.commit(events.todoCompleted({ id: 't7' }))
+    await v1Store.shutdown()
+
+    const progress: BootProgress[] = []
+    const v2Store = await createStorePromise({ schema: v2, adapter, storeId: 'test', onBootProgress: (p) => progress.push(p) })
+    expect(progress[0]).toEqual({ phase: 'rebuilding', done: 0, total: 4501 })
+    expect(progress.at(-1)).toEqual({ phase: 'rebuilding', done: 4501, total: 4501 })
+    expect(progress.length).toBeGreaterThan(2)
+    expect(v2Store.query(v2Tables.todos.where({ id: 't7' }).first())).toEqual({ id: 't7', text: '7', completed: true, priority: 0 })
+    expect(v2Store.query(v2Tables.todos.count())).toBe(4500)
+    await v2Store.shutdown()
+
+    // same schema again: no rebuild
+    const progressAgain: BootProgress[] = []
+    const v2Again = await createStorePromise({ schema: v2, adapter, storeId: 'test', onBootProgress: (p) => progressAgain.push(p) })
+    expect(progressAgain).toEqual([])
+    await v2Again.shutdown()
+  })
+
+  describe('unknown events', () => {
+    const extraEvent = Events.synced({ name: 'v2.TodoArchived', schema: z.object({ id: z.string() }) })
+    const newer = makeSchema({
+      events: { ...events, extraEvent },
+      state: State.SQLite.makeState({ tables, materializers: { ...materializers, 'v2.TodoArchived': () => {} } }),
+    })
+    const olderWithChangedTables = (unknownEventHandling: 'warn' | 'ignore' | 'fail') =>
+      makeSchema({ events, state: State.SQLite.makeState({ tables: v2Tables, materializers }), unknownEventHandling })
+
+    async function logWithUnknownEvent() {
+      const adapter = makeInMemoryAdapter()
+      const store = await createStorePromise({ schema: newer, adapter, storeId: 'u' })
+      store.commit(events.todoCreated({ id: 'a', text: '' }), extraEvent({ id: 'a' }), events.todoCreated({ id: 'b', text: '' }))
+      await store.shutdown()
+      return adapter
+    }
+
+    it("keeps and skips them with 'warn', warning once per name", async () => {
+      const adapter = await logWithUnknownEvent()
+      const warn = vi.spyOn(console, 'warn').mockImplementation(() => {})
+      const store = await createStorePromise({ schema: olderWithChangedTables('warn'), adapter, storeId: 'u' })
+      expect(warn).toHaveBeenCalledTimes(1)
+      expect(String(warn.mock.calls[0]![0])).toMatch(/"v2\.TodoArchived".*kept and skipped/)
+      warn.mockRestore()
+      expect(store.query(tables.todos.count())).toBe(2)
+      expect(store.syncStatus.leaderHead).toBe('e3') // the unknown event is still in the log
+      await store.shutdown()
+    })
+
+    it("skips them silently with 'ignore'", async () => {
+      const adapter = await logWithUnknownEvent()
+      const warn = vi.spyOn(console, 'warn').mockImplementation(() => {})
+      const store = await createStorePromise({ schema: olderWithChangedTables('ignore'), adapter, storeId: 'u' })
+      expect(warn).not.toHaveBeenCalled()
+      warn.mockRestore()
+      await store.shutdown()
+    })
+
+    it("refuses to boot with 'fail', naming the event", async () => {
+      const adapter = await logWithUnknownEvent()
+      const attempt = createStorePromise({ schema: olderWithChangedTables('fail'), adapter, storeId: 'u' })
+      await expect(attempt).rejects.toThrow(UnknownEventError)
+      await expect(createStorePromise({ schema: olderWithChangedTables('fail'), adapter, storeId: 'u' })).rejects.toThrow(/v2\.TodoArchived/)
+      // the failed boot left the log intact: the newer schema still boots with all events
+      const store = await createStorePromise({ schema: newer, adapter, storeId: 'u' })
+      expect(store.syncStatus.leaderHead).toBe('e3')
+      await store.shutdown()
+    })
+  })
+})
+
+describe('SqliteDb.recordChanges', () => {
+  it('records a changeset whose revert restores the previous state exactly', async () => {
+    const db = await SqliteDb.open()
+    db.exec('CREATE TABLE t (id TEXT PRIMARY KEY, v INTEGER); CREATE TABLE r (x INTEGER)')
+    db.run("INSERT INTO t VALUES ('a', 1), ('b', 2)")
+    const before = db.select('SELECT * FROM t ORDER BY id')
+    const { changeset, tables: written } = db.recordChanges(() => {
+      db.run("UPDATE t SET v = 10 WHERE id = 'a'")
+      db.run("DELETE FROM t WHERE id = 'b'")
+      db.run("INSERT INTO t VALUES ('c', 3)")
+      db.run('INSERT INTO r VALUES (7)') // a rowid table without primary key
+    })
+    expect([...written].sort()).toEqual(['r', 't'])
+    expect(db.revertChanges(changeset!)).toEqual(new Set(['t', 'r']))
+    expect(db.select('SELECT * FROM t ORDER BY id')).toEqual(before)
+    expect(db.select('SELECT count(*) AS n FROM r')).toEqual([{ n: 0 }])
+  })
+
+  it('returns no changeset and no tables when nothing changed', async () => {
+    const db = await SqliteDb.open()
+    db.exec('CREATE TABLE t (id TEXT PRIMARY KEY)')
+    expect(db.recordChanges(() => db.run("DELETE FROM t WHERE id = 'x'"))).toEqual({ changeset: null, tables: new Set() })
+  })
+
+  it('refuses to revert onto a state that no longer matches', async () => {
+    const db = await SqliteDb.open()
+    db.exec('CREATE TABLE t (id TEXT PRIMARY KEY, v INTEGER)')
+    const { changeset } = db.recordChanges(() => db.run("INSERT INTO t VALUES ('a', 1)"))
+    db.run("UPDATE t SET v = 2 WHERE id = 'a'")
+    expect(() => db.revertChanges(changeset!)).toThrow(/conflicted/)
+    expect(db.select('SELECT * FROM t')).toEqual([{ id: 'a', v: 2 }])
+  })
+})
