@@ -38,7 +38,10 @@ export async function quickstart(log: (line: string) => void) {
 
   // 4. Reactive queries: re-run only when a table they read changes.
   const open$ = queryDb(tables.todos.where({ completed: false }).orderBy('text'), { label: 'open' })
-  const counts$ = queryDb({ query: sql`SELECT count(*) AS n FROM todos WHERE completed = ${1}`, schema: z.array(z.object({ n: z.number() })) })
+  const counts$ = queryDb({
+    query: sql`SELECT count(*) AS n FROM todos WHERE completed = ${1}`,
+    schema: z.array(z.object({ n: z.number() })),
+  })
   const selectedId$ = signal<string | null>(null, { label: 'selectedId' })
   const selected$ = computed((get) => get(open$).find((t) => t.id === get(selectedId$))?.text ?? 'nothing')
 

@@ -144,7 +144,9 @@ export class Leader {
 
   /** Events in log order; `where` filters (internal use and devtools). */
   readLog(where = '', bindValues: readonly (string | number)[] = [], limit = -1): EventRecord[] {
-    return this.db.select(`SELECT * FROM __cairn_eventlog ${where} ORDER BY seq_global, seq_client LIMIT ?`, [...bindValues, limit]).map(rowToRecord)
+    return this.db
+      .select(`SELECT * FROM __cairn_eventlog ${where} ORDER BY seq_global, seq_client LIMIT ?`, [...bindValues, limit])
+      .map(rowToRecord)
   }
 
   get eventCount(): number {
@@ -153,11 +155,24 @@ export class Leader {
 
   private insertEvent(e: EventRecord, status: 'pending' | 'confirmed'): void {
     const s = e.seqNum
-    this.db.run(INSERT_EVENT, [s.global, s.client, s.rebaseGeneration, e.name, e.json, e.eventId, e.clientId, e.sessionId, e.clientOnly ? 1 : 0, status])
+    this.db.run(INSERT_EVENT, [
+      s.global,
+      s.client,
+      s.rebaseGeneration,
+      e.name,
+      e.json,
+      e.eventId,
+      e.clientId,
+      e.sessionId,
+      e.clientOnly ? 1 : 0,
+      status,
+    ])
   }
 
   private readHead(): SeqNum {
-    const row = this.db.select('SELECT seq_global, seq_client, rebase_generation FROM __cairn_eventlog ORDER BY seq_global DESC, seq_client DESC LIMIT 1')[0]
+    const row = this.db.select(
+      'SELECT seq_global, seq_client, rebase_generation FROM __cairn_eventlog ORDER BY seq_global DESC, seq_client DESC LIMIT 1',
+    )[0]
     if (row === undefined) return ROOT_SEQ
     return { global: Number(row.seq_global), client: Number(row.seq_client), rebaseGeneration: Number(row.rebase_generation) }
   }
@@ -167,7 +182,9 @@ export class Leader {
     const total = Number(this.db.select(`SELECT count(*) AS n FROM __cairn_eventlog WHERE status = 'confirmed'`)[0]!.n)
     const warned = new Set<string>()
     this.db.transaction(() => {
-      const existing = this.db.select(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '__cairn%' AND name NOT LIKE 'sqlite_%'`)
+      const existing = this.db.select(
+        `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '__cairn%' AND name NOT LIKE 'sqlite_%'`,
+      )
       for (const { name } of existing) this.db.exec(`DROP TABLE "${String(name).replaceAll('"', '""')}"`)
       for (const statement of this.schema.ddl) this.db.exec(statement)
       let done = 0
@@ -188,7 +205,9 @@ export class Leader {
         after = page[page.length - 1]!.seqNum
         onProgress?.({ phase: 'rebuilding', done, total })
       }
-      this.db.run(`INSERT INTO __cairn_meta (key, value) VALUES ('stateHash', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, [this.schema.stateHash])
+      this.db.run(`INSERT INTO __cairn_meta (key, value) VALUES ('stateHash', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, [
+        this.schema.stateHash,
+      ])
     })
   }
 
@@ -197,7 +216,9 @@ export class Leader {
     if (policy === 'fail') throw new UnknownEventError(name)
     if (policy === 'warn' && !warned.has(name)) {
       warned.add(name)
-      this.warn(`Cairn: event "${name}" in the eventlog is not in the schema; it is kept and skipped. Add its definition to materialize it.`)
+      this.warn(
+        `Cairn: event "${name}" in the eventlog is not in the schema; it is kept and skipped. Add its definition to materialize it.`,
+      )
     }
   }
 

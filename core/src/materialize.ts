@@ -38,7 +38,11 @@ export class Materialization {
       result = materializer(args === undefined ? def.decode(event.json) : args, this.context(meta))
     } catch (e) {
       if (e instanceof MaterializerError) throw e
-      throw new MaterializerError(event.name, `The materializer of "${event.name}" threw: ${(e as Error)?.message ?? String(e)}. The commit was rolled back; fix the materializer or the event args.`, { cause: e })
+      throw new MaterializerError(
+        event.name,
+        `The materializer of "${event.name}" threw: ${(e as Error)?.message ?? String(e)}. The commit was rolled back; fix the materializer or the event args.`,
+        { cause: e },
+      )
     }
     if (result === undefined || result === null) return true
     const writes = Array.isArray(result) ? (result as readonly MaterializerWrite[]) : [result as MaterializerWrite]
@@ -61,7 +65,11 @@ export class Materialization {
         return this.db.select(fragment.query, fragment.bindValues)
       } catch (e) {
         const sql = 'asSql' in q ? q.asSql().query : isSqlFragment(q.query) ? q.query.query : q.query
-        throw new MaterializerError(meta.name, `ctx.query in the materializer of "${meta.name}" failed: ${(e as Error).message} (SQL: ${sql}).`, { cause: e })
+        throw new MaterializerError(
+          meta.name,
+          `ctx.query in the materializer of "${meta.name}" failed: ${(e as Error).message} (SQL: ${sql}).`,
+          { cause: e },
+        )
       }
     }
     return { query: read as MaterializerContext['query'], event: meta }
@@ -74,8 +82,12 @@ export class Materialization {
       if ('~writable' in write || ('asSql' in write && typeof (write as { asSql?: unknown }).asSql === 'function')) {
         ;({ query: sql, bindValues } = (write as { asSql(): SqlFragment }).asSql())
       } else if (isSqlFragment(write)) ({ query: sql, bindValues } = write)
-      else if (typeof (write as { sql?: unknown }).sql === 'string') ({ sql, bindValues } = write as { sql: string; bindValues?: BindValues })
-      else throw new SchemaError(`returned ${JSON.stringify(write)}, which is not a write: return a table write (insert/update/delete), { sql, bindValues }, a sql\`\` fragment, an array of these, or nothing.`)
+      else if (typeof (write as { sql?: unknown }).sql === 'string')
+        ({ sql, bindValues } = write as { sql: string; bindValues?: BindValues })
+      else
+        throw new SchemaError(
+          `returned ${JSON.stringify(write)}, which is not a write: return a table write (insert/update/delete), { sql, bindValues }, a sql\`\` fragment, an array of these, or nothing.`,
+        )
     } catch (e) {
       throw materializerError(eventName, e)
     }
@@ -91,13 +103,27 @@ function materializerError(eventName: string, e: unknown, sql?: string): Materia
   if (e instanceof MaterializerError) return e
   if (e instanceof SqliteError && e.isConstraint) {
     const where = e.table !== undefined ? ` on ${e.table}.${e.column}` : ''
-    return new MaterializerError(eventName, `Event "${eventName}" violates a constraint${where}: ${e.message}. The commit was rolled back; check the args (e.g. a duplicate id) or use onConflict in the materializer.`, { cause: e, table: e.table, column: e.column })
+    return new MaterializerError(
+      eventName,
+      `Event "${eventName}" violates a constraint${where}: ${e.message}. The commit was rolled back; check the args (e.g. a duplicate id) or use onConflict in the materializer.`,
+      { cause: e, table: e.table, column: e.column },
+    )
   }
   if (e instanceof ColumnValueError) {
-    return new MaterializerError(eventName, `The materializer of "${eventName}" wrote a bad value: ${e.message}`, { cause: e, table: e.table, column: e.column })
+    return new MaterializerError(eventName, `The materializer of "${eventName}" wrote a bad value: ${e.message}`, {
+      cause: e,
+      table: e.table,
+      column: e.column,
+    })
   }
-  if (e instanceof CairnError) return new MaterializerError(eventName, `The materializer of "${eventName}" ${e.message.replace(/^returned/, 'returned')}`, { cause: e })
+  if (e instanceof CairnError)
+    return new MaterializerError(eventName, `The materializer of "${eventName}" ${e.message.replace(/^returned/, 'returned')}`, {
+      cause: e,
+    })
   const message = (e as Error)?.message ?? String(e)
-  return new MaterializerError(eventName, `A write of the materializer of "${eventName}" failed: ${message}${sql ? ` (SQL: ${sql})` : ''}. The commit was rolled back.`, { cause: e })
+  return new MaterializerError(
+    eventName,
+    `A write of the materializer of "${eventName}" failed: ${message}${sql ? ` (SQL: ${sql})` : ''}. The commit was rolled back.`,
+    { cause: e },
+  )
 }
-

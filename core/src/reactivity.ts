@@ -1,4 +1,12 @@
-import { batch, computed as preactComputed, effect, signal as preactSignal, untracked, type ReadonlySignal, type Signal } from '@preact/signals-core'
+import {
+  batch,
+  computed as preactComputed,
+  effect,
+  signal as preactSignal,
+  untracked,
+  type ReadonlySignal,
+  type Signal,
+} from '@preact/signals-core'
 import { deepEqual } from './equal.ts'
 import { QueryError } from './errors.ts'
 import { toQueryable, type Def, type Getter, type LiveQueryDef } from './query-def.ts'
@@ -173,7 +181,12 @@ export class ReactivityGraph {
       return def.map === undefined ? result : def.map(result)
     } catch (e) {
       if (e instanceof QueryError) throw e
-      throw new QueryError(def.label, sql, `Query "${def.label}" failed: ${(e as Error)?.message ?? String(e)}${sql ? ` (SQL: ${sql})` : ''}. Fix the query; the store keeps working.`, { cause: e })
+      throw new QueryError(
+        def.label,
+        sql,
+        `Query "${def.label}" failed: ${(e as Error)?.message ?? String(e)}${sql ? ` (SQL: ${sql})` : ''}. Fix the query; the store keeps working.`,
+        { cause: e },
+      )
     }
   }
 

@@ -270,10 +270,17 @@ export class SqliteDb {
       pInv = wasm.peekPtr(pp) as number
       const tables = this.changesetTables(pInv, n)
       let conflict = false
-      const rc = capi.sqlite3changeset_apply(this.db.pointer!, n, pInv, 0, () => {
-        conflict = true
-        return SQLITE_CHANGESET_ABORT
-      }, 0)
+      const rc = capi.sqlite3changeset_apply(
+        this.db.pointer!,
+        n,
+        pInv,
+        0,
+        () => {
+          conflict = true
+          return SQLITE_CHANGESET_ABORT
+        },
+        0,
+      )
       if (conflict || rc !== 0) {
         throw new SqliteError(`Reverting a changeset conflicted with the current state (sqlite code ${rc})`, rc)
       }
@@ -400,7 +407,11 @@ export class SqliteDb {
         this.sqlite3.wasm.heap8u().set(v, this.scratch)
         rc = w.sqlite3_bind_blob(p, i + 1, this.scratch, v.byteLength, SQLITE_TRANSIENT)
       } else if (typeof v === 'boolean') rc = w.sqlite3_bind_int64(p, i + 1, v ? 1n : 0n)
-      else throw new SqliteError(`Cannot bind a value of type ${typeof v} (parameter ${i + 1}); pass a string, number, bigint, Uint8Array or null.`, 20)
+      else
+        throw new SqliteError(
+          `Cannot bind a value of type ${typeof v} (parameter ${i + 1}); pass a string, number, bigint, Uint8Array or null.`,
+          20,
+        )
       if (rc !== 0) throw new SqliteError(`Binding parameter ${i + 1} failed (sqlite code ${rc})`, rc)
     }
   }

@@ -176,23 +176,23 @@ export class Store<S extends Schema = Schema> {
     let changes: PendingCommit[] = []
     // the write checks run inside the transaction, so a refused commit leaves nothing behind
     this.db.transaction(() => {
-    if (!mixed) {
-      // One changeset per commit: a session's first write to a table costs a schema lookup
-      // (~50 µs), so recording per event would dominate small commits. A commit is all or
-      // nothing, and so is its undo.
-      const recorded = this.db.recordChanges(() => applyAll((apply) => apply()))
-      this.checkWrites(events.length === 1 ? `"${events[0]!.name}"` : 'in this commit', clientOnly, recorded.tables)
-      changes = [{ records, changeset: recorded.changeset, tables: recorded.tables }]
-    } else {
-      // synced and client-only events in one commit: record each event to check what it wrote
-      const perEvent: RecordedChanges[] = []
-      applyAll((apply, name, isClientOnly) => {
-        const recorded = this.db.recordChanges(apply)
-        this.checkWrites(`"${name}"`, isClientOnly, recorded.tables)
-        perEvent.push(recorded)
-      })
-      changes = perEvent.map((r, i) => ({ records: [records[i]!], changeset: r.changeset, tables: r.tables }))
-    }
+      if (!mixed) {
+        // One changeset per commit: a session's first write to a table costs a schema lookup
+        // (~50 µs), so recording per event would dominate small commits. A commit is all or
+        // nothing, and so is its undo.
+        const recorded = this.db.recordChanges(() => applyAll((apply) => apply()))
+        this.checkWrites(events.length === 1 ? `"${events[0]!.name}"` : 'in this commit', clientOnly, recorded.tables)
+        changes = [{ records, changeset: recorded.changeset, tables: recorded.tables }]
+      } else {
+        // synced and client-only events in one commit: record each event to check what it wrote
+        const perEvent: RecordedChanges[] = []
+        applyAll((apply, name, isClientOnly) => {
+          const recorded = this.db.recordChanges(apply)
+          this.checkWrites(`"${name}"`, isClientOnly, recorded.tables)
+          perEvent.push(recorded)
+        })
+        changes = perEvent.map((r, i) => ({ records: [records[i]!], changeset: r.changeset, tables: r.tables }))
+      }
     })
     this.localHead = head
     this.pendingCount += records.length
@@ -336,7 +336,11 @@ export class Store<S extends Schema = Schema> {
             for (const f of result.failures) this.reportError(f.error)
             for (const b of batch) b.settle()
           } catch (e) {
-            const error = new CairnError('LeaderWriteFailed', `The leader could not store ${records.length} event(s): ${(e as Error)?.message ?? e}. They remain applied in this session.`, { cause: e })
+            const error = new CairnError(
+              'LeaderWriteFailed',
+              `The leader could not store ${records.length} event(s): ${(e as Error)?.message ?? e}. They remain applied in this session.`,
+              { cause: e },
+            )
             this.reportError(error)
             for (const b of batch) b.settle(error)
           }

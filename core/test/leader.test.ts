@@ -198,7 +198,9 @@ describe('schema evolution', () => {
       const adapter = await logWithUnknownEvent()
       const attempt = createStorePromise({ schema: olderWithChangedTables('fail'), adapter, storeId: 'u' })
       await expect(attempt).rejects.toThrow(UnknownEventError)
-      await expect(createStorePromise({ schema: olderWithChangedTables('fail'), adapter, storeId: 'u' })).rejects.toThrow(/v2\.TodoArchived/)
+      await expect(createStorePromise({ schema: olderWithChangedTables('fail'), adapter, storeId: 'u' })).rejects.toThrow(
+        /v2\.TodoArchived/,
+      )
       // the failed boot left the log intact: the newer schema still boots with all events
       const store = await createStorePromise({ schema: newer, adapter, storeId: 'u' })
       expect(store.syncStatus.leaderHead).toBe('e3')

@@ -75,7 +75,13 @@ describe('graph updates', () => {
     store.commit(events.noteAdded({ id: 'a', body: 'b' }))
     expect([store.runsOf(joined$), store.runsOf(sub$), store.runsOf(cte$)]).toEqual([3, 3, 1])
     expect(store.query(joined$)).toEqual([{ id: 'a', body: 'b' }])
-    expect(store.inspect().find((i) => i.label.startsWith('SELECT t.id'))?.tables.slice().sort()).toEqual(['notes', 'todos'])
+    expect(
+      store
+        .inspect()
+        .find((i) => i.label.startsWith('SELECT t.id'))
+        ?.tables.slice()
+        .sort(),
+    ).toEqual(['notes', 'todos'])
     await store.shutdown()
   })
 
@@ -146,7 +152,12 @@ describe('instances', () => {
     const count$ = computed((get) => get(all$).length)
     const stop1 = store.subscribe(count$, () => {})
     const stop2 = store.subscribe(count$, () => {})
-    expect(store.inspect().map((i) => i.refs).sort()).toEqual([1, 2])
+    expect(
+      store
+        .inspect()
+        .map((i) => i.refs)
+        .sort(),
+    ).toEqual([1, 2])
     stop1()
     expect(store.inspect()).toHaveLength(2)
     stop2()

@@ -60,7 +60,9 @@ describe('store.commit', () => {
     store.commit(events.todoCreated({ id: 'a', text: '1' }), events.todoCreated({ id: 'b', text: '2' }))
     expect(store.query(allTodos()).map((t) => t.id)).toEqual(['a', 'b'])
     // the second event collides with 'a': the first ('c') must not survive
-    expect(() => store.commit(events.todoCreated({ id: 'c', text: '3' }), events.todoCreated({ id: 'a', text: 'dup' }))).toThrow(MaterializerError)
+    expect(() => store.commit(events.todoCreated({ id: 'c', text: '3' }), events.todoCreated({ id: 'a', text: 'dup' }))).toThrow(
+      MaterializerError,
+    )
     expect(store.query(allTodos()).map((t) => t.id)).toEqual(['a', 'b'])
     expect(store.syncStatus.localHead).toBe('e2')
     await store.shutdown()
@@ -71,14 +73,23 @@ describe('store.commit', () => {
     const h1 = store.commit(events.todoCreated({ id: 'a', text: '1' }))
     const h2 = store.commit(events.draftChanged({ text: 'draft' }), events.draftChanged({ text: 'draft 2' }))
     const h3 = store.commit(events.todoCreated({ id: 'b', text: '2' }))
-    expect([...h1.seqNums, ...h2.seqNums, ...h3.seqNums].map((s) => `e${s.global}${s.client ? '.' + s.client : ''}`)).toEqual(['e1', 'e1.1', 'e1.2', 'e2'])
+    expect([...h1.seqNums, ...h2.seqNums, ...h3.seqNums].map((s) => `e${s.global}${s.client ? '.' + s.client : ''}`)).toEqual([
+      'e1',
+      'e1.1',
+      'e1.2',
+      'e2',
+    ])
     await h3.persisted
     await store.shutdown()
   })
 
   it('lets a materializer read state with ctx.query inside the transaction', async () => {
     const store = await makeStore()
-    store.commit(events.todoCreated({ id: 'a', text: '1' }), events.todoCreated({ id: 'b', text: '2' }), events.counted({ id: 'after-two' }))
+    store.commit(
+      events.todoCreated({ id: 'a', text: '1' }),
+      events.todoCreated({ id: 'b', text: '2' }),
+      events.counted({ id: 'after-two' }),
+    )
     store.commit(events.todoCreated({ id: 'c', text: '3' }), events.counted({ id: 'after-three' }))
     expect(store.query(tables.stats.orderBy('id'))).toEqual([
       { id: 'after-three', n: 3 },
@@ -182,7 +193,11 @@ describe('store.query', () => {
   it('runs raw SQL with sql`` parameters and a result schema', async () => {
     const { z } = await import('zod')
     const store = await makeStore()
-    store.commit(events.todoCreated({ id: 'a', text: 'milk' }), events.todoCreated({ id: 'b', text: 'bread' }), events.todoCompleted({ id: 'b' }))
+    store.commit(
+      events.todoCreated({ id: 'a', text: 'milk' }),
+      events.todoCreated({ id: 'b', text: 'bread' }),
+      events.todoCompleted({ id: 'b' }),
+    )
     const q = '%i%'
     const counts$ = queryDb({
       query: sql`SELECT completed, count(*) AS n FROM todos WHERE text LIKE ${q} GROUP BY 1 ORDER BY 1`,

@@ -24,6 +24,8 @@ const CONDITION = Symbol('cairn.condition')
 export interface OrCondition<R = any> {
   readonly [CONDITION]: true
   readonly parts: readonly WhereObject<R>[]
+  /** Type carrier only: lets `or(...)` take its row type from the `where` it is passed to. */
+  readonly '~row'?: R
 }
 
 /**
@@ -32,7 +34,7 @@ export interface OrCondition<R = any> {
  * @example
  * tables.todos.where(or({ completed: true }, { text: { op: 'LIKE', value: '%urgent%' } }))
  */
-export function or<R>(...parts: readonly WhereObject<R>[]): OrCondition<R> {
+export function or<R>(...parts: readonly NoInfer<WhereObject<R>>[]): OrCondition<R> {
   return { [CONDITION]: true, parts }
 }
 
