@@ -28,7 +28,7 @@ export { Leader, type BootProgress, type SessionBoot, type AppendResult } from '
 export type { InstanceInfo } from './reactivity.ts'
 export type { EventRecord } from './event-record.ts'
 export { formatSeqNum, compareSeqNum, type SeqNum } from './seq-num.ts'
-export { SqliteDb, SqliteError } from './sqlite.ts'
+export { SqliteDb, SqliteError, type Row } from './sqlite.ts'
 export {
   CairnError,
   InvalidEventArgsError,

@@ -54,7 +54,8 @@ export class SignalDef<T> {
 export type Def<T = unknown> = LiveQueryDef<T> | ComputedDef<T> | SignalDef<T>
 export type DefValue<D> = D extends Def<infer T> ? T : never
 
-type Result<Q> = Q extends Queryable<infer T> ? T : Q extends RawQuery<infer T> ? T : never
+type Result<Q> =
+  Q extends Queryable<infer T> ? T : Q extends { readonly schema: StandardSchemaV1<any, infer T> } ? T : Q extends RawQuery<any> ? Row[] : never
 
 /**
  * Defines a reactive query. Takes a builder query, raw SQL (`{ query, bindValues?, schema? }`),

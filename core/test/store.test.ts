@@ -214,6 +214,10 @@ describe('store.query', () => {
     store.commit(events.todoCreated({ id: 'a', text: 'x' }))
     expect(store.query(tables.todos.where({ id: 'a' }).first())).toEqual({ id: 'a', text: 'x', completed: false })
     expect(store.query(tables.todos.count())).toBe(1)
+    store.commit(events.todoCreated({ id: 'b', text: '' }), events.todoCreated({ id: 'c', text: '' }))
+    // limit and offset bound the rows counted
+    expect(store.query(tables.todos.limit(2).count())).toBe(2)
+    expect(store.query(tables.todos.offset(2).count())).toBe(1)
     await store.shutdown()
   })
 

@@ -93,7 +93,8 @@ export function clientDocument<const TName extends string, S extends StandardSch
     const sqlFragment: SqlFragment = { query: `SELECT "value" FROM "${name}" WHERE "id" = ?`, bindValues }
     return {
       asSql: () => sqlFragment,
-      decodeResult: (rows: Row[]) => (rows.length === 0 ? defaultValue : (JSON.parse(rows[0]!.value as string) as T)),
+      // a copy of the default, so a caller mutating the result cannot change the definition
+      decodeResult: (rows: Row[]) => (rows.length === 0 ? structuredClone(defaultValue) : (JSON.parse(rows[0]!.value as string) as T)),
       readTables: [name],
       usesSessionId: typeof id === 'symbol',
     }

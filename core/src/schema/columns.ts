@@ -81,7 +81,8 @@ export function encodeColumnValue(table: string, name: string, col: AnyColumn, v
       if (typeof value === 'bigint') return value
       break
     case 'real':
-      if (typeof value === 'number') return value
+      // SQLite stores NaN as NULL: refuse it rather than lose the value silently
+      if (typeof value === 'number' && !Number.isNaN(value)) return value
       break
     case 'boolean':
       if (typeof value === 'boolean') return value ? 1 : 0
@@ -103,7 +104,14 @@ export function encodeColumnValue(table: string, name: string, col: AnyColumn, v
           throw new ColumnValueError(table, name, `value does not match the column's schema: ${detail}`)
         }
       }
-      return JSON.stringify(value)
+      let text: string | undefined
+      try {
+        text = JSON.stringify(value)
+      } catch (e) {
+        throw new ColumnValueError(table, name, `value is not JSON-serializable (${(e as Error).message}).`)
+      }
+      if (text === undefined) throw new ColumnValueError(table, name, `expected a JSON value, got ${typeof value}.`)
+      return text
     }
   }
   throw new ColumnValueError(table, name, `expected ${expected(col.kind)}, got ${describe(value)}.`)
@@ -154,6 +162,7 @@ function expected(kind: ColumnKind): string {
 function describe(value: unknown): string {
   if (value instanceof Date) return 'an invalid Date'
   if (Array.isArray(value)) return 'an array'
+  if (Number.isNaN(value)) return 'NaN'
   if (typeof value === 'number' && !Number.isInteger(value)) return `the non-integer ${value}`
   return typeof value === 'object' ? 'an object' : `${typeof value} ${JSON.stringify(value)}`
 }

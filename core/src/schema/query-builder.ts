@@ -34,7 +34,7 @@ export interface OrCondition<R = any> {
  * @example
  * tables.todos.where(or({ completed: true }, { text: { op: 'LIKE', value: '%urgent%' } }))
  */
-export function or<R>(...parts: readonly NoInfer<WhereObject<R>>[]): OrCondition<R> {
+export function or<R = any>(...parts: readonly NoInfer<WhereObject<R>>[]): OrCondition<R> {
   return { [CONDITION]: true, parts }
 }
 
@@ -112,11 +112,11 @@ export class QueryBuilder<TCols extends Columns, TRow, TMode extends Mode = 'man
     return new QueryBuilder(this.info, { ...this.state, columns })
   }
 
-  where(condition: WhereObject<RowOf<TCols>> | OrCondition<RowOf<TCols>>): this
-  where<K extends keyof RowOf<TCols> & string>(column: K, value: RowOf<TCols>[K] | null): this
-  where<K extends keyof RowOf<TCols> & string>(column: K, op: 'IN' | 'NOT IN', value: readonly NonNullable<RowOf<TCols>[K]>[]): this
-  where<K extends keyof RowOf<TCols> & string>(column: K, op: ScalarOp, value: RowOf<TCols>[K] | null): this
-  where(...args: unknown[]): this {
+  where(condition: WhereObject<RowOf<TCols>> | OrCondition<RowOf<TCols>>): QueryBuilder<TCols, TRow, TMode, TFallback>
+  where<K extends keyof RowOf<TCols> & string>(column: K, value: RowOf<TCols>[K] | null): QueryBuilder<TCols, TRow, TMode, TFallback>
+  where<K extends keyof RowOf<TCols> & string>(column: K, op: 'IN' | 'NOT IN', value: readonly NonNullable<RowOf<TCols>[K]>[]): QueryBuilder<TCols, TRow, TMode, TFallback>
+  where<K extends keyof RowOf<TCols> & string>(column: K, op: ScalarOp, value: RowOf<TCols>[K] | null): QueryBuilder<TCols, TRow, TMode, TFallback>
+  where(...args: unknown[]): QueryBuilder<TCols, TRow, TMode, TFallback> {
     let clause: Clause
     if (args.length === 1) {
       const arg = args[0] as WhereObject<Row> | OrCondition
@@ -129,7 +129,7 @@ export class QueryBuilder<TCols extends Columns, TRow, TMode extends Mode = 'man
     return this.with({ where: [...this.state.where, clause] })
   }
 
-  orderBy(column: keyof RowOf<TCols> & string, direction: 'asc' | 'desc' = 'asc'): this {
+  orderBy(column: keyof RowOf<TCols> & string, direction: 'asc' | 'desc' = 'asc'): QueryBuilder<TCols, TRow, TMode, TFallback> {
     this.column(column)
     if (direction !== 'asc' && direction !== 'desc') {
       throw new SchemaError(`orderBy on ${this.info.name}.${column}: direction must be 'asc' or 'desc', got ${JSON.stringify(direction)}.`)
@@ -137,11 +137,11 @@ export class QueryBuilder<TCols extends Columns, TRow, TMode extends Mode = 'man
     return this.with({ orderBy: [...this.state.orderBy, { col: column, dir: direction }] })
   }
 
-  limit(n: number): this {
+  limit(n: number): QueryBuilder<TCols, TRow, TMode, TFallback> {
     return this.with({ limit: nonNegativeInt(n, 'limit', this.info.name) })
   }
 
-  offset(n: number): this {
+  offset(n: number): QueryBuilder<TCols, TRow, TMode, TFallback> {
     return this.with({ offset: nonNegativeInt(n, 'offset', this.info.name) })
   }
 
@@ -163,7 +163,8 @@ export class QueryBuilder<TCols extends Columns, TRow, TMode extends Mode = 'man
   }
 
   update(values: Partial<RowOf<TCols>>): WriteQuery<TCols> {
-    if (Object.keys(values).length === 0) throw new SchemaError(`update of ${this.info.name}: pass at least one column to set.`)
+    // undefined fields are skipped, as in insert and where (they do not mean NULL)
+    if (!Object.values(values).some((v) => v !== undefined)) throw new SchemaError(`update of ${this.info.name}: pass at least one column to set.`)
     return new WriteQuery(this.info, { kind: 'update', set: values, where: this.state.where, returning: undefined })
   }
 
@@ -176,7 +177,10 @@ export class QueryBuilder<TCols extends Columns, TRow, TMode extends Mode = 'man
     const { state, info } = this
     const bindValues: SqlValue[] = []
     let query: string
-    if (state.mode === 'count') query = `SELECT count(*) AS count FROM ${quoteId(info.name)}`
+    // a window (limit/offset) bounds the rows counted, so it goes in a subquery
+    const windowedCount = state.mode === 'count' && (state.limit !== undefined || state.offset !== undefined)
+    if (state.mode === 'count' && !windowedCount) query = `SELECT count(*) AS count FROM ${quoteId(info.name)}`
+    else if (windowedCount) query = `SELECT 1 FROM ${quoteId(info.name)}`
     else {
       const cols = state.columns === undefined ? '*' : state.columns.map(quoteId).join(', ')
       query = `SELECT ${cols} FROM ${quoteId(info.name)}`
@@ -193,6 +197,7 @@ export class QueryBuilder<TCols extends Columns, TRow, TMode extends Mode = 'man
       query += ' OFFSET ?'
       bindValues.push(state.offset)
     }
+    if (windowedCount) query = `SELECT count(*) AS count FROM (${query})`
     this.cachedSql = { query, bindValues }
     return this.cachedSql
   }
@@ -207,8 +212,10 @@ export class QueryBuilder<TCols extends Columns, TRow, TMode extends Mode = 'man
     return rows as QueryResultOf<TMode, TRow, TFallback>
   }
 
-  private with(patch: Partial<SelectState>): this {
-    return new QueryBuilder(this.info, { ...this.state, ...patch }) as this
+  // a new plain builder, not `this`: refining a table must not type as the table, whose own
+  // properties (name, columns, Row...) the new builder lacks
+  private with(patch: Partial<SelectState>): QueryBuilder<TCols, TRow, TMode, TFallback> {
+    return new QueryBuilder(this.info, { ...this.state, ...patch })
   }
 
   private column(name: string): AnyColumn {
@@ -273,7 +280,8 @@ export class WriteQuery<TCols extends Columns, TResult = void> implements Writab
 
   where(condition: WhereObject<RowOf<TCols>> | OrCondition<RowOf<TCols>>): WriteQuery<TCols, TResult>
   where<K extends keyof RowOf<TCols> & string>(column: K, value: RowOf<TCols>[K] | null): WriteQuery<TCols, TResult>
-  where<K extends keyof RowOf<TCols> & string>(column: K, op: Op, value: unknown): WriteQuery<TCols, TResult>
+  where<K extends keyof RowOf<TCols> & string>(column: K, op: 'IN' | 'NOT IN', value: readonly NonNullable<RowOf<TCols>[K]>[]): WriteQuery<TCols, TResult>
+  where<K extends keyof RowOf<TCols> & string>(column: K, op: ScalarOp, value: RowOf<TCols>[K] | null): WriteQuery<TCols, TResult>
   where(...args: unknown[]): WriteQuery<TCols, TResult> {
     if (this.state.kind === 'insert') throw new SchemaError(`insert into ${this.info.name}: where() applies to update and delete only.`)
     const scoped = (new QueryBuilder(this.info) as QueryBuilder<Columns, Row>).where(...(args as [WhereObject<Row>]))
@@ -291,7 +299,7 @@ export class WriteQuery<TCols extends Columns, TResult = void> implements Writab
     if (this.state.kind !== 'insert') throw new SchemaError(`onConflict applies to insert only (table ${this.info.name}).`)
     const cols = typeof target === 'string' ? [target] : [...target]
     for (const c of cols) if (!(c in this.info.columns)) throw new ColumnValueError(this.info.name, c, 'onConflict target is not a column of the table.')
-    if (action === 'update' && (set === undefined || Object.keys(set).length === 0)) {
+    if (action === 'update' && (set === undefined || !Object.values(set).some((v) => v !== undefined))) {
       throw new SchemaError(`onConflict(..., 'update') on ${this.info.name}: pass the columns to set.`)
     }
     return new WriteQuery(this.info, { ...this.state, conflict: { target: cols, action, set } })
@@ -370,7 +378,8 @@ function whereSql(clauses: readonly Clause[], bindValues: SqlValue[]): string {
       for (const c of clause.and) parts.push(condSql(c, bindValues))
     } else {
       const alternatives = clause.or.map((conj) => (conj.length === 0 ? '1' : conj.map((c) => condSql(c, bindValues)).join(' AND ')))
-      parts.push(`(${alternatives.map((a) => `(${a})`).join(' OR ')})`)
+      // or() of no alternatives is false (`WHERE ()` would be a syntax error)
+      parts.push(alternatives.length === 0 ? '0' : `(${alternatives.map((a) => `(${a})`).join(' OR ')})`)
     }
   }
   return parts.length === 0 ? '' : ' WHERE ' + parts.join(' AND ')
@@ -395,6 +404,7 @@ function condSql(c: Cond, bindValues: SqlValue[]): string {
 function setList(info: TableInfo, set: Record<string, unknown>, bindValues: SqlValue[]): string {
   const parts: string[] = []
   for (const name in set) {
+    if (set[name] === undefined) continue
     const col = info.columns[name]
     if (col === undefined) throw new ColumnValueError(info.name, name, `no such column; the table has ${Object.keys(info.columns).join(', ')}.`)
     bindValues.push(encodeColumnValue(info.name, name, col, set[name]))
