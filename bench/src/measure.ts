@@ -115,3 +115,34 @@ export async function timeBoots(more: number, expectedRows: number, bootOnce: ()
   for (let i = 0; i < more; i++) rest.push((await bootOnce()).ms)
   return { firstMs: first.ms, medianMs: rest.length > 0 ? median(rest) : first.ms, rows: first.rows }
 }
+
+/**
+ * Workload 3's protocol, shared by the systems that have query definitions: warm up, then time
+ * the same definition (per call and one per macrotask), a fresh definition each call, and the
+ * same definition while subscribed.
+ */
+export async function measureQueryDefs(
+  n: number,
+  expectedRows: number,
+  ops: { readSame: () => unknown; readFresh: () => unknown; subscribe: () => () => void },
+): Promise<Record<string, number>> {
+  await warmUp(300, ops.readFresh)
+  await warmUp(100, ops.readSame)
+  const same = timeReads(n, expectedRows, ops.readSame)
+  const perTask = await timeReadsPerTask(n, expectedRows, ops.readSame)
+  const fresh = timeReads(n, expectedRows, ops.readFresh)
+  const stop = ops.subscribe()
+  const subscribed = timeReads(n, expectedRows, ops.readSame)
+  stop()
+  return {
+    same_mean_us: same.mean,
+    same_p50_us: same.p50,
+    same_p99_us: same.p99,
+    same_task_mean_us: perTask.mean,
+    sub_mean_us: subscribed.mean,
+    sub_p99_us: subscribed.p99,
+    fresh_mean_us: fresh.mean,
+    fresh_p50_us: fresh.p50,
+    fresh_p99_us: fresh.p99,
+  }
+}

@@ -3,7 +3,7 @@
 import { createStorePromise, Events, makeInMemoryAdapter, makeSchema, queryDb, State, type Adapter, type CommitHandle } from '../../../core/src/index.ts'
 import { z } from 'zod'
 import { idsByText, makeOthers, makeTodos, OTHER_QUERIES, TODO_INDEX, TODO_QUERIES, type QuerySpec, type TodoArgs } from '../data.ts'
-import { CallbackLatch, timeBoots, timeCommitsToCallbacks, timeReads, timeReadsPerTask, W4_WARMUP_COMMITS, warmUp } from '../measure.ts'
+import { CallbackLatch, measureQueryDefs, timeBoots, timeCommitsToCallbacks, W4_WARMUP_COMMITS } from '../measure.ts'
 import { peakRssMb, summarize } from '../stats.ts'
 import { assert, type SystemModule } from '../types.ts'
 
@@ -157,29 +157,15 @@ export const cairn: SystemModule = {
     const notes = [`cairn w3 builder SQL: ${build().asSql().query}`]
     const expected = Math.min(50, p.rows)
     const def = queryDb(build())
-    await warmUp(300, () => store.query(queryDb(build())))
-    await warmUp(100, () => store.query(def))
-    const same = timeReads(p.queries, expected, () => store.query(def))
-    const perTask = await timeReadsPerTask(p.queries, expected, () => store.query(def))
-    const fresh = timeReads(p.queries, expected, () => store.query(queryDb(build())))
-    const stop = store.subscribe(def, () => {})
-    const subscribed = timeReads(p.queries, expected, () => store.query(def))
-    stop()
+    const metrics = await measureQueryDefs(p.queries, expected, {
+      readSame: () => store.query(def),
+      readFresh: () => store.query(queryDb(build())),
+      subscribe: () => store.subscribe(def, () => {}),
+    })
     await store.shutdown()
     return {
       n: p.rows,
-      metrics: {
-        same_mean_us: same.mean,
-        same_p50_us: same.p50,
-        same_p99_us: same.p99,
-        same_task_mean_us: perTask.mean,
-        sub_mean_us: subscribed.mean,
-        sub_p99_us: subscribed.p99,
-        fresh_mean_us: fresh.mean,
-        fresh_p50_us: fresh.p50,
-        fresh_p99_us: fresh.p99,
-        rss_mb: peakRssMb(),
-      },
+      metrics: { ...metrics, rss_mb: peakRssMb() },
       notes,
     }
   },
