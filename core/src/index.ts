@@ -26,6 +26,23 @@ export { createStorePromise, Store, type CreateStoreOptions, type CommitHandle, 
 export { makeInMemoryAdapter, type Adapter, type LeaderPort, type OpenLeaderOptions } from './adapter.ts'
 export { Leader, type BootProgress, type SessionBoot, type AppendResult } from './leader.ts'
 export type { InstanceInfo } from './reactivity.ts'
+export { syncStatus$ } from './sync/status.ts'
+export {
+  SyncError,
+  DEFAULT_SYNC_LIMITS,
+  type SyncBackend,
+  type SyncConnection,
+  type SyncConnectParams,
+  type SyncHandlers,
+  type SyncLimits,
+  type SyncErrorCode,
+  type SyncErrorDetails,
+  type WireEvent,
+  type ServerEvent,
+  type PullPage,
+  type PushAck,
+  type Welcome,
+} from './sync/backend.ts'
 export type { EventRecord } from './event-record.ts'
 export { formatSeqNum, compareSeqNum, type SeqNum } from './seq-num.ts'
 export { SqliteDb, SqliteError, type Row } from './sqlite.ts'

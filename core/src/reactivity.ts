@@ -9,7 +9,7 @@ import {
 } from '@preact/signals-core'
 import { deepEqual } from './equal.ts'
 import { QueryError } from './errors.ts'
-import { toQueryable, type Def, type Getter, type LiveQueryDef } from './query-def.ts'
+import { toQueryable, type Def, type Getter, type LiveQueryDef, type SignalDef } from './query-def.ts'
 import type { Queryable } from './schema/query-builder.ts'
 
 /** Runs reads against the session database for the graph. */
@@ -53,6 +53,8 @@ export class ReactivityGraph {
   private readonly versions = new Map<string, Signal<number>>()
   private readonly instances = new Map<Def, Instance>()
   private readonly tablesBySql = new Map<string, readonly string[]>()
+  /** Signals the store owns (sync status): read-only to apps. */
+  private readonly provided = new Map<Def, ReadonlySignal<unknown>>()
   private sweepScheduled = false
   private disposed = false
 
@@ -72,6 +74,11 @@ export class ReactivityGraph {
     })
   }
 
+  /** Makes `def` read `node` in this graph instead of a signal of its own; apps cannot set it. */
+  provide<T>(def: SignalDef<T>, node: ReadonlySignal<T>): void {
+    this.provided.set(def, node)
+  }
+
   read<T>(def: Def<T>): T {
     const instance = this.instance(def)
     if (instance.refs === 0) this.scheduleSweep()
@@ -80,6 +87,7 @@ export class ReactivityGraph {
 
   setSignal<T>(def: Def<T>, value: T): void {
     if (def.kind !== 'signal') throw new TypeError(`setSignal needs a signal definition; "${def.label}" is a ${def.kind}.`)
+    if (this.provided.has(def)) throw new TypeError(`"${def.label}" is maintained by the store and cannot be set.`)
     const instance = this.instance(def)
     if (instance.refs === 0) this.scheduleSweep()
     instance.signal!.value = value
@@ -151,6 +159,8 @@ export class ReactivityGraph {
       }
       return childInstance.node.value as never
     }
+    const provided = this.provided.get(def)
+    if (provided !== undefined) return { def, node: provided, signal: undefined, refs: 0, runs: 0, tables: [], children }
     if (def.kind === 'signal') {
       const s = preactSignal<unknown>(def.initial)
       return { def, node: s, signal: s, refs: 0, runs: 0, tables: [], children }

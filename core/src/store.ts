@@ -10,6 +10,10 @@ import type { Queryable } from './schema/query-builder.ts'
 import type { Schema } from './schema/schema.ts'
 import { formatSeqNum, nextSeqNum, type SeqNum } from './seq-num.ts'
 import { SqliteDb, type RecordedChanges } from './sqlite.ts'
+import { syncStatus$, type SyncStatus } from './sync/status.ts'
+import { computed as preactComputed, signal as preactSignal } from '@preact/signals-core'
+
+export type { SyncStatus }
 
 export interface CreateStoreOptions<S extends Schema = Schema> {
   readonly schema: S
@@ -33,14 +37,6 @@ export interface CommitHandle {
   readonly persisted: Promise<void>
   /** Resolves once the events' order is final (by the sync server; without one, by the leader). */
   readonly confirmed: Promise<void>
-}
-
-export interface SyncStatus {
-  readonly pending: number
-  readonly localHead: string
-  readonly leaderHead: string
-  readonly serverHead: string | null
-  readonly connected: boolean
 }
 
 export interface SubscribeOptions {
@@ -103,6 +99,8 @@ export class Store<S extends Schema = Schema> {
   private flushScheduled = false
   private flushing: Promise<void> | undefined
   private shutdownReason: string | undefined
+  /** Bumped whenever a field of the sync status changes; the status object is built lazily. */
+  private readonly statusVersion = preactSignal(0)
 
   /** @internal use createStorePromise */
   constructor(
@@ -121,6 +119,13 @@ export class Store<S extends Schema = Schema> {
     this.graph = new ReactivityGraph(
       { run: (q) => this.materialization.read(q, this.sessionId), tablesRead: (sql) => this.db.tablesRead(sql) },
       reportError,
+    )
+    this.graph.provide(
+      syncStatus$,
+      preactComputed(() => {
+        this.statusVersion.value
+        return this.syncStatus
+      }),
     )
     if (leaderPending.length > 0) {
       const recorded = db.recordChanges(() => db.transaction(() => leaderPending.forEach((r) => this.materialization.apply(r))))
@@ -202,6 +207,7 @@ export class Store<S extends Schema = Schema> {
       for (const t of c.tables) written.add(t)
     }
     this.graph.bump(written)
+    this.statusVersion.value++
     return this.enqueue(records)
   }
 
@@ -233,6 +239,7 @@ export class Store<S extends Schema = Schema> {
       leaderHead: formatSeqNum(this.leaderHead),
       serverHead: null,
       connected: false,
+      error: null,
     }
   }
 
@@ -333,6 +340,7 @@ export class Store<S extends Schema = Schema> {
             // without a sync backend the leader confirms at once: these are no longer pending
             this.confirmLocally(records.length)
             this.leaderHead = result.assigned[result.assigned.length - 1] ?? this.leaderHead
+            this.statusVersion.value++
             for (const f of result.failures) this.reportError(f.error)
             for (const b of batch) b.settle()
           } catch (e) {

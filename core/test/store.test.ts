@@ -7,6 +7,7 @@ import {
   QueryError,
   sql,
   StoreShutdownError,
+  syncStatus$,
 } from '@cairn/core'
 import { describe, expect, it } from 'vitest'
 import { events, makeStore, tables } from './fixtures.ts'
@@ -18,7 +19,7 @@ describe('createStorePromise', () => {
   it('boots an empty store with the schema tables', async () => {
     const store = await makeStore()
     expect(store.query(allTodos())).toEqual([])
-    expect(store.syncStatus).toEqual({ pending: 0, localHead: 'e0', leaderHead: 'e0', serverHead: null, connected: false })
+    expect(store.syncStatus).toEqual({ pending: 0, localHead: 'e0', leaderHead: 'e0', serverHead: null, connected: false, error: null })
     await store.shutdown()
   })
 
@@ -33,6 +34,21 @@ describe('createStorePromise', () => {
     await store.shutdown()
     const again = await makeStore({ adapter })
     await again.shutdown()
+  })
+})
+
+describe('syncStatus$', () => {
+  it('is a reactive definition: subscribers see pending go up on commit and down once confirmed', async () => {
+    const store = await makeStore()
+    const seen: number[] = []
+    const stop = store.subscribe(syncStatus$, (s) => seen.push(s.pending))
+    const handle = store.commit(events.todoCreated({ id: 'a', text: 'x' }))
+    await handle.confirmed
+    expect(seen).toEqual([0, 1, 0])
+    expect(store.query(syncStatus$)).toEqual(store.syncStatus)
+    expect(() => store.setSignal(syncStatus$, store.syncStatus)).toThrow(/maintained by the store/)
+    stop()
+    await store.shutdown()
   })
 })
 
