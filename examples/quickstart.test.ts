@@ -21,7 +21,7 @@ describe('README quick start', () => {
       'selected: nothing',
       'done: 1',
       'filter: done',
-      'status: {"pending":2,"localHead":"e3.1","leaderHead":"e2","serverHead":null,"connected":false}',
+      'status: {"pending":2,"localHead":"e3.1","leaderHead":"e2","serverHead":null,"connected":false,"error":null}',
     ])
   })
 })
