@@ -1,7 +1,8 @@
 import { CairnError } from './errors.ts'
 import type { EventRecord } from './event-record.ts'
 import { shortId } from './event-record.ts'
-import { Leader, type AppendResult, type BootProgress, type SessionBoot } from './leader.ts'
+import { Leader, type AppendResult, type BootProgress, type LeaderMessage, type SessionBoot } from './leader.ts'
+import { LeaderSync, type SyncOptions } from './sync/leader-sync.ts'
 import type { Schema } from './schema/schema.ts'
 import { SqliteDb } from './sqlite.ts'
 
@@ -10,6 +11,9 @@ export interface OpenLeaderOptions {
   readonly schema: Schema
   readonly onProgress?: ((progress: BootProgress) => void) | undefined
   readonly warn?: ((message: string) => void) | undefined
+  readonly reportError?: ((error: unknown) => void) | undefined
+  /** Sync with a server; without it the leader is the authority and confirms events itself. */
+  readonly sync?: SyncOptions | undefined
 }
 
 /**
@@ -20,6 +24,8 @@ export interface LeaderPort {
   readonly clientId: string
   boot(): Promise<SessionBoot>
   append(events: readonly EventRecord[]): Promise<AppendResult>
+  /** Messages from the leader: newly ordered events, status changes, shutdown. */
+  subscribe(listener: (message: LeaderMessage) => void): () => void
   close(): Promise<void>
 }
 
@@ -42,7 +48,7 @@ export function makeInMemoryAdapter(): Adapter {
   const open = new Set<string>()
   return {
     name: 'in-memory',
-    async openLeader({ storeId, schema, onProgress, warn }) {
+    async openLeader({ storeId, schema, onProgress, warn, reportError, sync }) {
       if (open.has(storeId)) {
         throw new CairnError('StoreAlreadyOpen', `Store "${storeId}" is already open on this in-memory adapter; shut the other store down first, or use another adapter instance.`)
       }
@@ -51,18 +57,36 @@ export function makeInMemoryAdapter(): Adapter {
         db = await SqliteDb.open()
         databases.set(storeId, db)
       }
-      const leader = Leader.open(db, schema, { clientId: shortId(), onProgress, warn })
+      const report = reportError ?? ((e: unknown) => console.error(e))
+      const leader = Leader.open(db, schema, { clientId: shortId(), onProgress, warn, reportError: report })
       open.add(storeId)
       let closed = false
+      const leaderDb = db
+      const syncer =
+        sync === undefined
+          ? undefined
+          : new LeaderSync(leader, storeId, sync, {
+              reportError: report,
+              reset: () => {
+                // the next store created with this adapter starts empty and syncs from the server
+                if (databases.get(storeId) === leaderDb) databases.delete(storeId)
+              },
+            })
       return {
-        clientId: leader.clientId,
+        get clientId() {
+          return leader.clientId
+        },
         boot: async () => leader.snapshot(),
         append: async (events) => {
           if (closed) throw new CairnError('LeaderClosed', `The leader of store "${storeId}" is closed.`)
-          return leader.append(events)
+          const result = leader.append(events)
+          syncer?.pushNext()
+          return result
         },
+        subscribe: (listener) => leader.subscribe(listener),
         close: async () => {
           closed = true
+          await syncer?.close()
           open.delete(storeId)
         },
       }

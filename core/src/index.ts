@@ -24,9 +24,10 @@ export { sql, type SqlFragment, type SqlValue, type BindValues } from './sql.ts'
 export { queryDb, computed, signal, LiveQueryDef, ComputedDef, SignalDef, type Def, type Getter, type RawQuery } from './query-def.ts'
 export { createStorePromise, Store, type CreateStoreOptions, type CommitHandle, type SyncStatus, type SubscribeOptions } from './store.ts'
 export { makeInMemoryAdapter, type Adapter, type LeaderPort, type OpenLeaderOptions } from './adapter.ts'
-export { Leader, type BootProgress, type SessionBoot, type AppendResult } from './leader.ts'
+export { Leader, type BootProgress, type SessionBoot, type AppendResult, type LeaderMessage, type LeaderStatus, type LoggedEvent } from './leader.ts'
 export type { InstanceInfo } from './reactivity.ts'
 export { syncStatus$ } from './sync/status.ts'
+export type { SyncOptions, BackendIdMismatchPolicy } from './sync/leader-sync.ts'
 export {
   SyncError,
   DEFAULT_SYNC_LIMITS,

@@ -2,7 +2,8 @@ import { MaterializerError, UnknownEventError } from './errors.ts'
 import type { EventRecord } from './event-record.ts'
 import { Materialization } from './materialize.ts'
 import type { Schema } from './schema/schema.ts'
-import { compareSeqNum, nextSeqNum, ROOT_SEQ, type SeqNum } from './seq-num.ts'
+import { compareSeqNum, type SeqNum } from './seq-num.ts'
+import { addLocal, confirmPrefix, initialSyncState, mergeUpstream, type SyncState } from './sync/sync-state.ts'
 import type { SqliteDb } from './sqlite.ts'
 
 /** Reported while state is rebuilt from the eventlog after a schema change. */
@@ -16,9 +17,14 @@ export interface BootProgress {
 export interface SessionBoot {
   readonly clientId: string
   readonly snapshot: Uint8Array
-  /** Events in the log but not yet confirmed; the session applies them on top of the snapshot. */
+  /** Synced events in the log the server has not ordered yet; the session applies them on top of the snapshot. */
   readonly pending: readonly EventRecord[]
+  /** The last global number confirmed (by the server, or by the leader without one). */
+  readonly upstreamHead: number
+  readonly rebaseGeneration: number
+  /** The head of the log: the last pending event, or the last confirmed one. */
   readonly head: SeqNum
+  readonly status: LeaderStatus
 }
 
 export interface AppendResult {
@@ -28,10 +34,34 @@ export interface AppendResult {
   readonly failures: readonly { readonly eventId: string; readonly error: MaterializerError }[]
 }
 
+/** What the leader tells its sessions. Plain data: it may cross a worker boundary. */
+export type LeaderMessage =
+  /** Events whose order is now final, continuing the confirmed log (global numbers). */
+  | { readonly type: 'upstream'; readonly events: readonly EventRecord[] }
+  | { readonly type: 'status'; readonly status: LeaderStatus }
+  /** The leader stopped serving this store (e.g. the sync server was reset); sessions shut down. */
+  | { readonly type: 'shutdown'; readonly reason: string }
+
+export interface LeaderStatus {
+  readonly clientId: string
+  readonly head: SeqNum
+  readonly upstreamHead: number
+  readonly serverHead: number | null
+  readonly connected: boolean
+  readonly error: { readonly code: string; readonly message: string } | null
+}
+
+/** An event in the leader's log; synced events get a producerSeq when logged. */
+export interface LoggedEvent extends EventRecord {
+  readonly producerSeq: number
+}
+
 export interface LeaderOptions {
   readonly clientId: string
   readonly onProgress?: ((progress: BootProgress) => void) | undefined
   readonly warn?: ((message: string) => void) | undefined
+  /** Reports failures nobody awaits (a materializer failing on an upstream event). */
+  readonly reportError?: ((error: unknown) => void) | undefined
 }
 
 export const INTERNAL_TABLES = ['__cairn_eventlog', '__cairn_meta'] as const
@@ -47,34 +77,59 @@ CREATE TABLE IF NOT EXISTS __cairn_eventlog (
   client_id TEXT NOT NULL,
   session_id TEXT NOT NULL,
   client_only INTEGER NOT NULL,
+  producer_seq INTEGER,
   status TEXT NOT NULL,
   PRIMARY KEY (seq_global, seq_client)
 );
+CREATE INDEX IF NOT EXISTS __cairn_eventlog_pending ON __cairn_eventlog (status) WHERE status = 'pending';
 CREATE TABLE IF NOT EXISTS __cairn_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `
 const INSERT_EVENT = `INSERT INTO __cairn_eventlog
-  (seq_global, seq_client, rebase_generation, name, args, event_id, client_id, session_id, client_only, status)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+  (seq_global, seq_client, rebase_generation, name, args, event_id, client_id, session_id, client_only, producer_seq, status)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+const SET_META = `INSERT INTO __cairn_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`
 const REPLAY_PAGE = 2000
+
+const withSeqNum = (e: LoggedEvent, seqNum: SeqNum): LoggedEvent => ({ ...e, seqNum })
 
 /**
  * The leader of one client: owns the eventlog and the state materialized from its confirmed
  * prefix, in one database updated in one transaction per batch. Pending events are logged but
- * materialized only in sessions, so the leader never rolls back. Without a sync backend the
- * leader is the authority and confirms events as it logs them.
+ * materialized only in sessions, so the leader never rolls back: a rebase only renumbers log
+ * rows. Client-only events are final when logged (numbered after the confirmed head) and
+ * materialized at once. Without a sync backend the leader is the authority and confirms
+ * synced events as it logs them.
  */
 export class Leader {
-  private headSeq: SeqNum
+  private sync: SyncState<LoggedEvent>
+  /** Client-only events logged after the confirmed head: the `client` part of the next one. */
+  private clientCounter: number
+  private producerSeq: number
+  private serverHead: number | null = null
+  private connected = false
+  private error: LeaderStatus['error'] = null
+  private currentClientId: string
+  private authority = true
+  private readonly listeners = new Set<(message: LeaderMessage) => void>()
   private readonly materialization: Materialization
+  private readonly warned = new Set<string>()
 
   private constructor(
     private readonly db: SqliteDb,
     private readonly schema: Schema,
-    readonly clientId: string,
+    clientId: string,
     private readonly warn: (message: string) => void,
+    private readonly reportError: (error: unknown) => void,
   ) {
     this.materialization = new Materialization(db, schema)
-    this.headSeq = this.readHead()
+    this.currentClientId = clientId
+    const meta = this.readMeta()
+    const upstreamHead = Number(meta.get('upstreamHead') ?? 0)
+    const pending = this.readLog("WHERE status = 'pending'") as LoggedEvent[]
+    this.sync = initialSyncState(upstreamHead, pending, Number(meta.get('rebaseGeneration') ?? 0))
+    this.producerSeq = Number(meta.get('producerSeq') ?? 0)
+    const lastClient = this.db.select('SELECT max(seq_client) AS c FROM __cairn_eventlog WHERE seq_global = ?', [upstreamHead])[0]?.c
+    this.clientCounter = Number(lastClient ?? 0)
   }
 
   /**
@@ -86,63 +141,206 @@ export class Leader {
     const meta = new Map(db.select('SELECT key, value FROM __cairn_meta').map((r) => [r.key as string, r.value as string]))
     const clientId = meta.get('clientId') ?? options.clientId
     const warn = options.warn ?? ((m: string) => console.warn(m))
-    const leader = new Leader(db, schema, clientId, warn)
+    const leader = new Leader(db, schema, clientId, warn, options.reportError ?? ((e) => console.error(e)))
     if (meta.get('stateHash') !== schema.stateHash) leader.rebuild(options.onProgress)
-    if (!meta.has('clientId')) db.run('INSERT INTO __cairn_meta (key, value) VALUES (?, ?)', ['clientId', clientId])
+    if (!meta.has('clientId')) db.run(SET_META, ['clientId', clientId])
     return leader
   }
 
+  get clientId(): string {
+    return this.currentClientId
+  }
+
+  /** The head of the log: the last pending event, or the last confirmed one. */
   get head(): SeqNum {
-    return this.headSeq
+    const last = this.sync.pending[this.sync.pending.length - 1]
+    return last?.seqNum ?? { global: this.sync.upstreamHead, client: this.clientCounter, rebaseGeneration: 0 }
+  }
+
+  get upstreamHead(): number {
+    return this.sync.upstreamHead
+  }
+
+  get pending(): readonly LoggedEvent[] {
+    return this.sync.pending
+  }
+
+  get status(): LeaderStatus {
+    return {
+      clientId: this.currentClientId,
+      head: this.head,
+      upstreamHead: this.sync.upstreamHead,
+      serverHead: this.serverHead,
+      connected: this.connected,
+      error: this.error,
+    }
+  }
+
+  /** Listens to what the leader tells its sessions; returns the function that stops listening. */
+  subscribe(listener: (message: LeaderMessage) => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
   }
 
   /** A serialized copy of the database plus the pending events, for a session to boot from. */
   snapshot(): SessionBoot {
-    const pending = this.readLog("WHERE status = 'pending'")
-    return { clientId: this.clientId, snapshot: this.db.serialize(), pending, head: this.headSeq }
+    return {
+      clientId: this.currentClientId,
+      snapshot: this.db.serialize(),
+      pending: this.sync.pending,
+      upstreamHead: this.sync.upstreamHead,
+      rebaseGeneration: this.sync.rebaseGeneration,
+      head: this.head,
+      status: this.status,
+    }
   }
 
   /**
-   * Appends events from a session in one transaction: logs them and, being the authority without
-   * a sync backend, materializes and confirms them at once. A materializer that fails here (it
-   * succeeded in the session, so it is not deterministic) loses no event: the event stays logged,
-   * its writes are skipped, and the failure is returned.
+   * Called by a sync processor: from now on the server orders synced events, so `append` logs
+   * them as pending instead of confirming them.
+   */
+  setAuthority(authority: boolean): void {
+    this.authority = authority
+  }
+
+  /**
+   * Appends events from a session in one transaction. Client-only events are numbered after the
+   * confirmed head, logged and materialized: they are final. Synced events are numbered after
+   * the log's head and logged as pending with the next producerSeq; without a sync backend the
+   * leader is the authority and confirms (and materializes) them at once. A materializer that
+   * fails here (it succeeded in the session, so it is not deterministic) loses no event: the
+   * event stays logged, its writes are skipped, and the failure is returned.
    */
   append(events: readonly EventRecord[]): AppendResult {
     const assigned: SeqNum[] = []
     const failures: { eventId: string; error: MaterializerError }[] = []
-    const start = this.headSeq
-    const run = (isolate: boolean) => {
-      let head = start
-      assigned.length = 0
-      failures.length = 0
-      for (const event of events) {
-        head = nextSeqNum(head, event.clientOnly)
-        const logged = { ...event, seqNum: head }
-        this.insertEvent(logged, 'confirmed')
-        if (!isolate) this.materialization.apply(logged)
-        else {
-          try {
-            this.db.transaction(() => this.materialization.apply(logged))
-          } catch (e) {
-            failures.push({ eventId: event.eventId, error: e as MaterializerError })
-          }
-        }
-        assigned.push(head)
-      }
-      this.headSeq = head
-    }
+    const confirmedNow: EventRecord[] = []
+    const before = { sync: this.sync, clientCounter: this.clientCounter, producerSeq: this.producerSeq }
     try {
-      this.db.transaction(() => run(false))
+      this.db.transaction(() => {
+        for (const event of events) {
+          if (event.clientOnly) {
+            const logged: LoggedEvent = {
+              ...event,
+              seqNum: { global: this.sync.upstreamHead, client: ++this.clientCounter, rebaseGeneration: 0 },
+              producerSeq: 0,
+            }
+            this.insertEvent(logged, 'confirmed')
+            this.applyIsolated(logged, failures)
+            assigned.push(logged.seqNum)
+            continue
+          }
+          const draft: LoggedEvent = { ...event, clientId: this.currentClientId, producerSeq: ++this.producerSeq }
+          const { state, numbered } = addLocal(this.sync, [draft], withSeqNum)
+          const logged = numbered[0]!
+          this.sync = state
+          if (this.authority) {
+            this.sync = confirmPrefix(this.sync, this.sync.pending.length)
+            this.clientCounter = 0
+            this.insertEvent(logged, 'confirmed')
+            this.applyIsolated(logged, failures)
+            confirmedNow.push(logged)
+          } else this.insertEvent(logged, 'pending')
+          assigned.push(logged.seqNum)
+        }
+        this.saveSyncMeta()
+      })
     } catch (e) {
-      if (!(e instanceof MaterializerError)) throw e
-      this.headSeq = start
-      this.db.transaction(() => run(true))
+      Object.assign(this, before)
+      throw e
     }
+    if (confirmedNow.length > 0) this.emit({ type: 'upstream', events: confirmedNow.map(toRecord) })
+    this.emitStatus()
     return { assigned, failures }
   }
 
-  /** Events in log order; `where` filters (internal use and devtools). */
+  /**
+   * Takes events ordered by the server: confirms our pending events they match, materializes
+   * foreign ones (and ours that arrived out of place) into the confirmed state, renumbers the
+   * pending events that must move past them, all in one transaction; then tells the sessions.
+   * Returns false, changing nothing, when the events do not continue the confirmed log.
+   */
+  receiveUpstream(incoming: readonly LoggedEvent[]): { ok: true } | { ok: false; expected: number; reason: string } {
+    const result = mergeUpstream(this.sync, incoming, withSeqNum)
+    if (result.type === 'rejected') return { ok: false, expected: result.expected, reason: result.reason }
+    if (result.state === this.sync) return { ok: true }
+    const fresh = [...result.confirmed, ...result.apply]
+    const failures: { eventId: string; error: MaterializerError }[] = []
+    this.db.transaction(() => {
+      for (const e of result.rollback) this.db.run('DELETE FROM __cairn_eventlog WHERE event_id = ?', [e.eventId])
+      for (const e of result.confirmed) {
+        this.db.run(`UPDATE __cairn_eventlog SET status = 'confirmed' WHERE event_id = ?`, [e.eventId])
+        this.applyIsolated(e, failures)
+      }
+      for (const e of result.apply) {
+        // an event of ours that the rollback above removed comes back at its final place
+        this.db.run('DELETE FROM __cairn_eventlog WHERE event_id = ?', [e.eventId])
+        this.insertEvent(e, 'confirmed')
+        this.applyIsolated(e, failures)
+      }
+      for (const e of result.replay) this.insertEvent(e, 'pending')
+      this.sync = result.state
+      this.clientCounter = 0
+      this.saveSyncMeta()
+    })
+    for (const f of failures) this.reportError(f.error)
+    this.emit({ type: 'upstream', events: fresh.map(toRecord) })
+    this.emitStatus()
+    return { ok: true }
+  }
+
+  /** Events to push: pending ones with a producerSeq after `after`, at most `max`. */
+  unpushed(after: number, max: number): LoggedEvent[] {
+    const out: LoggedEvent[] = []
+    for (const e of this.sync.pending) {
+      if (e.producerSeq > after) out.push(e)
+      if (out.length === max) break
+    }
+    return out
+  }
+
+  /** Connection facts from the sync processor, for the status. */
+  setConnection(update: { connected?: boolean; serverHead?: number; error?: LeaderStatus['error'] }): void {
+    if (update.connected !== undefined) this.connected = update.connected
+    if (update.serverHead !== undefined) this.serverHead = Math.max(this.serverHead ?? 0, update.serverHead)
+    if (update.error !== undefined) this.error = update.error
+    this.emitStatus()
+  }
+
+  getMeta(key: string): string | null {
+    return (this.db.select('SELECT value FROM __cairn_meta WHERE key = ?', [key])[0]?.value as string | undefined) ?? null
+  }
+
+  setMeta(key: string, value: string): void {
+    this.db.run(SET_META, [key, value])
+  }
+
+  /**
+   * Another client pushed under our id: take a new one and renumber our pending events'
+   * producerSeq from 1 under it, so they can be pushed again. Confirmed events keep their id.
+   */
+  changeClientId(newId: string): void {
+    this.db.transaction(() => {
+      let seq = 0
+      const pending = this.sync.pending.map((e) => ({ ...e, clientId: newId, producerSeq: ++seq }))
+      for (const e of pending) {
+        this.db.run('UPDATE __cairn_eventlog SET client_id = ?, producer_seq = ? WHERE event_id = ?', [newId, e.producerSeq, e.eventId])
+      }
+      this.sync = { ...this.sync, pending }
+      this.producerSeq = seq
+      this.currentClientId = newId
+      this.db.run(SET_META, ['clientId', newId])
+      this.saveSyncMeta()
+    })
+    this.emitStatus()
+  }
+
+  /** Tells the sessions to shut down (the store cannot go on, e.g. after a server reset). */
+  shutdownSessions(reason: string): void {
+    this.emit({ type: 'shutdown', reason })
+  }
+
+/** Events in log order; `where` filters (internal use and devtools). */
   readLog(where = '', bindValues: readonly (string | number)[] = [], limit = -1): EventRecord[] {
     return this.db
       .select(`SELECT * FROM __cairn_eventlog ${where} ORDER BY seq_global, seq_client LIMIT ?`, [...bindValues, limit])
@@ -153,7 +351,7 @@ export class Leader {
     return Number(this.db.select('SELECT count(*) AS n FROM __cairn_eventlog')[0]!.n)
   }
 
-  private insertEvent(e: EventRecord, status: 'pending' | 'confirmed'): void {
+  private insertEvent(e: LoggedEvent, status: 'pending' | 'confirmed'): void {
     const s = e.seqNum
     this.db.run(INSERT_EVENT, [
       s.global,
@@ -165,16 +363,51 @@ export class Leader {
       e.clientId,
       e.sessionId,
       e.clientOnly ? 1 : 0,
+      e.producerSeq > 0 ? e.producerSeq : null,
       status,
     ])
   }
 
-  private readHead(): SeqNum {
-    const row = this.db.select(
-      'SELECT seq_global, seq_client, rebase_generation FROM __cairn_eventlog ORDER BY seq_global DESC, seq_client DESC LIMIT 1',
-    )[0]
-    if (row === undefined) return ROOT_SEQ
-    return { global: Number(row.seq_global), client: Number(row.seq_client), rebaseGeneration: Number(row.rebase_generation) }
+  /** Materializes one event in a savepoint: a failure skips its writes, keeps the event, and is reported. */
+  private applyIsolated(event: EventRecord, failures: { eventId: string; error: MaterializerError }[]): void {
+    if (!this.schema.eventsByName.has(event.name)) {
+      try {
+        this.handleUnknown(event.name, this.warned)
+      } catch (e) {
+        this.reportError(e)
+      }
+      return
+    }
+    try {
+      this.db.transaction(() => this.materialization.apply(event))
+    } catch (e) {
+      if (!(e instanceof MaterializerError)) throw e
+      failures.push({ eventId: event.eventId, error: e })
+    }
+  }
+
+  private saveSyncMeta(): void {
+    this.db.run(SET_META, ['upstreamHead', String(this.sync.upstreamHead)])
+    this.db.run(SET_META, ['rebaseGeneration', String(this.sync.rebaseGeneration)])
+    this.db.run(SET_META, ['producerSeq', String(this.producerSeq)])
+  }
+
+  private readMeta(): Map<string, string> {
+    return new Map(this.db.select('SELECT key, value FROM __cairn_meta').map((r) => [r.key as string, r.value as string]))
+  }
+
+  private emit(message: LeaderMessage): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(message)
+      } catch (e) {
+        this.reportError(e)
+      }
+    }
+  }
+
+  private emitStatus(): void {
+    if (this.listeners.size > 0) this.emit({ type: 'status', status: this.status })
   }
 
   /** Drops every state table, recreates them from the schema and replays the confirmed log. */
@@ -238,5 +471,19 @@ function rowToRecord(r: Record<string, unknown>): EventRecord {
     clientId: r.client_id as string,
     sessionId: r.session_id as string,
     clientOnly: r.client_only === 1,
+    producerSeq: Number(r.producer_seq ?? 0),
+  } as LoggedEvent
+}
+
+/** The record sessions see (no producerSeq: that is the leader's business). */
+function toRecord(e: LoggedEvent | EventRecord): EventRecord {
+  return {
+    seqNum: e.seqNum,
+    name: e.name,
+    json: e.json,
+    eventId: e.eventId,
+    clientId: e.clientId,
+    sessionId: e.sessionId,
+    clientOnly: e.clientOnly,
   }
 }

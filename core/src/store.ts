@@ -1,16 +1,20 @@
 import type { Adapter, LeaderPort } from './adapter.ts'
 import { CairnError, SchemaError, StoreShutdownError } from './errors.ts'
 import { newEventId, shortId, type EventRecord } from './event-record.ts'
-import { INTERNAL_TABLES, type BootProgress } from './leader.ts'
+import { INTERNAL_TABLES, type BootProgress, type LeaderMessage, type LeaderStatus, type SessionBoot } from './leader.ts'
 import { Materialization } from './materialize.ts'
 import { ComputedDef, LiveQueryDef, SignalDef, type Def } from './query-def.ts'
+import { deepEqual } from './equal.ts'
 import { ReactivityGraph, type InstanceInfo } from './reactivity.ts'
 import type { EventInput } from './schema/events.ts'
 import type { Queryable } from './schema/query-builder.ts'
 import type { Schema } from './schema/schema.ts'
-import { formatSeqNum, nextSeqNum, type SeqNum } from './seq-num.ts'
+import { compareSeqNum, formatSeqNum, nextSeqNum, type SeqNum } from './seq-num.ts'
 import { SqliteDb, type RecordedChanges } from './sqlite.ts'
 import { syncStatus$, type SyncStatus } from './sync/status.ts'
+import type { SyncOptions } from './sync/leader-sync.ts'
+import { initialSyncState, mergeUpstream, type SyncState } from './sync/sync-state.ts'
+import { MaterializerError } from './errors.ts'
 import { computed as preactComputed, signal as preactSignal } from '@preact/signals-core'
 
 export type { SyncStatus }
@@ -27,6 +31,13 @@ export interface CreateStoreOptions<S extends Schema = Schema> {
    * subscription without `onError`, a failed write in the leader. Defaults to `console.error`.
    */
   readonly onError?: (error: unknown) => void
+  /**
+   * Sync with a server through `backend`; without it the leader confirms events itself.
+   *
+   * @example
+   * sync: { backend: makeWsSync({ url, getAuthToken }), onBackendIdMismatch: 'reset' }
+   */
+  readonly sync?: SyncOptions
 }
 
 /** What `store.commit` returns; the commit itself is already visible to queries. */
@@ -44,11 +55,16 @@ export interface SubscribeOptions {
   readonly onError?: (error: unknown) => void
 }
 
-/** Committed in this session, not yet confirmed: the events and the changeset that undoes them. */
-interface PendingCommit {
-  readonly records: readonly EventRecord[]
+/**
+ * How to undo synced events applied in this session: one changeset covers `records` (a commit,
+ * or everything replayed by a rebase). The first `done` records are confirmed already; undoing
+ * the entry undoes them too, so a rebase re-applies them.
+ */
+interface UndoEntry {
+  records: EventRecord[]
   readonly changeset: Uint8Array | null
   readonly tables: ReadonlySet<string>
+  done: number
 }
 
 interface OutboxEntry {
@@ -69,13 +85,20 @@ export async function createStorePromise<S extends Schema>(options: CreateStoreO
   const { schema, adapter, storeId } = options
   if (typeof storeId !== 'string' || storeId.length === 0) throw new SchemaError('createStorePromise needs a non-empty storeId.')
   const reportError = options.onError ?? ((e: unknown) => console.error(e))
-  const port = await adapter.openLeader({ storeId, schema, onProgress: options.onBootProgress, warn: (m) => console.warn(m) })
+  const port = await adapter.openLeader({
+    storeId,
+    schema,
+    onProgress: options.onBootProgress,
+    warn: (m) => console.warn(m),
+    reportError,
+    sync: options.sync,
+  })
   try {
     const boot = await port.boot()
     const db = await SqliteDb.deserialize(boot.snapshot)
     // the session holds state only; the log stays with the leader
     for (const table of INTERNAL_TABLES) db.exec(`DROP TABLE IF EXISTS ${table}`)
-    return new Store(schema, storeId, port, db, boot.head, boot.pending, reportError)
+    return new Store(schema, storeId, port, db, boot, reportError)
   } catch (e) {
     await port.close()
     throw e
@@ -88,17 +111,21 @@ export async function createStorePromise<S extends Schema>(options: CreateStoreO
  */
 export class Store<S extends Schema = Schema> {
   readonly sessionId = shortId()
-  readonly clientId: string
   private readonly graph: ReactivityGraph
   private readonly materialization: Materialization
+  /** Synced events of this session the server has not ordered yet. */
+  private sync: SyncState<EventRecord>
+  private readonly undo: UndoEntry[] = []
   private localHead: SeqNum
-  private leaderHead: SeqNum
-  private readonly pending: PendingCommit[] = []
-  private pendingCount = 0
+  private leaderStatus: LeaderStatus
+  private clientOnlyUnpersisted = 0
+  /** Resolvers of `handle.confirmed`, by the last synced eventId of the commit. */
+  private readonly confirmWaiters = new Map<string, { resolve: () => void; reject: (e: unknown) => void }>()
   private outbox: OutboxEntry[] = []
   private flushScheduled = false
   private flushing: Promise<void> | undefined
   private shutdownReason: string | undefined
+  private readonly unsubscribeLeader: () => void
   /** Bumped whenever a field of the sync status changes; the status object is built lazily. */
   private readonly statusVersion = preactSignal(0)
 
@@ -108,30 +135,39 @@ export class Store<S extends Schema = Schema> {
     readonly storeId: string,
     private readonly leader: LeaderPort,
     private readonly db: SqliteDb,
-    head: SeqNum,
-    leaderPending: readonly EventRecord[],
+    boot: SessionBoot,
     private readonly reportError: (error: unknown) => void,
   ) {
-    this.clientId = leader.clientId
-    this.localHead = head
-    this.leaderHead = head
+    this.leaderStatus = boot.status
+    this.localHead = boot.head
+    this.sync = initialSyncState(boot.upstreamHead, boot.pending, boot.rebaseGeneration)
     this.materialization = new Materialization(db, schema)
     this.graph = new ReactivityGraph(
       { run: (q) => this.materialization.read(q, this.sessionId), tablesRead: (sql) => this.db.tablesRead(sql) },
       reportError,
     )
+    let status: SyncStatus | undefined
     this.graph.provide(
       syncStatus$,
       preactComputed(() => {
         this.statusVersion.value
-        return this.syncStatus
+        const next = this.syncStatus
+        // an unchanged status keeps its reference, so subscribers are not called for nothing
+        if (status === undefined || !deepEqual(status, next)) status = next
+        return status
       }),
     )
-    if (leaderPending.length > 0) {
-      const recorded = db.recordChanges(() => db.transaction(() => leaderPending.forEach((r) => this.materialization.apply(r))))
-      this.pending.push({ records: leaderPending, changeset: recorded.changeset, tables: recorded.tables })
-      this.pendingCount = leaderPending.length
+    if (boot.pending.length > 0) {
+      const records = [...boot.pending]
+      const recorded = db.recordChanges(() => db.transaction(() => records.forEach((r) => this.applyIsolated(r))))
+      this.undo.push({ records, changeset: recorded.changeset, tables: recorded.tables, done: 0 })
     }
+    this.unsubscribeLeader = leader.subscribe((message) => this.onLeaderMessage(message))
+  }
+
+  /** The id of this client (device); it changes only if another client turned out to use the same one. */
+  get clientId(): string {
+    return this.leaderStatus.clientId
   }
 
   /**
@@ -155,16 +191,20 @@ export class Store<S extends Schema = Schema> {
       }
       return def
     })
-    if (events.length === 0) return this.enqueue([])
+    if (events.length === 0) return this.enqueue([], undefined)
     const clientOnly = defs[0]!.clientOnly
     const mixed = defs.some((d) => d.clientOnly !== clientOnly)
     const records: EventRecord[] = []
     let head = this.localHead
+    let nextGlobal = this.sync.upstreamHead + this.sync.pending.length + 1
     const applyAll = (record: (apply: () => void, eventName: string, clientOnly: boolean) => void) => {
       for (let i = 0; i < events.length; i++) {
         const event = events[i]!
         const def = defs[i]!
-        head = nextSeqNum(head, def.clientOnly)
+        // synced events chain after the pending ones; client-only ones count after the head
+        head = def.clientOnly
+          ? nextSeqNum(head, true)
+          : { global: nextGlobal++, client: 0, rebaseGeneration: this.sync.rebaseGeneration }
         const rec: EventRecord = {
           seqNum: head,
           name: event.name,
@@ -178,7 +218,8 @@ export class Store<S extends Schema = Schema> {
         records.push(rec)
       }
     }
-    let changes: PendingCommit[] = []
+    let entries: UndoEntry[] = []
+    let written: ReadonlySet<string> = new Set()
     // the write checks run inside the transaction, so a refused commit leaves nothing behind
     this.db.transaction(() => {
       if (!mixed) {
@@ -187,30 +228,32 @@ export class Store<S extends Schema = Schema> {
         // nothing, and so is its undo.
         const recorded = this.db.recordChanges(() => applyAll((apply) => apply()))
         this.checkWrites(events.length === 1 ? `"${events[0]!.name}"` : 'in this commit', clientOnly, recorded.tables)
-        changes = [{ records, changeset: recorded.changeset, tables: recorded.tables }]
+        // client-only events are final at once: they are never undone
+        if (!clientOnly) entries = [{ records: [...records], changeset: recorded.changeset, tables: recorded.tables, done: 0 }]
+        written = recorded.tables
       } else {
         // synced and client-only events in one commit: record each event to check what it wrote
-        const perEvent: RecordedChanges[] = []
+        const all = new Set<string>()
         applyAll((apply, name, isClientOnly) => {
           const recorded = this.db.recordChanges(apply)
           this.checkWrites(`"${name}"`, isClientOnly, recorded.tables)
-          perEvent.push(recorded)
+          for (const t of recorded.tables) all.add(t)
+          if (!isClientOnly) entries.push({ records: [], changeset: recorded.changeset, tables: recorded.tables, done: 0 })
         })
-        changes = perEvent.map((r, i) => ({ records: [records[i]!], changeset: r.changeset, tables: r.tables }))
+        written = all
       }
     })
     this.localHead = head
-    this.pendingCount += records.length
-    const written = new Set<string>()
-    for (const c of changes) {
-      this.pending.push(c)
-      for (const t of c.tables) written.add(t)
-    }
+    const synced = records.filter((r) => !r.clientOnly)
+    // each mixed entry undoes one synced event, in order
+    if (mixed) entries.forEach((e, i) => (e.records = [synced[i]!]))
+    this.undo.push(...entries)
+    if (synced.length > 0) this.sync = { ...this.sync, pending: [...this.sync.pending, ...synced] }
+    this.clientOnlyUnpersisted += records.length - synced.length
     this.graph.bump(written)
     this.statusVersion.value++
-    return this.enqueue(records)
+    return this.enqueue(records, synced[synced.length - 1]?.eventId)
   }
-
   /** Reads a definition (or runs a builder/raw query) synchronously. */
   query<T>(query: Def<T> | Queryable<T>): T {
     this.assertOpen('query')
@@ -232,14 +275,16 @@ export class Store<S extends Schema = Schema> {
     this.graph.setSignal(def, value)
   }
 
+  /** Where this store stands with sync. Reactive as `syncStatus$`. */
   get syncStatus(): SyncStatus {
+    const l = this.leaderStatus
     return {
-      pending: this.pendingCount,
+      pending: this.sync.pending.length + this.clientOnlyUnpersisted,
       localHead: formatSeqNum(this.localHead),
-      leaderHead: formatSeqNum(this.leaderHead),
-      serverHead: null,
-      connected: false,
-      error: null,
+      leaderHead: formatSeqNum(l.head),
+      serverHead: l.serverHead === null ? null : `e${l.serverHead}`,
+      connected: l.connected,
+      error: l.error,
     }
   }
 
@@ -257,33 +302,129 @@ export class Store<S extends Schema = Schema> {
     return this.shutdownReason !== undefined
   }
 
-  /** Hands every committed event to the leader, then releases the session. */
+  /** Why the store was shut down (e.g. the sync server was reset), or undefined while it runs. */
+  get shutdownCause(): string | undefined {
+    return this.shutdownReason
+  }
+
+  /**
+   * Hands every committed event to the leader, then releases the session. Events the server
+   * has not confirmed yet stay in the leader's log and are pushed by the next session.
+   */
   async shutdown(reason = 'shutdown() was called'): Promise<void> {
     if (this.shutdownReason !== undefined) return
     this.shutdownReason = reason
     await this.drain()
+    this.unsubscribeLeader()
+    for (const [, waiter] of this.confirmWaiters) waiter.reject(new StoreShutdownError('confirm', reason))
+    this.confirmWaiters.clear()
     this.graph.dispose()
     this.db.close()
     await this.leader.close()
+    this.statusVersion.value++
   }
 
-  /** Drops the first `n` pending events: their order is final, they will never be undone. */
-  private confirmLocally(n: number): void {
-    this.pendingCount -= n
-    let drop = 0
-    while (n > 0 && drop < this.pending.length) {
-      const first = this.pending[drop]!
-      if (first.records.length <= n) {
-        n -= first.records.length
-        drop++
-      } else {
-        // a commit confirmed in part keeps its undo for the rest; a rebase undoes the whole
-        // commit and re-applies the confirmed part
-        this.pending[drop] = { ...first, records: first.records.slice(n) }
-        n = 0
+  private onLeaderMessage(message: LeaderMessage): void {
+    if (this.shutdownReason !== undefined) return
+    try {
+      if (message.type === 'status') {
+        this.leaderStatus = message.status
+        this.statusVersion.value++
+      } else if (message.type === 'upstream') this.receiveUpstream(message.events)
+      else void this.shutdown(message.reason)
+    } catch (e) {
+      this.reportError(e)
+    }
+  }
+
+  /**
+   * Events whose order is final arrived: confirm ours that they match, or roll back what
+   * diverged, apply them, and replay our pending events on top (see sync-state.ts). One
+   * transaction, then one refresh of the tables that changed.
+   */
+  private receiveUpstream(incoming: readonly EventRecord[]): void {
+    const result = mergeUpstream(this.sync, incoming, (e, seqNum) => ({ ...e, seqNum }))
+    if (result.type === 'rejected') {
+      this.reportError(new CairnError('SyncOutOfOrder', `The leader sent events out of order: ${result.reason}.`))
+      return
+    }
+    if (result.state === this.sync) return
+    const touched = new Set<string>()
+    const confirmedById = new Map(result.confirmed.map((e) => [e.eventId, e]))
+    if (result.rollback.length === 0) {
+      this.markDone(confirmedById)
+      if (result.apply.length > 0) {
+        const recorded = this.db.recordChanges(() => this.db.transaction(() => result.apply.forEach((e) => this.applyIsolated(e))))
+        for (const t of recorded.tables) touched.add(t)
+      }
+    } else {
+      const firstRolledBack = result.rollback[0]!.eventId
+      const from = this.undo.findIndex((u) => u.records.some((r) => r.eventId === firstRolledBack))
+      this.db.transaction(() => {
+        const reverted = this.undo.splice(from)
+        for (let i = reverted.length - 1; i >= 0; i--) {
+          const entry = reverted[i]!
+          if (entry.changeset !== null) this.db.revertChanges(entry.changeset)
+          for (const t of entry.tables) touched.add(t)
+        }
+        // the first undone entry may hold confirmed events before the divergence: they come back first
+        const head = reverted[0]!
+        const redo = head.records.slice(0, head.records.findIndex((r) => r.eventId === firstRolledBack)).map((r) => confirmedById.get(r.eventId) ?? r)
+        const applied = this.db.recordChanges(() => [...redo, ...result.apply].forEach((e) => this.applyIsolated(e)))
+        for (const t of applied.tables) touched.add(t)
+        this.undo.length = 0
+        if (result.replay.length > 0) {
+          const replayed = this.db.recordChanges(() => result.replay.forEach((e) => this.applyIsolated(e)))
+          for (const t of replayed.tables) touched.add(t)
+          this.undo.push({ records: [...result.replay], changeset: replayed.changeset, tables: replayed.tables, done: 0 })
+        }
+      })
+    }
+    this.sync = result.state
+    const last = this.sync.pending[this.sync.pending.length - 1]
+    const upstream: SeqNum = { global: this.sync.upstreamHead, client: 0, rebaseGeneration: 0 }
+    this.localHead = last !== undefined ? last.seqNum : compareSeqNum(this.localHead, upstream) > 0 ? this.localHead : upstream
+    for (const e of [...result.confirmed, ...result.apply]) {
+      const waiter = this.confirmWaiters.get(e.eventId)
+      if (waiter !== undefined) {
+        this.confirmWaiters.delete(e.eventId)
+        waiter.resolve()
       }
     }
-    this.pending.splice(0, drop)
+    this.graph.bump(touched)
+    this.statusVersion.value++
+  }
+
+  /** Confirmed in place: undo entries whose events are all confirmed are dropped (never undone). */
+  private markDone(confirmed: ReadonlyMap<string, EventRecord>): void {
+    let remaining = confirmed.size
+    while (remaining > 0 && this.undo.length > 0) {
+      const entry = this.undo[0]!
+      while (entry.done < entry.records.length && remaining > 0) {
+        const record = entry.records[entry.done]!
+        const final = confirmed.get(record.eventId)
+        if (final === undefined) break
+        entry.records[entry.done] = final
+        entry.done++
+        remaining--
+      }
+      if (entry.done === entry.records.length) this.undo.shift()
+      else break
+    }
+  }
+
+  /** Materializes an event whose order is final or that must be replayed: a failing materializer skips its writes (the same on every client) and is reported. */
+  private applyIsolated(event: EventRecord): void {
+    try {
+      this.db.transaction(() => {
+        if (!this.materialization.apply(event) && this.schema.unknownEventHandling === 'fail') {
+          this.reportError(new CairnError('UnknownEvent', `Event "${event.name}" (${event.eventId}) from the server is not in this schema; it was kept and skipped.`))
+        }
+      })
+    } catch (e) {
+      if (!(e instanceof MaterializerError)) throw e
+      this.reportError(e)
+    }
   }
 
   private checkWrites(eventName: string, clientOnly: boolean, tables: ReadonlySet<string>): void {
@@ -304,18 +445,23 @@ export class Store<S extends Schema = Schema> {
     }
   }
 
-  private enqueue(records: EventRecord[]): CommitHandle {
+  private enqueue(records: EventRecord[], lastSyncedId: string | undefined): CommitHandle {
     let settle!: (error?: unknown) => void
     const persisted = new Promise<void>((resolve, reject) => {
       settle = (error) => (error === undefined ? resolve() : reject(error))
     })
     // failures are also reported through onError, so an unawaited handle never crashes the app
     persisted.catch(() => {})
+    let confirmed = persisted
+    if (lastSyncedId !== undefined) {
+      confirmed = new Promise<void>((resolve, reject) => this.confirmWaiters.set(lastSyncedId, { resolve, reject }))
+      confirmed.catch(() => {})
+    }
     if (records.length > 0) {
       this.outbox.push({ records, settle })
       this.scheduleFlush()
     } else settle()
-    return { seqNums: records.map((r) => r.seqNum), persisted, confirmed: persisted }
+    return { seqNums: records.map((r) => r.seqNum), persisted, confirmed }
   }
 
   private scheduleFlush(): void {
@@ -337,9 +483,7 @@ export class Store<S extends Schema = Schema> {
           const records = batch.flatMap((b) => b.records)
           try {
             const result = await this.leader.append(records)
-            // without a sync backend the leader confirms at once: these are no longer pending
-            this.confirmLocally(records.length)
-            this.leaderHead = result.assigned[result.assigned.length - 1] ?? this.leaderHead
+            this.clientOnlyUnpersisted -= records.filter((r) => r.clientOnly).length
             this.statusVersion.value++
             for (const f of result.failures) this.reportError(f.error)
             for (const b of batch) b.settle()

@@ -40,11 +40,16 @@ describe('createStorePromise', () => {
 describe('syncStatus$', () => {
   it('is a reactive definition: subscribers see pending go up on commit and down once confirmed', async () => {
     const store = await makeStore()
-    const seen: number[] = []
-    const stop = store.subscribe(syncStatus$, (s) => seen.push(s.pending))
+    const seen: string[] = []
+    const stop = store.subscribe(syncStatus$, (s) => seen.push(`${s.pending} pending, local ${s.localHead}, leader ${s.leaderHead}`))
     const handle = store.commit(events.todoCreated({ id: 'a', text: 'x' }))
     await handle.confirmed
-    expect(seen).toEqual([0, 1, 0])
+    expect(seen).toEqual([
+      '0 pending, local e0, leader e0', // subscribed
+      '1 pending, local e1, leader e0', // committed in the session
+      '0 pending, local e1, leader e0', // the leader (no sync backend: the authority) confirmed it
+      '0 pending, local e1, leader e1', // the leader's status followed
+    ])
     expect(store.query(syncStatus$)).toEqual(store.syncStatus)
     expect(() => store.setSignal(syncStatus$, store.syncStatus)).toThrow(/maintained by the store/)
     stop()

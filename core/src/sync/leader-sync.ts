@@ -1,0 +1,260 @@
+import { CairnError } from '../errors.ts'
+import { shortId } from '../event-record.ts'
+import type { Leader, LoggedEvent } from '../leader.ts'
+import { DEFAULT_SYNC_LIMITS, SyncError, type PushAck, type ServerEvent, type SyncBackend, type SyncConnection, type SyncLimits, type WireEvent } from './backend.ts'
+
+/** What to do when the server's backendId is not the one this client synced with (the server was reset). */
+export type BackendIdMismatchPolicy = 'reset' | 'shutdown' | 'ignore'
+
+export interface SyncOptions {
+  readonly backend: SyncBackend
+  /**
+   * `'reset'` clears this client's local data and shuts the store down; `'shutdown'` shuts it
+   * down keeping the data; `'ignore'` keeps working offline. Default `'shutdown'`.
+   */
+  readonly onBackendIdMismatch?: BackendIdMismatchPolicy
+  /** A push without an answer after this long counts as a dead connection. Default 10 s. */
+  readonly pushTimeoutMs?: number
+}
+
+export interface LeaderSyncHooks {
+  /** Clears the client's local data (the `'reset'` policy). */
+  readonly reset: () => Promise<void> | void
+  readonly reportError: (error: unknown) => void
+}
+
+/**
+ * Drives one leader against a sync backend: pushes pending events in order (one push in
+ * flight), feeds pulled pages to the leader's merge, and turns refusals into status and policy.
+ * An acknowledged push that directly follows the confirmed head is confirmed at once; the same
+ * events arriving later by pull are then ignored as re-deliveries.
+ */
+export class LeaderSync {
+  private readonly connection: SyncConnection
+  private limits: SyncLimits = DEFAULT_SYNC_LIMITS
+  /** producerSeq of the last event the server acknowledged (or that is in flight). */
+  private pushedThrough = 0
+  private inflight = false
+  private stalled: SyncError | undefined
+  private retryTimer: ReturnType<typeof setTimeout> | undefined
+  private closed = false
+
+  constructor(
+    private readonly leader: Leader,
+    private readonly storeId: string,
+    private readonly options: SyncOptions,
+    private readonly hooks: LeaderSyncHooks,
+  ) {
+    leader.setAuthority(false)
+    this.connection = options.backend.connect(
+      {
+        storeId,
+        clientId: () => leader.clientId,
+        sessionId: `leader-${leader.clientId}`,
+        backendId: () => leader.getMeta('backendId'),
+        cursor: () => leader.upstreamHead,
+      },
+      {
+        onWelcome: (welcome) =>
+          this.guard(() => {
+            const known = leader.getMeta('backendId')
+            if (known !== null && known !== welcome.backendId) {
+              this.onMismatch(new SyncError('BackendIdMismatch', `The sync server's backendId changed from ${known} to ${welcome.backendId}.`))
+              return
+            }
+            if (known === null) leader.setMeta('backendId', welcome.backendId)
+            this.limits = welcome.limits
+            this.inflight = false
+            this.stalled = undefined
+            leader.setConnection({ connected: true, serverHead: welcome.head, error: null })
+            this.pushNext()
+          }),
+        onPage: (page) =>
+          this.guard(() => {
+            leader.setConnection({ serverHead: page.head })
+            this.receive(page.events)
+          }),
+        onDisconnect: () =>
+          this.guard(() => {
+            this.inflight = false
+            leader.setConnection({ connected: false })
+          }),
+        onRefused: (error) =>
+          this.guard(() => {
+            if (error.code === 'BackendIdMismatch') this.onMismatch(error)
+            else this.stall(error)
+          }),
+      },
+    )
+  }
+
+  /** Called after the leader logged new pending events. */
+  pushNext(): void {
+    if (this.closed || this.inflight || this.stalled !== undefined || !this.connection.connected) return
+    const batch = this.leader.unpushed(this.pushedThrough, this.limits.maxEventsPerPush)
+    if (batch.length === 0) return
+    this.inflight = true
+    const wire = batch.map(toWire)
+    const timeoutMs = this.options.pushTimeoutMs ?? 10_000
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new SyncError('Timeout', `The sync server did not answer a push within ${timeoutMs} ms.`)), timeoutMs)
+    })
+    Promise.race([this.connection.push(wire), timeout])
+      .then(
+        (ack) => this.guard(() => this.onAck(batch, ack)),
+        (error) => this.guard(() => this.onPushError(batch, error)),
+      )
+      .finally(() => clearTimeout(timer))
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    clearTimeout(this.retryTimer)
+    await this.connection.close()
+  }
+
+  private onAck(batch: readonly LoggedEvent[], ack: PushAck): void {
+    this.inflight = false
+    if (ack.assigned.length !== batch.length) {
+      this.stall(new SyncError('Protocol', `The server acknowledged ${ack.assigned.length} of ${batch.length} pushed events.`))
+      return
+    }
+    this.pushedThrough = batch[batch.length - 1]!.producerSeq
+    // The ack gives our events their final numbers: when they directly follow the confirmed head
+    // they are confirmed now, without waiting for the pull to bring them back.
+    const first = this.leader.pending[0]
+    if (first !== undefined && first.eventId === batch[0]!.eventId && ack.assigned[0] === this.leader.upstreamHead + 1) {
+      const contiguous = ack.assigned.every((seq, i) => seq === ack.assigned[0]! + i)
+      if (contiguous) {
+        this.leader.receiveUpstream(batch.map((e, i) => ({ ...e, seqNum: { global: ack.assigned[i]!, client: 0, rebaseGeneration: 0 } })))
+      }
+    }
+    this.pushNext()
+  }
+
+  private onPushError(batch: readonly LoggedEvent[], error: unknown): void {
+    this.inflight = false
+    if (!(error instanceof SyncError)) {
+      this.stall(new SyncError('Protocol', `The sync backend failed a push: ${(error as Error)?.message ?? String(error)}`, {}, { cause: error }))
+      return
+    }
+    switch (error.code) {
+      case 'Disconnected':
+        return // re-pushed after the next welcome
+      case 'Timeout':
+        this.connection.reconnect()
+        return
+      case 'RateLimited':
+        this.retryTimer = setTimeout(() => this.pushNext(), error.retryAfterMs ?? 1000)
+        return
+      case 'ProducerGap': {
+        // resume from what the server expects, if we still hold that event; otherwise the server
+        // lacks events we hold as confirmed (it lost data without a new backendId)
+        const expected = error.expected ?? 1
+        if (this.leader.unpushed(expected - 1, 1)[0]?.producerSeq !== expected) {
+          this.stall(error)
+          return
+        }
+        this.pushedThrough = expected - 1
+        this.pushNext()
+        return
+      }
+      case 'ClientIdCollision': {
+        const old = this.leader.clientId
+        this.leader.changeClientId(shortId())
+        this.hooks.reportError(
+          new CairnError('ClientIdChanged', `Client id "${old}" was already used by another client; this client is now "${this.leader.clientId}". No event was lost.`),
+        )
+        this.pushedThrough = 0
+        this.connection.reconnect()
+        return
+      }
+      case 'TooLarge':
+        if (batch.length > 1) {
+          this.limits = { ...this.limits, maxEventsPerPush: Math.max(1, Math.floor(batch.length / 2)) }
+          this.pushNext()
+          return
+        }
+        this.stall(error)
+        return
+      default:
+        this.stall(error)
+    }
+  }
+
+  private receive(events: readonly ServerEvent[]): void {
+    let reason: string | undefined
+    try {
+      const result = this.leader.receiveUpstream(events.map(fromWire))
+      if (!result.ok) reason = result.reason
+    } catch (e) {
+      if (!(e instanceof SyncError)) throw e
+      reason = e.message
+    }
+    if (reason !== undefined) {
+      // nothing of the page was applied: pull again from what we hold
+      this.hooks.reportError(new SyncError('Protocol', `Ignored a pull page from the sync server: ${reason}; pulling again from e${this.leader.upstreamHead}.`))
+      this.connection.reconnect()
+      return
+    }
+    this.pushNext()
+  }
+
+  /** Pushing stops until the next welcome; nothing is lost, the status says why. */
+  private stall(error: SyncError): void {
+    this.stalled = error
+    this.leader.setConnection({ error: { code: error.code, message: error.message } })
+    this.hooks.reportError(error)
+  }
+
+  private onMismatch(error: SyncError): void {
+    const policy = this.options.onBackendIdMismatch ?? 'shutdown'
+    this.leader.setConnection({ connected: false, error: { code: error.code, message: error.message } })
+    void this.connection.close()
+    if (policy === 'ignore') {
+      this.hooks.reportError(new SyncError('BackendIdMismatch', `${error.message} Sync stopped; the store keeps working offline (onBackendIdMismatch: 'ignore').`))
+      return
+    }
+    const reason =
+      policy === 'reset'
+        ? `${error.message} Local data of store "${this.storeId}" was cleared (onBackendIdMismatch: 'reset'); create the store again to sync from the server.`
+        : `${error.message} The store was shut down keeping its local data (onBackendIdMismatch: 'shutdown').`
+    void (async () => {
+      try {
+        if (policy === 'reset') await this.hooks.reset()
+      } finally {
+        this.leader.shutdownSessions(reason)
+      }
+    })()
+  }
+
+  private guard(fn: () => void): void {
+    if (this.closed) return
+    try {
+      fn()
+    } catch (e) {
+      this.hooks.reportError(e)
+    }
+  }
+}
+
+export function toWire(e: LoggedEvent): WireEvent {
+  return { eventId: e.eventId, producerSeq: e.producerSeq, name: e.name, args: JSON.parse(e.json), clientId: e.clientId, sessionId: e.sessionId }
+}
+
+export function fromWire(e: ServerEvent): LoggedEvent {
+  if (e === null || typeof e !== 'object' || !Number.isSafeInteger(e.seq) || typeof e.eventId !== 'string' || typeof e.name !== 'string') {
+    throw new SyncError('Protocol', `The sync server sent a malformed event: ${JSON.stringify(e)?.slice(0, 200)}`)
+  }
+  return {
+    seqNum: { global: e.seq, client: 0, rebaseGeneration: 0 },
+    name: e.name,
+    json: JSON.stringify(e.args ?? null),
+    eventId: e.eventId,
+    clientId: String(e.clientId),
+    sessionId: String(e.sessionId),
+    clientOnly: false,
+    producerSeq: Number(e.producerSeq) || 0,
+  }
+}
