@@ -1,7 +1,7 @@
 import { CairnError } from './errors.ts'
 import type { EventRecord } from './event-record.ts'
 import { shortId } from './event-record.ts'
-import { Leader, type AppendResult, type BootProgress, type LeaderMessage, type SessionBoot } from './leader.ts'
+import { Leader, type AppendResult, type BootProgress, type LeaderMessage, type LogEntry, type SessionBoot } from './leader.ts'
 import { LeaderSync, type SyncOptions } from './sync/leader-sync.ts'
 import type { Schema } from './schema/schema.ts'
 import { SqliteDb } from './sqlite.ts'
@@ -24,6 +24,8 @@ export interface LeaderPort {
   readonly clientId: string
   boot(): Promise<SessionBoot>
   append(events: readonly EventRecord[]): Promise<AppendResult>
+  /** The leader's log with statuses (devtools, tests). */
+  readLog(): Promise<LogEntry[]>
   /** Messages from the leader: newly ordered events, status changes, shutdown. */
   subscribe(listener: (message: LeaderMessage) => void): () => void
   close(): Promise<void>
@@ -38,12 +40,13 @@ export interface Adapter {
 /**
  * Keeps each store's leader database in memory, inside this adapter object: shutting a store
  * down and creating it again with the same adapter boots from what the leader holds (as a
- * page reload would with a persisted adapter). Nothing survives the process.
+ * page reload would with a persisted adapter). Nothing survives the process. `clientId` fixes
+ * the id a new client gets (tests); by default it is random.
  *
  * @example
  * const store = await createStorePromise({ schema, adapter: makeInMemoryAdapter(), storeId: 'demo' })
  */
-export function makeInMemoryAdapter(): Adapter {
+export function makeInMemoryAdapter(options: { readonly clientId?: string } = {}): Adapter {
   const databases = new Map<string, SqliteDb>()
   const open = new Set<string>()
   return {
@@ -58,7 +61,7 @@ export function makeInMemoryAdapter(): Adapter {
         databases.set(storeId, db)
       }
       const report = reportError ?? ((e: unknown) => console.error(e))
-      const leader = Leader.open(db, schema, { clientId: shortId(), onProgress, warn, reportError: report })
+      const leader = Leader.open(db, schema, { clientId: options.clientId ?? shortId(), onProgress, warn, reportError: report })
       open.add(storeId)
       let closed = false
       const leaderDb = db
@@ -84,6 +87,7 @@ export function makeInMemoryAdapter(): Adapter {
           return result
         },
         subscribe: (listener) => leader.subscribe(listener),
+        readLog: async () => leader.logEntries(),
         close: async () => {
           closed = true
           await syncer?.close()

@@ -37,7 +37,7 @@ export interface AppendResult {
 /** What the leader tells its sessions. Plain data: it may cross a worker boundary. */
 export type LeaderMessage =
   /** Events whose order is now final, continuing the confirmed log (global numbers). */
-  | { readonly type: 'upstream'; readonly events: readonly EventRecord[] }
+  | { readonly type: 'upstream'; readonly events: readonly EventRecord[]; readonly status: LeaderStatus }
   | { readonly type: 'status'; readonly status: LeaderStatus }
   /** The leader stopped serving this store (e.g. the sync server was reset); sessions shut down. */
   | { readonly type: 'shutdown'; readonly reason: string }
@@ -49,6 +49,12 @@ export interface LeaderStatus {
   readonly serverHead: number | null
   readonly connected: boolean
   readonly error: { readonly code: string; readonly message: string } | null
+}
+
+/** An event of the leader's log as devtools show it. */
+export interface LogEntry extends EventRecord {
+  /** `pending`: not ordered by the server yet; `confirmed`: final (client-only events are final when logged). */
+  readonly status: 'pending' | 'confirmed'
 }
 
 /** An event in the leader's log; synced events get a producerSeq when logged. */
@@ -249,8 +255,8 @@ export class Leader {
       Object.assign(this, before)
       throw e
     }
-    if (confirmedNow.length > 0) this.emit({ type: 'upstream', events: confirmedNow.map(toRecord) })
-    this.emitStatus()
+    if (confirmedNow.length > 0) this.emit({ type: 'upstream', events: confirmedNow.map(toRecord), status: this.status })
+    else this.emitStatus()
     return { assigned, failures }
   }
 
@@ -262,14 +268,21 @@ export class Leader {
    */
   receiveUpstream(incoming: readonly LoggedEvent[]): { ok: true } | { ok: false; expected: number; reason: string } {
     const result = mergeUpstream(this.sync, incoming, withSeqNum)
-    if (result.type === 'rejected') return { ok: false, expected: result.expected, reason: result.reason }
-    if (result.state === this.sync) return { ok: true }
+    if (result.type === 'rejected') {
+      this.emitStatus()
+      return { ok: false, expected: result.expected, reason: result.reason }
+    }
+    if (result.state === this.sync) {
+      this.emitStatus()
+      return { ok: true }
+    }
     const fresh = [...result.confirmed, ...result.apply]
     const failures: { eventId: string; error: MaterializerError }[] = []
     this.db.transaction(() => {
       for (const e of result.rollback) this.db.run('DELETE FROM __cairn_eventlog WHERE event_id = ?', [e.eventId])
       for (const e of result.confirmed) {
-        this.db.run(`UPDATE __cairn_eventlog SET status = 'confirmed' WHERE event_id = ?`, [e.eventId])
+        // the number is final now: e4, not e4r1
+        this.db.run(`UPDATE __cairn_eventlog SET status = 'confirmed', rebase_generation = 0 WHERE event_id = ?`, [e.eventId])
         this.applyIsolated(e, failures)
       }
       for (const e of result.apply) {
@@ -284,8 +297,7 @@ export class Leader {
       this.saveSyncMeta()
     })
     for (const f of failures) this.reportError(f.error)
-    this.emit({ type: 'upstream', events: fresh.map(toRecord) })
-    this.emitStatus()
+    this.emit({ type: 'upstream', events: fresh.map(toRecord), status: this.status })
     return { ok: true }
   }
 
@@ -300,11 +312,11 @@ export class Leader {
   }
 
   /** Connection facts from the sync processor, for the status. */
-  setConnection(update: { connected?: boolean; serverHead?: number; error?: LeaderStatus['error'] }): void {
+  setConnection(update: { connected?: boolean; serverHead?: number; error?: LeaderStatus['error'] }, quiet = false): void {
     if (update.connected !== undefined) this.connected = update.connected
     if (update.serverHead !== undefined) this.serverHead = Math.max(this.serverHead ?? 0, update.serverHead)
     if (update.error !== undefined) this.error = update.error
-    this.emitStatus()
+    if (!quiet) this.emitStatus()
   }
 
   getMeta(key: string): string | null {
@@ -345,6 +357,13 @@ export class Leader {
     return this.db
       .select(`SELECT * FROM __cairn_eventlog ${where} ORDER BY seq_global, seq_client LIMIT ?`, [...bindValues, limit])
       .map(rowToRecord)
+  }
+
+  /** The whole log with each event's status, for devtools and tests. */
+  logEntries(): LogEntry[] {
+    return this.db
+      .select('SELECT * FROM __cairn_eventlog ORDER BY seq_global, seq_client')
+      .map((r) => ({ ...toRecord(rowToRecord(r)), status: r.status as LogEntry['status'] }))
   }
 
   get eventCount(): number {

@@ -1,7 +1,7 @@
 import type { Adapter, LeaderPort } from './adapter.ts'
 import { CairnError, SchemaError, StoreShutdownError } from './errors.ts'
 import { newEventId, shortId, type EventRecord } from './event-record.ts'
-import { INTERNAL_TABLES, type BootProgress, type LeaderMessage, type LeaderStatus, type SessionBoot } from './leader.ts'
+import { INTERNAL_TABLES, type BootProgress, type LeaderMessage, type LeaderStatus, type LogEntry, type SessionBoot } from './leader.ts'
 import { Materialization } from './materialize.ts'
 import { ComputedDef, LiveQueryDef, SignalDef, type Def } from './query-def.ts'
 import { deepEqual } from './equal.ts'
@@ -288,6 +288,17 @@ export class Store<S extends Schema = Schema> {
     }
   }
 
+  /**
+   * The leader's eventlog with sequence numbers and statuses (devtools).
+   *
+   * @example
+   * (await store.readEventlog()).map((e) => `${formatSeqNum(e.seqNum)} ${e.name} ${e.status}`)
+   */
+  async readEventlog(): Promise<LogEntry[]> {
+    this.assertOpen('readEventlog')
+    return this.leader.readLog()
+  }
+
   /** Live query instances with their run counts and tables (devtools). */
   inspect(): InstanceInfo[] {
     return this.graph.inspect()
@@ -330,7 +341,10 @@ export class Store<S extends Schema = Schema> {
       if (message.type === 'status') {
         this.leaderStatus = message.status
         this.statusVersion.value++
-      } else if (message.type === 'upstream') this.receiveUpstream(message.events)
+      } else if (message.type === 'upstream') {
+        this.leaderStatus = message.status
+        this.receiveUpstream(message.events)
+      }
       else void this.shutdown(message.reason)
     } catch (e) {
       this.reportError(e)

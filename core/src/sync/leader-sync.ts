@@ -71,7 +71,8 @@ export class LeaderSync {
           }),
         onPage: (page) =>
           this.guard(() => {
-            leader.setConnection({ serverHead: page.head })
+            // the status goes out with the events (or alone when nothing was new)
+            leader.setConnection({ serverHead: page.head }, page.events.length > 0)
             this.receive(page.events)
           }),
         onDisconnect: () =>
@@ -127,6 +128,7 @@ export class LeaderSync {
     if (first !== undefined && first.eventId === batch[0]!.eventId && ack.assigned[0] === this.leader.upstreamHead + 1) {
       const contiguous = ack.assigned.every((seq, i) => seq === ack.assigned[0]! + i)
       if (contiguous) {
+        this.leader.setConnection({ serverHead: ack.assigned[ack.assigned.length - 1]! }, true)
         this.leader.receiveUpstream(batch.map((e, i) => ({ ...e, seqNum: { global: ack.assigned[i]!, client: 0, rebaseGeneration: 0 } })))
       }
     }
