@@ -47,8 +47,7 @@ describe('syncStatus$', () => {
     expect(seen).toEqual([
       '0 pending, local e0, leader e0', // subscribed
       '1 pending, local e1, leader e0', // committed in the session
-      '0 pending, local e1, leader e0', // the leader (no sync backend: the authority) confirmed it
-      '0 pending, local e1, leader e1', // the leader's status followed
+      '0 pending, local e1, leader e1', // the leader (no sync backend: the authority) confirmed it
     ])
     expect(store.query(syncStatus$)).toEqual(store.syncStatus)
     expect(() => store.setSignal(syncStatus$, store.syncStatus)).toThrow(/maintained by the store/)
