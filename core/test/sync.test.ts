@@ -332,3 +332,34 @@ describe('bad input from the backend', () => {
     await a.shutdown()
   })
 })
+
+describe('boundaries', () => {
+  // around the push size (100) and the pull page size (400)
+  it.each([1, 99, 100, 101, 399, 400, 401, 1_000, 10_000])(
+    'confirms all of %i pending events of an offline client after another client confirmed one',
+    async (k) => {
+      const server = makeInMemorySyncServer({ seed: k })
+      const a = await makeClient(server, 'A')
+      const b = await makeClient(server, 'B')
+      a.backend.setOnline(false)
+      let last: Promise<void> = Promise.resolve()
+      for (let i = 0; i < k; i += 100) {
+        const chunk = Array.from({ length: Math.min(100, k - i) }, (_, j) => events.noteAdded({ id: `a${i + j}`, body: '' }))
+        last = a.store.commit(...chunk).confirmed
+      }
+      expect(a.store.syncStatus.pending).toBe(k)
+      await b.store.commit(events.todoCreated({ id: 'b', text: '' })).confirmed
+      a.backend.setOnline(true)
+      await last
+      await server.settled([a.store, b.store], 100_000)
+      expect(server.head('shared')).toBe(k + 1)
+      expect(server.events('shared')[0]!.clientId).toBe(b.store.clientId)
+      expect(a.store.syncStatus).toMatchObject({ pending: 0, localHead: `e${k + 1}` })
+      expect(await syncedLog(a.store)).toEqual(await syncedLog(b.store))
+      expect(stateOf(a.store)).toBe(stateOf(b.store))
+      await a.store.shutdown()
+      await b.store.shutdown()
+    },
+    120_000,
+  )
+})
