@@ -1,5 +1,5 @@
 import type { Adapter, LeaderPort } from './adapter.ts'
-import { CairnError, SchemaError, StoreShutdownError } from './errors.ts'
+import { CairnError, MaterializerError, SchemaError, StoreShutdownError } from './errors.ts'
 import { newEventId, shortId, type EventRecord } from './event-record.ts'
 import { INTERNAL_TABLES, type BootProgress, type LeaderMessage, type LeaderStatus, type LogEntry, type SessionBoot } from './leader.ts'
 import { Materialization } from './materialize.ts'
@@ -14,7 +14,6 @@ import { SqliteDb, type RecordedChanges } from './sqlite.ts'
 import { syncStatus$, type SyncStatus } from './sync/status.ts'
 import type { SyncOptions } from './sync/leader-sync.ts'
 import { initialSyncState, mergeUpstream, type SyncState } from './sync/sync-state.ts'
-import { MaterializerError } from './errors.ts'
 import { computed as preactComputed, signal as preactSignal } from '@preact/signals-core'
 
 export type { SyncStatus }

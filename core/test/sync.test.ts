@@ -1,4 +1,4 @@
-import { CairnError, createStorePromise, makeInMemoryAdapter, queryDb, syncStatus$, SyncError, type SyncBackend } from '@cairn/core'
+import { CairnError, createStorePromise, makeInMemoryAdapter, queryDb, syncStatus$, SyncError, type ServerEvent, type SyncBackend } from '@cairn/core'
 import { makeInMemorySyncServer } from '@cairn/core/testing'
 import { describe, expect, it } from 'vitest'
 import { events, schema, tables } from './fixtures.ts'
@@ -258,19 +258,24 @@ describe('rebase', () => {
 })
 
 describe('bad input from the backend', () => {
-  it('ignores a page that skips numbers, pulls again, and loses nothing', async () => {
+  it.each([
+    ['skips numbers', (e: ServerEvent) => ({ ...e, seq: e.seq + 5 })],
+    ['repeats a number out of order', (e: ServerEvent) => ({ ...e, seq: e.seq + 1 })],
+    ['is malformed', (e: ServerEvent) => ({ ...e, seq: 'one' }) as unknown as ServerEvent],
+    ['is not even an object', () => null as unknown as ServerEvent],
+  ])('ignores a page that %s, pulls again, and loses nothing', async (_, sabotage) => {
     const server = makeInMemorySyncServer({ seed: 11 })
     const real = server.backend()
-    let sabotage = true
+    let broken = false
     const backend: SyncBackend = {
-      name: 'gappy',
+      name: 'sabotaged',
       connect: (params, handlers) =>
         real.connect(params, {
           ...handlers,
           onPage: (page) => {
-            if (sabotage && page.events.length > 0) {
-              sabotage = false
-              handlers.onPage({ ...page, events: page.events.map((e) => ({ ...e, seq: e.seq + 5 })) })
+            if (!broken && page.events.length > 0) {
+              broken = true
+              handlers.onPage({ ...page, events: page.events.map(sabotage) })
               return
             }
             handlers.onPage(page)
@@ -278,14 +283,32 @@ describe('bad input from the backend', () => {
         }),
     }
     const b = await makeClient(server, 'B')
-    b.store.commit(events.todoCreated({ id: 'x', text: '' }))
+    b.store.commit(events.todoCreated({ id: 'x', text: '' }), events.todoCreated({ id: 'y', text: '' }))
     await server.settled([b.store])
     const a = await makeClient(server, 'A', { backend: backend as never })
+    a.store.commit(events.noteAdded({ id: 'mine', body: '' }))
     await server.settled([a.store, b.store])
     expect(stateOf(a.store)).toBe(stateOf(b.store))
+    expect(await syncedLog(a.store)).toEqual(await syncedLog(b.store))
     expect(a.errors.some((e) => e instanceof SyncError && /pulling again/.test(e.message))).toBe(true)
     await a.store.shutdown()
     await b.store.shutdown()
+  })
+
+  it('keeps working offline when the backend fails to start, and says why', async () => {
+    const backend: SyncBackend = {
+      name: 'broken',
+      connect: () => {
+        throw new Error('no network stack')
+      },
+    }
+    const errors: unknown[] = []
+    const store = await createStorePromise({ schema, adapter: makeInMemoryAdapter(), storeId: 's', onError: (e) => errors.push(e), sync: { backend } })
+    store.commit(events.todoCreated({ id: 'a', text: '' }))
+    expect(store.query(todos).map((t) => t.id)).toEqual(['a'])
+    expect(store.syncStatus).toMatchObject({ pending: 1, connected: false, error: { code: 'Protocol' } })
+    expect(store.syncStatus.error?.message).toMatch(/failed to start: no network stack/)
+    await store.shutdown()
   })
 
   it('keeps events pending and reports in syncStatus when the server refuses a push as invalid', async () => {

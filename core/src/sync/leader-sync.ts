@@ -46,7 +46,24 @@ export class LeaderSync {
     private readonly hooks: LeaderSyncHooks,
   ) {
     leader.setAuthority(false)
-    this.connection = options.backend.connect(
+    this.connection = this.connect(leader, storeId)
+  }
+
+  private connect(leader: Leader, storeId: string): SyncConnection {
+    try {
+      return this.openConnection(leader, storeId)
+    } catch (e) {
+      // a backend that cannot even start leaves the store working offline, saying why
+      const error = new SyncError('Protocol', `The sync backend "${this.options.backend.name}" failed to start: ${(e as Error)?.message ?? String(e)}. The store works offline.`, {}, { cause: e })
+      this.stalled = error
+      leader.setConnection({ connected: false, error: { code: error.code, message: error.message } })
+      this.hooks.reportError(error)
+      return { connected: false, push: () => Promise.reject(error), reconnect: () => {}, close: async () => {} }
+    }
+  }
+
+  private openConnection(leader: Leader, storeId: string): SyncConnection {
+    return this.options.backend.connect(
       {
         storeId,
         clientId: () => leader.clientId,
