@@ -224,11 +224,17 @@ export class Leader {
     const before = { sync: this.sync, clientCounter: this.clientCounter, producerSeq: this.producerSeq }
     try {
       this.db.transaction(() => {
+        // number the synced events in one step (a client-only event between them does not count)
+        const drafts = events.filter((e) => !e.clientOnly).map((e): LoggedEvent => ({ ...e, clientId: this.currentClientId, producerSeq: ++this.producerSeq }))
+        const { state, numbered } = addLocal(this.sync, drafts, withSeqNum)
+        this.sync = state
+        let next = 0
+        let upstream = this.sync.upstreamHead
         for (const event of events) {
           if (event.clientOnly) {
             const logged: LoggedEvent = {
               ...event,
-              seqNum: { global: this.sync.upstreamHead, client: ++this.clientCounter, rebaseGeneration: 0 },
+              seqNum: { global: upstream, client: ++this.clientCounter, rebaseGeneration: 0 },
               producerSeq: 0,
             }
             this.insertEvent(logged, 'confirmed')
@@ -236,12 +242,9 @@ export class Leader {
             assigned.push(logged.seqNum)
             continue
           }
-          const draft: LoggedEvent = { ...event, clientId: this.currentClientId, producerSeq: ++this.producerSeq }
-          const { state, numbered } = addLocal(this.sync, [draft], withSeqNum)
-          const logged = numbered[0]!
-          this.sync = state
+          const logged = numbered[next++]!
           if (this.authority) {
-            this.sync = confirmPrefix(this.sync, this.sync.pending.length)
+            upstream = logged.seqNum.global
             this.clientCounter = 0
             this.insertEvent(logged, 'confirmed')
             this.applyIsolated(logged, failures)
@@ -249,6 +252,7 @@ export class Leader {
           } else this.insertEvent(logged, 'pending')
           assigned.push(logged.seqNum)
         }
+        if (this.authority) this.sync = confirmPrefix(this.sync, this.sync.pending.length)
         this.saveSyncMeta()
       })
     } catch (e) {
@@ -278,20 +282,28 @@ export class Leader {
     }
     const fresh = [...result.confirmed, ...result.apply]
     const failures: { eventId: string; error: MaterializerError }[] = []
+    const rolledBack = new Set(result.rollback.map((e) => e.eventId))
     this.db.transaction(() => {
-      for (const e of result.rollback) this.db.run('DELETE FROM __cairn_eventlog WHERE event_id = ?', [e.eventId])
+      // Renumbering moves every pending row by the same distance unless some of ours arrived in
+      // the batch: then one UPDATE pair (through negative numbers, so the primary key never
+      // collides mid-way) instead of rewriting the rows one by one.
+      const shift = result.replay.length === result.rollback.length && result.replay.length > 0
+      if (shift) {
+        const by = result.replay[0]!.seqNum.global - result.rollback[0]!.seqNum.global
+        this.db.run(`UPDATE __cairn_eventlog SET seq_global = -(seq_global + ?) WHERE status = 'pending'`, [by])
+        this.db.run(`UPDATE __cairn_eventlog SET seq_global = -seq_global, rebase_generation = ? WHERE status = 'pending'`, [result.state.rebaseGeneration])
+      } else for (const e of result.rollback) this.db.run('DELETE FROM __cairn_eventlog WHERE event_id = ?', [e.eventId])
       for (const e of result.confirmed) {
         // the number is final now: e4, not e4r1
         this.db.run(`UPDATE __cairn_eventlog SET status = 'confirmed', rebase_generation = 0 WHERE event_id = ?`, [e.eventId])
-        this.applyIsolated(e, failures)
       }
       for (const e of result.apply) {
         // an event of ours that the rollback above removed comes back at its final place
-        this.db.run('DELETE FROM __cairn_eventlog WHERE event_id = ?', [e.eventId])
+        if (rolledBack.has(e.eventId)) this.db.run('DELETE FROM __cairn_eventlog WHERE event_id = ?', [e.eventId])
         this.insertEvent(e, 'confirmed')
-        this.applyIsolated(e, failures)
       }
-      for (const e of result.replay) this.insertEvent(e, 'pending')
+      this.applyBatch(fresh, failures)
+      if (!shift) for (const e of result.replay) this.insertEvent(e, 'pending')
       this.sync = result.state
       this.clientCounter = 0
       this.saveSyncMeta()
@@ -385,6 +397,22 @@ export class Leader {
       e.producerSeq > 0 ? e.producerSeq : null,
       status,
     ])
+  }
+
+  /** Materializes events in one savepoint; when one fails, again one savepoint per event. */
+  private applyBatch(events: readonly EventRecord[], failures: { eventId: string; error: MaterializerError }[]): void {
+    if (events.length === 0) return
+    try {
+      this.db.transaction(() => {
+        for (const event of events) {
+          if (this.schema.eventsByName.has(event.name)) this.materialization.apply(event)
+          else this.applyIsolated(event, failures)
+        }
+      })
+    } catch (e) {
+      if (!(e instanceof MaterializerError)) throw e
+      for (const event of events) this.applyIsolated(event, failures)
+    }
   }
 
   /** Materializes one event in a savepoint: a failure skips its writes, keeps the event, and is reported. */

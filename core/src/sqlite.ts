@@ -257,15 +257,44 @@ export class SqliteDb {
    * what the changeset recorded.
    */
   revertChanges(changeset: Uint8Array): ReadonlySet<string> {
+    return this.revertAll([changeset])
+  }
+
+  /**
+   * Undoes several changesets recorded one after another (oldest first in `changesets`): they
+   * are combined into one, inverted and applied once, since each apply prepares its statements
+   * anew. Returns the tables touched.
+   */
+  revertAll(changesets: readonly Uint8Array[]): ReadonlySet<string> {
     const { capi, wasm } = this.sqlite3
+    if (changesets.length === 0) return new Set()
     const stack = wasm.pstack
     const sp = stack.pointer
-    const pIn = wasm.allocFromTypedArray(changeset) as number
+    const inputs: number[] = []
+    let pGroup = 0
+    let pAll = 0
     let pInv = 0
     try {
       const pn = stack.alloc(4) as number
       const pp = stack.allocPtr() as number
-      check(capi.sqlite3changeset_invert(changeset.byteLength, pIn, pn, pp), 'sqlite3changeset_invert')
+      let total = 0
+      if (changesets.length === 1) {
+        pAll = wasm.allocFromTypedArray(changesets[0]!) as number
+        inputs.push(pAll)
+        total = changesets[0]!.byteLength
+      } else {
+        check(capi.sqlite3changegroup_new(pp), 'sqlite3changegroup_new')
+        pGroup = wasm.peekPtr(pp) as number
+        for (const c of changesets) {
+          const p = wasm.allocFromTypedArray(c) as number
+          inputs.push(p)
+          check(capi.sqlite3changegroup_add(pGroup, c.byteLength, p), 'sqlite3changegroup_add')
+        }
+        check(capi.sqlite3changegroup_output(pGroup, pn, pp), 'sqlite3changegroup_output')
+        total = wasm.peek32(pn) as number
+        pAll = wasm.peekPtr(pp) as number
+      }
+      check(capi.sqlite3changeset_invert(total, pAll, pn, pp), 'sqlite3changeset_invert')
       const n = wasm.peek32(pn) as number
       pInv = wasm.peekPtr(pp) as number
       const tables = this.changesetTables(pInv, n)
@@ -286,12 +315,15 @@ export class SqliteDb {
       }
       return tables
     } finally {
-      wasm.dealloc(pIn)
+      for (const p of inputs) wasm.dealloc(p)
+      if (pGroup) {
+        if (pAll) capi.sqlite3_free(pAll)
+        capi.sqlite3changegroup_delete(pGroup)
+      }
       if (pInv) capi.sqlite3_free(pInv)
       stack.restore(sp)
     }
   }
-
   close(): void {
     if (this.closed) return
     this.closed = true

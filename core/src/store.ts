@@ -118,6 +118,8 @@ export class Store<S extends Schema = Schema> {
   private localHead: SeqNum
   private leaderStatus: LeaderStatus
   private clientOnlyUnpersisted = 0
+  /** Validated args of this session's pending events, so a replay skips parsing and validating. */
+  private readonly pendingArgs = new Map<string, unknown>()
   /** Resolvers of `handle.confirmed`, by the last synced eventId of the commit. */
   private readonly confirmWaiters = new Map<string, { resolve: () => void; reject: (e: unknown) => void }>()
   private outbox: OutboxEntry[] = []
@@ -158,7 +160,7 @@ export class Store<S extends Schema = Schema> {
     )
     if (boot.pending.length > 0) {
       const records = [...boot.pending]
-      const recorded = db.recordChanges(() => db.transaction(() => records.forEach((r) => this.applyIsolated(r))))
+      const recorded = db.recordChanges(() => this.applyAll(records))
       this.undo.push({ records, changeset: recorded.changeset, tables: recorded.tables, done: 0 })
     }
     this.unsubscribeLeader = leader.subscribe((message) => this.onLeaderMessage(message))
@@ -195,6 +197,7 @@ export class Store<S extends Schema = Schema> {
     const mixed = defs.some((d) => d.clientOnly !== clientOnly)
     const records: EventRecord[] = []
     let head = this.localHead
+    const args: unknown[] = []
     let nextGlobal = this.sync.upstreamHead + this.sync.pending.length + 1
     const applyAll = (record: (apply: () => void, eventName: string, clientOnly: boolean) => void) => {
       for (let i = 0; i < events.length; i++) {
@@ -215,6 +218,7 @@ export class Store<S extends Schema = Schema> {
         }
         record(() => this.materialization.apply(rec, event.args), event.name, def.clientOnly)
         records.push(rec)
+        if (!def.clientOnly) args.push(event.args)
       }
     }
     let entries: UndoEntry[] = []
@@ -247,7 +251,10 @@ export class Store<S extends Schema = Schema> {
     // each mixed entry undoes one synced event, in order
     if (mixed) entries.forEach((e, i) => (e.records = [synced[i]!]))
     this.undo.push(...entries)
-    if (synced.length > 0) this.sync = { ...this.sync, pending: [...this.sync.pending, ...synced] }
+    if (synced.length > 0) {
+      this.sync = { ...this.sync, pending: [...this.sync.pending, ...synced] }
+      synced.forEach((r, i) => this.pendingArgs.set(r.eventId, args[i]))
+    }
     this.clientOnlyUnpersisted += records.length - synced.length
     this.graph.bump(written)
     this.statusVersion.value++
@@ -367,7 +374,7 @@ export class Store<S extends Schema = Schema> {
     if (result.rollback.length === 0) {
       this.markDone(confirmedById)
       if (result.apply.length > 0) {
-        const recorded = this.db.recordChanges(() => this.db.transaction(() => result.apply.forEach((e) => this.applyIsolated(e))))
+        const recorded = this.db.recordChanges(() => this.applyAll(result.apply))
         for (const t of recorded.tables) touched.add(t)
       }
     } else {
@@ -375,19 +382,16 @@ export class Store<S extends Schema = Schema> {
       const from = this.undo.findIndex((u) => u.records.some((r) => r.eventId === firstRolledBack))
       this.db.transaction(() => {
         const reverted = this.undo.splice(from)
-        for (let i = reverted.length - 1; i >= 0; i--) {
-          const entry = reverted[i]!
-          if (entry.changeset !== null) this.db.revertChanges(entry.changeset)
-          for (const t of entry.tables) touched.add(t)
-        }
+        this.db.revertAll(reverted.flatMap((entry) => (entry.changeset === null ? [] : [entry.changeset])))
+        for (const entry of reverted) for (const t of entry.tables) touched.add(t)
         // the first undone entry may hold confirmed events before the divergence: they come back first
         const head = reverted[0]!
         const redo = head.records.slice(0, head.records.findIndex((r) => r.eventId === firstRolledBack)).map((r) => confirmedById.get(r.eventId) ?? r)
-        const applied = this.db.recordChanges(() => [...redo, ...result.apply].forEach((e) => this.applyIsolated(e)))
+        const applied = this.db.recordChanges(() => this.applyAll([...redo, ...result.apply]))
         for (const t of applied.tables) touched.add(t)
         this.undo.length = 0
         if (result.replay.length > 0) {
-          const replayed = this.db.recordChanges(() => result.replay.forEach((e) => this.applyIsolated(e)))
+          const replayed = this.db.recordChanges(() => this.applyAll(result.replay))
           for (const t of replayed.tables) touched.add(t)
           this.undo.push({ records: [...result.replay], changeset: replayed.changeset, tables: replayed.tables, done: 0 })
         }
@@ -398,6 +402,7 @@ export class Store<S extends Schema = Schema> {
     const upstream: SeqNum = { global: this.sync.upstreamHead, client: 0, rebaseGeneration: 0 }
     this.localHead = last !== undefined ? last.seqNum : compareSeqNum(this.localHead, upstream) > 0 ? this.localHead : upstream
     for (const e of [...result.confirmed, ...result.apply]) {
+      this.pendingArgs.delete(e.eventId)
       const waiter = this.confirmWaiters.get(e.eventId)
       if (waiter !== undefined) {
         this.confirmWaiters.delete(e.eventId)
@@ -426,17 +431,31 @@ export class Store<S extends Schema = Schema> {
     }
   }
 
-  /** Materializes an event whose order is final or that must be replayed: a failing materializer skips its writes (the same on every client) and is reported. */
-  private applyIsolated(event: EventRecord): void {
+  /**
+   * Materializes events whose order is final or that are replayed. A failing materializer skips
+   * that event's writes (the same on every client) and is reported. Optimistic: one savepoint
+   * for all, and one per event only when something failed.
+   */
+  private applyAll(events: readonly EventRecord[]): void {
+    if (events.length === 0) return
     try {
-      this.db.transaction(() => {
-        if (!this.materialization.apply(event) && this.schema.unknownEventHandling === 'fail') {
-          this.reportError(new CairnError('UnknownEvent', `Event "${event.name}" (${event.eventId}) from the server is not in this schema; it was kept and skipped.`))
-        }
-      })
+      this.db.transaction(() => events.forEach((e) => this.applyOne(e)))
     } catch (e) {
       if (!(e instanceof MaterializerError)) throw e
-      this.reportError(e)
+      for (const event of events) {
+        try {
+          this.db.transaction(() => this.applyOne(event))
+        } catch (e) {
+          if (!(e instanceof MaterializerError)) throw e
+          this.reportError(e)
+        }
+      }
+    }
+  }
+
+  private applyOne(event: EventRecord): void {
+    if (!this.materialization.apply(event, this.pendingArgs.get(event.eventId)) && this.schema.unknownEventHandling === 'fail') {
+      this.reportError(new CairnError('UnknownEvent', `Event "${event.name}" (${event.eventId}) from the server is not in this schema; it was kept and skipped.`))
     }
   }
 
