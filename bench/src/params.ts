@@ -5,8 +5,8 @@
 export type SystemId = 'cairn' | 'raw' | 'livestore'
 export const SYSTEMS: readonly SystemId[] = ['cairn', 'raw', 'livestore']
 
-export type WorkloadId = 'w1' | 'w2' | 'w3' | 'w4' | 'w5'
-export const WORKLOADS: readonly WorkloadId[] = ['w1', 'w2', 'w3', 'w4', 'w5']
+export type WorkloadId = 'w1' | 'w2' | 'w3' | 'w4' | 'w5' | 'w6'
+export const WORKLOADS: readonly WorkloadId[] = ['w1', 'w2', 'w3', 'w4', 'w5', 'w6']
 
 export interface Params {
   /** w1: single-event commits with 10 relevant + 90 unrelated subscriptions. */
@@ -27,6 +27,8 @@ export interface Params {
   readonly persistBatch: number
   /** w5: boots timed after the first one. */
   readonly boots: number
+  /** w6: rebases timed per pending size (1, 100, 1,000 pending events). */
+  readonly rebases: number
 }
 
 const FULL: Params = {
@@ -39,6 +41,7 @@ const FULL: Params = {
   persist: 100_000,
   persistBatch: 1_000,
   boots: 5,
+  rebases: 7,
 }
 
 const QUICK: Params = {
@@ -51,6 +54,7 @@ const QUICK: Params = {
   persist: 5_000,
   persistBatch: 500,
   boots: 2,
+  rebases: 2,
 }
 
 /**

@@ -93,6 +93,17 @@ export const WORKLOAD_DEFS: readonly WorkloadDef[] = [
       { id: 'rss_mb', label: 'peak RSS (MB)', total: true },
     ],
   },
+  {
+    id: 'w6',
+    title: () => '6. rebase: K pending todoCreated events, one foreign event arrives (roll back, apply it, replay K, rewrite the log)',
+    nLabel: 'rebases per K',
+    metrics: [
+      { id: 'rebase_1_ms', label: 'K = 1, median (ms)' },
+      { id: 'rebase_100_ms', label: 'K = 100, median (ms)' },
+      { id: 'rebase_1000_ms', label: 'K = 1,000, median (ms)' },
+      { id: 'rebase_1000_per_event_us', label: 'K = 1,000, per replayed event (µs)' },
+    ],
+  },
 ]
 
 /** One cell's data: per-rep values, or why it failed. */

@@ -1,6 +1,17 @@
 // Cairn, imported from its sources, with the in-memory adapter (its leader runs in-process and
 // keeps its database per storeId inside the adapter object). "Durable" = handle.persisted.
-import { createStorePromise, Events, makeInMemoryAdapter, makeSchema, queryDb, State, type Adapter, type CommitHandle } from '../../../core/src/index.ts'
+import {
+  createStorePromise,
+  Events,
+  makeInMemoryAdapter,
+  makeSchema,
+  queryDb,
+  State,
+  type Adapter,
+  type CommitHandle,
+  type SyncBackend,
+  type SyncHandlers,
+} from '../../../core/src/index.ts'
 import { z } from 'zod'
 import { idsByText, makeOthers, makeTodos, OTHER_QUERIES, TODO_INDEX, TODO_QUERIES, type QuerySpec, type TodoArgs } from '../data.ts'
 import { CallbackLatch, measureQueryDefs, timeBoots, timeCommitsToCallbacks, W4_WARMUP_COMMITS } from '../measure.ts'
@@ -234,4 +245,43 @@ export const cairn: SystemModule = {
       notes: ['cairn w5: same in-memory adapter object, shutdown + createStorePromise with the same storeId; boot = createStorePromise + count(*)'],
     }
   },
+
+  async w6(p) {
+    const metrics: Record<string, number> = {}
+    for (const k of REBASE_SIZES) {
+      const samples: number[] = []
+      for (let r = 0; r < p.rebases + 1; r++) {
+        // A backend the bench drives by hand: never connected for pushes (events stay pending),
+        // and the foreign event is delivered synchronously, so the call times the whole rebase:
+        // the leader rewrites its log, the session rolls back, applies, replays and refreshes.
+        let handlers: SyncHandlers | undefined
+        const backend: SyncBackend = {
+          name: 'bench',
+          connect: (_params, h) => {
+            handlers = h
+            return { connected: false, push: () => new Promise(() => {}), reconnect() {}, close: async () => {} }
+          },
+        }
+        const store = await createStorePromise({ schema, adapter: makeInMemoryAdapter(), storeId: `rebase-${k}-${r}`, sync: { backend } })
+        subscribeAll(store)
+        const todos = makeTodos(k)
+        let last: CommitHandle | undefined
+        for (let i = 0; i < k; i += 100) last = store.commit(...todos.slice(i, i + 100).map((t) => events.todoCreated(t)))
+        await last!.persisted
+        const foreign = { eventId: `foreign-${r}`, producerSeq: 1, name: 'v1.TodoCreated', args: { id: 'foreign', text: 'x', createdAt: '2026-01-01' }, clientId: 'other', sessionId: 'other', seq: 1 }
+        const t0 = performance.now()
+        handlers!.onPage({ events: [foreign], head: 1, remaining: 0 })
+        const ms = performance.now() - t0
+        assert(store.syncStatus.localHead === `e${k + 1}r1`, `cairn w6: expected the rebase to end at e${k + 1}r1, got ${store.syncStatus.localHead}`)
+        assert(countTodos(store) === k + 1, 'cairn w6: wrong row count after the rebase')
+        if (r > 0) samples.push(ms) // the first one warms up
+        await store.shutdown()
+      }
+      metrics[`rebase_${k}_ms`] = summarize(samples).p50
+    }
+    metrics.rebase_1000_per_event_us = (metrics.rebase_1000_ms! * 1000) / 1000
+    return { n: p.rebases, metrics, notes: ['cairn w6: in-memory adapter, 10 todo + 90 unrelated subscriptions live; time = delivering one foreign event synchronously until the session refreshed'] }
+  },
 }
+
+const REBASE_SIZES = [1, 100, 1000] as const

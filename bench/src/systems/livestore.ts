@@ -299,4 +299,9 @@ export const livestore: SystemModule = {
       rmSync(dir, { recursive: true, force: true })
     }
   },
+
+  async w6(p) {
+    // LiveStore rebases only against a sync provider; its node adapter has none to drive by hand
+    return { n: p.rebases, metrics: {}, notes: ['livestore w6: not measured (a rebase needs a LiveStore sync provider)'] }
+  },
 }

@@ -179,7 +179,7 @@ class RawStore {
   private readonly completeTodo: Prepared
   private readonly insertOther: Prepared
   private readonly appendEvent: Prepared
-  private seqNum = 0
+  seqNum = 0
 
   constructor() {
     this.state = new sqlite3.oo1.DB(':memory:', 'c')
@@ -422,5 +422,47 @@ export const raw: SystemModule = {
       },
       notes: ['raw w5 boot = export the state DB + deserialize it into a new DB + count(*)'],
     }
+  },
+
+  async w6(p) {
+    // The same work by hand, without changesets: undo K inserted todos (DELETE by id), insert the
+    // foreign todo, insert the K todos again, re-run the 10 todo queries once, and rewrite the
+    // log (delete K pending rows, insert the foreign event and the K renumbered ones).
+    const metrics: Record<string, number> = {}
+    for (const k of [1, 100, 1000] as const) {
+      const samples: number[] = []
+      for (let r = 0; r < p.rebases + 1; r++) {
+        const store = await boot()
+        const subs = subscribeAll(store.state)
+        const todos = makeTodos(k)
+        store.state.transaction(() => todos.forEach((t) => store.createTodo(t)))
+        store.log.transaction(() => todos.forEach((t) => store.append('v1.TodoCreated', t)))
+        const del = new Prepared(store.state, 'DELETE FROM todos WHERE id = ?')
+        const delLog = new Prepared(store.log, 'DELETE FROM eventlog WHERE seqNum = ?')
+        const t0 = performance.now()
+        store.log.transaction(() => {
+          for (let i = 0; i < k; i++) delLog.run([i + 1])
+          store.seqNum = 0
+          store.append('v1.TodoCreated', { id: 'foreign', text: 'x', createdAt: '2026-01-01' })
+          for (const t of todos) store.append('v1.TodoCreated', t)
+        })
+        store.state.transaction(() => {
+          for (let i = todos.length - 1; i >= 0; i--) del.run([todos[i]!.id])
+          store.createTodo({ id: 'foreign', text: 'x', createdAt: '2026-01-01' })
+          for (const t of todos) store.createTodo(t)
+        })
+        subs.afterTodosWrite()
+        const ms = performance.now() - t0
+        assert(store.count() === k + 1, 'raw w6: wrong row count')
+        if (r > 0) samples.push(ms)
+        del.finalize()
+        delLog.finalize()
+        store.state.close()
+        store.log.close()
+      }
+      metrics[`rebase_${k}_ms`] = summarize(samples).p50
+    }
+    metrics.rebase_1000_per_event_us = (metrics.rebase_1000_ms! * 1000) / 1000
+    return { n: p.rebases, metrics, notes: ['raw w6: the same SQL by hand (DELETE/INSERT instead of inverted changesets), 10 todo queries re-run once'] }
   },
 }
