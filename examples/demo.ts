@@ -1,4 +1,8 @@
-// `npm start`: until the playground exists, this walks through a store in the terminal.
+// `npm start`: until the playground exists, this walks through a store in the terminal, then
+// through two devices syncing (one offline, a conflicting edit, the rebase).
 import { quickstart } from './quickstart.ts'
+import { syncDemo } from './sync-demo.ts'
 
 await quickstart((line) => console.log(line))
+console.log('\n== sync: two devices, one server ==')
+await syncDemo((line) => console.log(line))
