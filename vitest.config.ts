@@ -1,14 +1,27 @@
+import react from '@vitejs/plugin-react'
 import { defineConfig } from 'vitest/config'
+
+const ui = (name: string, include: string[]) => ({ name, environment: 'happy-dom', include, testTimeout: 30_000, pool: 'threads' as const })
 
 export default defineConfig({
   test: {
-    include: ['core/test/**/*.test.ts', 'examples/**/*.test.ts', 'test/**/*.test.ts'],
-    typecheck: {
-      enabled: true,
-      include: ['core/test/**/*.test-d.ts'],
-      tsconfig: './tsconfig.json',
-    },
     testTimeout: 30_000,
     pool: 'threads',
+    projects: [
+      {
+        test: {
+          name: 'core',
+          include: ['core/test/**/*.test.ts', 'examples/**/*.test.ts', 'test/**/*.test.ts'],
+          typecheck: {
+            enabled: true,
+            include: ['core/test/**/*.test-d.ts'],
+            tsconfig: './tsconfig.json',
+          },
+          testTimeout: 30_000,
+          pool: 'threads',
+        },
+      },
+      { plugins: [react()], test: ui('react', ['adapters-ui/test/react.test.tsx']) },
+    ],
   },
 })
