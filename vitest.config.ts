@@ -1,4 +1,5 @@
 import react from '@vitejs/plugin-react'
+import vue from '@vitejs/plugin-vue'
 import { defineConfig } from 'vitest/config'
 
 const ui = (name: string, include: string[]) => ({ name, environment: 'happy-dom', include, testTimeout: 30_000, pool: 'threads' as const })
@@ -22,6 +23,7 @@ export default defineConfig({
         },
       },
       { plugins: [react()], test: ui('react', ['adapters-ui/test/react.test.tsx']) },
+      { plugins: [vue()], test: ui('vue', ['adapters-ui/test/vue.test.ts']) },
     ],
   },
 })
