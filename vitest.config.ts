@@ -2,6 +2,7 @@ import react from '@vitejs/plugin-react'
 import vue from '@vitejs/plugin-vue'
 import { svelte } from '@sveltejs/vite-plugin-svelte'
 import { svelteTesting } from '@testing-library/svelte/vite'
+import solid from 'vite-plugin-solid'
 import { defineConfig } from 'vitest/config'
 
 const ui = (name: string, include: string[]) => ({ name, environment: 'happy-dom', include, testTimeout: 30_000, pool: 'threads' as const })
@@ -27,6 +28,7 @@ export default defineConfig({
       { plugins: [react()], test: ui('react', ['adapters-ui/test/react.test.tsx']) },
       { plugins: [vue()], test: ui('vue', ['adapters-ui/test/vue.test.ts']) },
       { plugins: [svelte(), svelteTesting()], test: ui('svelte', ['adapters-ui/test/svelte.test.ts']) },
+      { plugins: [solid()], test: ui('solid', ['adapters-ui/test/solid.test.tsx']) },
     ],
   },
 })
