@@ -34,7 +34,13 @@ export interface Harness {
 export function behaviourSuite(h: Harness): void {
   let store: Store<typeof schema>
   let mounted: Mounted | undefined
-  const mount = async (views: readonly ViewSpec[]) => (mounted = await h.mount(store, views))
+  const mount = async (views: readonly ViewSpec[]) => {
+    const m = await h.mount(store, views)
+    let unmounted = false
+    // a test may unmount itself; afterEach unmounts the rest
+    const unmount = () => void (unmounted || ((unmounted = true), m.unmount()))
+    return (mounted = { ...m, unmount })
+  }
   const commit = (...e: Parameters<typeof store.commit>) => h.act(() => store.commit(...e))
   const instances = (label: string) => store.inspect().filter((i) => i.label === label)
 
