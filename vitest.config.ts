@@ -15,7 +15,7 @@ export default defineConfig({
       {
         test: {
           name: 'core',
-          include: ['core/test/**/*.test.ts', 'examples/**/*.test.ts', 'test/**/*.test.ts'],
+          include: ['core/test/**/*.test.ts', 'examples/*.test.ts', 'examples/todomvc/*.test.ts', 'test/**/*.test.ts'],
           typecheck: {
             enabled: true,
             include: ['core/test/**/*.test-d.ts'],
@@ -26,10 +26,13 @@ export default defineConfig({
           pool: 'threads',
         },
       },
-      { plugins: [react()], test: ui('react', ['adapters-ui/test/react.test.tsx']) },
-      { plugins: [vue()], test: ui('vue', ['adapters-ui/test/vue.test.ts']) },
-      { plugins: [svelte(), svelteTesting()], test: ui('svelte', ['adapters-ui/test/svelte.test.ts']) },
-      { plugins: [solid()], test: ui('solid', ['adapters-ui/test/solid.test.tsx']) },
+      { plugins: [react()], test: ui('react', ['adapters-ui/test/react.test.tsx', 'examples/todomvc/react/*.test.tsx']) },
+      { plugins: [vue()], test: ui('vue', ['adapters-ui/test/vue.test.ts', 'examples/todomvc/vue/*.test.ts']) },
+      {
+        plugins: [svelte(), svelteTesting()],
+        test: ui('svelte', ['adapters-ui/test/svelte.test.ts', 'examples/todomvc/svelte/*.test.ts']),
+      },
+      { plugins: [solid()], test: ui('solid', ['adapters-ui/test/solid.test.tsx', 'examples/todomvc/solid/*.test.tsx']) },
     ],
   },
 })
