@@ -15,7 +15,13 @@ export default defineConfig({
       {
         test: {
           name: 'core',
-          include: ['core/test/**/*.test.ts', 'examples/*.test.ts', 'examples/todomvc/*.test.ts', 'test/**/*.test.ts'],
+          include: [
+            'core/test/**/*.test.ts',
+            'examples/*.test.ts',
+            'examples/todomvc/*.test.ts',
+            'adapters-ui/test/size.test.ts',
+            'test/**/*.test.ts',
+          ],
           typecheck: {
             enabled: true,
             include: ['core/test/**/*.test-d.ts'],
