@@ -24,8 +24,8 @@ export default defineConfig({
           ],
           typecheck: {
             enabled: true,
-            include: ['core/test/**/*.test-d.ts'],
-            // only the core's type tests run here; `npm run typecheck` checks the whole repo
+            include: ['core/test/**/*.test-d.ts', 'adapters-ui/test/**/*.test-d.ts'],
+            // only the type tests (and what they import) are checked here; `npm run typecheck` checks the whole repo
             tsconfig: './tsconfig.typetests.json',
           },
           testTimeout: 30_000,
