@@ -4,7 +4,7 @@ import { render } from '@testing-library/vue'
 import { describe, expect, it } from 'vitest'
 import { defineComponent, h, nextTick, onErrorCaptured, shallowRef, type PropType, type WritableComputedRef } from 'vue'
 import { behaviourSuite, type Harness } from './behaviour.ts'
-import { events, makeStore, show, texts$ } from './fixtures.ts'
+import { events, makeStore, notes$, show, texts$ } from './fixtures.ts'
 
 const Boundary = defineComponent({
   props: { id: { type: String, required: true } },
@@ -108,6 +108,25 @@ describe('vue: provideStore and disposal', () => {
     view.unmount()
     await Promise.resolve()
     expect(store.inspect().filter((i) => i.label === 'texts')).toEqual([])
+    await store.shutdown()
+  })
+
+  it('follows a ref of a definition', async () => {
+    const store = await makeStore()
+    store.commit(events.todoCreated({ id: 'a', text: 'one' }), events.noteAdded({ id: 'n', body: 'note' }))
+    const def = shallowRef<Def<unknown>>(texts$)
+    const Texts = defineComponent({
+      setup: () => {
+        const rows = useQuery(def)
+        return () => h('p', show(rows.value))
+      },
+    })
+    const view = render(Texts, { global: { plugins: [storePlugin(store)] } })
+    expect(view.container.textContent).toBe('one')
+    def.value = notes$
+    await nextTick()
+    expect(view.container.textContent).toBe('note')
+    view.unmount()
     await store.shutdown()
   })
 
