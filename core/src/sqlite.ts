@@ -406,16 +406,26 @@ export class SqliteDb {
         return w.sqlite3_column_double(p, i)
       case SQLITE_TEXT: {
         const ptr = w.sqlite3_column_text(p, i)
-        return decodeUtf8(this.sqlite3.wasm.heap8u(), ptr, w.sqlite3_column_bytes(p, i))
+        const n = w.sqlite3_column_bytes(p, i)
+        return decodeUtf8(this.heap(), ptr, n)
       }
       case SQLITE_BLOB: {
         const ptr = w.sqlite3_column_blob(p, i)
         const n = w.sqlite3_column_bytes(p, i)
-        return n === 0 ? new Uint8Array(0) : this.sqlite3.wasm.heap8u().slice(ptr, ptr + n)
+        return n === 0 ? new Uint8Array(0) : this.heap().slice(ptr, ptr + n)
       }
       default:
         return null
     }
+  }
+
+  // heap8u() builds a new view whenever asked; a view only goes stale when the wasm memory grows
+  // (its buffer is then detached and its length 0), so one view serves every read until then
+  private heapView: Uint8Array = new Uint8Array(0)
+  private heap(): Uint8Array {
+    let h = this.heapView
+    if (h.length === 0) this.heapView = h = this.sqlite3.wasm.heap8u()
+    return h
   }
 
   private bind(p: number, values: BindValues): void {
@@ -436,7 +446,7 @@ export class SqliteDb {
       } else if (typeof v === 'bigint') rc = w.sqlite3_bind_int64(p, i + 1, v)
       else if (v instanceof Uint8Array) {
         this.ensureScratch(v.byteLength + 1)
-        this.sqlite3.wasm.heap8u().set(v, this.scratch)
+        this.heap().set(v, this.scratch)
         rc = w.sqlite3_bind_blob(p, i + 1, this.scratch, v.byteLength, SQLITE_TRANSIENT)
       } else if (typeof v === 'boolean') rc = w.sqlite3_bind_int64(p, i + 1, v ? 1n : 0n)
       else
@@ -452,7 +462,7 @@ export class SqliteDb {
   private writeScratch(value: string): number {
     const max = value.length * 3
     this.ensureScratch(max + 1)
-    const heap = this.sqlite3.wasm.heap8u()
+    const heap = this.heap()
     if (max < 256) {
       // short ASCII strings are the common case; encodeInto has a fixed cost that dominates them
       let ascii = true
