@@ -47,6 +47,7 @@ interface CachedStatement {
   readonly stmt: OoStmt
   readonly pointer: number
   columnNames: string[] | undefined
+  lastUsed: number
 }
 
 /** What one recorded write produced: an SQLite changeset and the tables it touched. */
@@ -63,6 +64,7 @@ export class SqliteDb {
   private readonly statements = new Map<string, CachedStatement>()
   private closed = false
   private txDepth = 0
+  private useClock = 0
 
   // raw wasm exports: the wrapped capi functions convert every argument and cost ~5x more
   private readonly w: RawExports
@@ -374,9 +376,9 @@ export class SqliteDb {
   private prepare(sql: string): CachedStatement {
     let cached = this.statements.get(sql)
     if (cached !== undefined) {
-      // re-insert so the Map's order is least-recently-used first
-      this.statements.delete(sql)
-      this.statements.set(sql, cached)
+      // a hit only stamps the entry: reordering the Map on every read cost more than the rare
+      // eviction scan below
+      cached.lastUsed = ++this.useClock
       return cached
     }
     let stmt: OoStmt
@@ -385,14 +387,24 @@ export class SqliteDb {
     } catch (e) {
       throw toSqliteError(e)
     }
-    cached = { stmt, pointer: stmt.pointer as number, columnNames: undefined }
+    if (this.statements.size >= STATEMENT_CACHE_SIZE) this.evictLeastRecentlyUsed()
+    cached = { stmt, pointer: stmt.pointer as number, columnNames: undefined, lastUsed: ++this.useClock }
     this.statements.set(sql, cached)
-    if (this.statements.size > STATEMENT_CACHE_SIZE) {
-      const [oldestSql, oldest] = this.statements.entries().next().value!
-      this.statements.delete(oldestSql)
-      oldest.stmt.finalize()
-    }
     return cached
+  }
+
+  private evictLeastRecentlyUsed(): void {
+    let oldestSql: string | undefined
+    let oldest: CachedStatement | undefined
+    for (const [sql, entry] of this.statements) {
+      if (oldest === undefined || entry.lastUsed < oldest.lastUsed) {
+        oldest = entry
+        oldestSql = sql
+      }
+    }
+    if (oldest === undefined) return
+    this.statements.delete(oldestSql!)
+    oldest.stmt.finalize()
   }
 
   private column(p: number, i: number): SqlValue {

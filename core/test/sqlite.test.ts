@@ -26,3 +26,20 @@ describe('SqliteDb.select', () => {
     expect(db.select('SELECT 9007199254740993 AS big, 42 AS small')).toEqual([{ big: 9007199254740993n, small: 42 }])
   })
 })
+
+describe('statement cache', () => {
+  it('evicts the least recently used statement and keeps answering every query right', async () => {
+    const db = await SqliteDb.open()
+    db.exec('CREATE TABLE t (n INTEGER)')
+    db.run('INSERT INTO t VALUES (1)')
+    const hot = 'SELECT n FROM t'
+    for (let i = 0; i < 600; i++) {
+      expect(db.select(`SELECT ${i} AS v`)).toEqual([{ v: i }])
+      expect(db.select(hot)).toEqual([{ n: 1 }])
+    }
+    const statements = (db as unknown as { statements: Map<string, unknown> }).statements
+    expect(statements.size).toBeLessThanOrEqual(256)
+    expect(statements.has(hot)).toBe(true) // used all along, never the oldest
+    expect(statements.has('SELECT 0 AS v')).toBe(false)
+  })
+})
