@@ -1,14 +1,34 @@
+import react from '@vitejs/plugin-react'
+import vue from '@vitejs/plugin-vue'
+import { svelte } from '@sveltejs/vite-plugin-svelte'
+import { svelteTesting } from '@testing-library/svelte/vite'
+import solid from 'vite-plugin-solid'
 import { defineConfig } from 'vitest/config'
+
+const ui = (name: string, include: string[]) => ({ name, environment: 'happy-dom', include, testTimeout: 30_000, pool: 'threads' as const })
 
 export default defineConfig({
   test: {
-    include: ['core/test/**/*.test.ts', 'examples/**/*.test.ts', 'test/**/*.test.ts'],
-    typecheck: {
-      enabled: true,
-      include: ['core/test/**/*.test-d.ts'],
-      tsconfig: './tsconfig.json',
-    },
     testTimeout: 30_000,
     pool: 'threads',
+    projects: [
+      {
+        test: {
+          name: 'core',
+          include: ['core/test/**/*.test.ts', 'examples/**/*.test.ts', 'test/**/*.test.ts'],
+          typecheck: {
+            enabled: true,
+            include: ['core/test/**/*.test-d.ts'],
+            tsconfig: './tsconfig.json',
+          },
+          testTimeout: 30_000,
+          pool: 'threads',
+        },
+      },
+      { plugins: [react()], test: ui('react', ['adapters-ui/test/react.test.tsx']) },
+      { plugins: [vue()], test: ui('vue', ['adapters-ui/test/vue.test.ts']) },
+      { plugins: [svelte(), svelteTesting()], test: ui('svelte', ['adapters-ui/test/svelte.test.ts']) },
+      { plugins: [solid()], test: ui('solid', ['adapters-ui/test/solid.test.tsx']) },
+    ],
   },
 })

@@ -58,3 +58,5 @@ export {
   ColumnValueError,
   type Issue,
 } from './errors.ts'
+export type { DocumentId } from './schema/client-document.ts'
+export { listenable, documentQuery, setDocument, type Listenable, type DocumentUpdate } from './listenable.ts'
