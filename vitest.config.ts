@@ -25,6 +25,7 @@ export default defineConfig({
           pool: 'threads',
         },
       },
+      { test: { name: 'sync', include: ['sync/test/**/*.test.ts'], testTimeout: 30_000, pool: 'threads' } },
       { plugins: [react()], test: ui('react', ['adapters-ui/test/react.test.tsx']) },
       { plugins: [vue()], test: ui('vue', ['adapters-ui/test/vue.test.ts']) },
       { plugins: [svelte(), svelteTesting()], test: ui('svelte', ['adapters-ui/test/svelte.test.ts']) },
