@@ -95,7 +95,8 @@ export class ReactivityGraph {
   }
 
   /** Results of definitions read once in this task, so a node made on the second read keeps the reference. */
-  private readonly readOnce = new Map<Def, unknown>()
+  // weak: a loop of inline `queryDb(...)` reads must not keep every result alive until the task ends
+  private readOnce = new WeakMap<Def, unknown>()
   private readonly directGet: Getter = (child) => this.read(child) as never
 
   setSignal<T>(def: Def<T>, value: T): void {
@@ -246,7 +247,7 @@ export class ReactivityGraph {
     // loop of reads is answered from the graph, then are released.
     queueMicrotask(() => {
       this.sweepScheduled = false
-      this.readOnce.clear()
+      this.readOnce = new WeakMap()
       for (const instance of [...this.instances.values()]) {
         if (instance.refs === 0) {
           instance.refs = 1
