@@ -1,4 +1,5 @@
 import sqlite3InitModule from '@sqlite.org/sqlite-wasm'
+import { changesetTableNames } from './changeset.ts'
 import type { BindValues, SqlValue } from './sql.ts'
 
 // The sqlite-wasm typings model the module loosely; we keep our own narrow view of what we call.
@@ -244,9 +245,9 @@ export class SqliteDb {
         if (p) w.sqlite3_free(p)
         return { changeset: null, tables: EMPTY_SET }
       }
-      const changeset = wasm.heap8u().slice(p, p + n)
-      const tables = this.changesetTables(p, n)
+      const changeset = this.heap().slice(p, p + n)
       w.sqlite3_free(p)
+      const tables = changesetTableNames(changeset)
       return { changeset, tables }
     } finally {
       if (pSession) w.sqlite3session_delete(pSession)
@@ -299,7 +300,7 @@ export class SqliteDb {
       check(capi.sqlite3changeset_invert(total, pAll, pn, pp), 'sqlite3changeset_invert')
       const n = wasm.peek32(pn) as number
       pInv = wasm.peekPtr(pp) as number
-      const tables = this.changesetTables(pInv, n)
+      const tables = changesetTableNames(this.heap().subarray(pInv, pInv + n))
       let conflict = false
       const rc = capi.sqlite3changeset_apply(
         this.db.pointer!,
@@ -336,31 +337,6 @@ export class SqliteDb {
     if (this.mainName) this.w.sqlite3_free(this.mainName)
     this.scratch = this.out = this.mainName = 0
     this.db.close()
-  }
-
-  private changesetTables(p: number, n: number): Set<string> {
-    const w = this.w
-    const { wasm } = this.sqlite3
-    // a separate block: recordChanges still holds results in outPointers()
-    const out = this.outPointers() + 16
-    const tables = new Set<string>()
-    check(w.sqlite3changeset_start(out, n, p), 'sqlite3changeset_start')
-    const pIter = wasm.peekPtr(out) as number
-    let last = ''
-    try {
-      while (w.sqlite3changeset_next(pIter) === SQLITE_ROW) {
-        w.sqlite3changeset_op(pIter, out, out + 4, out + 8, out + 12)
-        // the iterator copies every table's name into one reused buffer: read it each time
-        const name = wasm.cstrToJs(wasm.peekPtr(out) as number) ?? ''
-        if (name !== last) {
-          last = name
-          tables.add(name)
-        }
-      }
-    } finally {
-      w.sqlite3changeset_finalize(pIter)
-    }
-    return tables
   }
 
   /** 32 bytes of wasm memory for out-parameters, allocated once per database. */
