@@ -443,7 +443,23 @@ function columnEntries(info: TableInfo): [string, AnyColumn][] {
 // Materializers build the same few insert shapes for every event; the statement text is the key
 // of the prepared-statement cache, so building it once per shape saves the string work too.
 const insertSqlByTable = new WeakMap<TableInfo, Map<string, string>>()
+const lastInsert = new WeakMap<TableInfo, { names: readonly string[]; rowCount: number; query: string }>()
 function insertSql(info: TableInfo, names: readonly string[], rowCount: number): string {
+  // the same shape as the previous insert into this table (the usual case): no key to build
+  const last = lastInsert.get(info)
+  if (last !== undefined && last.rowCount === rowCount && sameNames(last.names, names)) return last.query
+  const query = insertSqlOfShape(info, names, rowCount)
+  lastInsert.set(info, { names, rowCount, query })
+  return query
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+function insertSqlOfShape(info: TableInfo, names: readonly string[], rowCount: number): string {
   let byShape = insertSqlByTable.get(info)
   if (byShape === undefined) insertSqlByTable.set(info, (byShape = new Map()))
   const key = `${rowCount}\u0000${names.join('\u0000')}`
