@@ -15,21 +15,31 @@ export default defineConfig({
       {
         test: {
           name: 'core',
-          include: ['core/test/**/*.test.ts', 'examples/**/*.test.ts', 'test/**/*.test.ts'],
+          include: [
+            'core/test/**/*.test.ts',
+            'examples/*.test.ts',
+            'examples/todomvc/*.test.ts',
+            'adapters-ui/test/size.test.ts',
+            'test/**/*.test.ts',
+          ],
           typecheck: {
             enabled: true,
-            include: ['core/test/**/*.test-d.ts'],
-            tsconfig: './tsconfig.json',
+            include: ['core/test/**/*.test-d.ts', 'adapters-ui/test/**/*.test-d.ts'],
+            // only the type tests (and what they import) are checked here; `npm run typecheck` checks the whole repo
+            tsconfig: './tsconfig.typetests.json',
           },
           testTimeout: 30_000,
           pool: 'threads',
         },
       },
       { test: { name: 'sync', include: ['sync/test/**/*.test.ts'], testTimeout: 30_000, pool: 'threads' } },
-      { plugins: [react()], test: ui('react', ['adapters-ui/test/react.test.tsx']) },
-      { plugins: [vue()], test: ui('vue', ['adapters-ui/test/vue.test.ts']) },
-      { plugins: [svelte(), svelteTesting()], test: ui('svelte', ['adapters-ui/test/svelte.test.ts']) },
-      { plugins: [solid()], test: ui('solid', ['adapters-ui/test/solid.test.tsx']) },
+      { plugins: [react()], test: ui('react', ['adapters-ui/test/react.test.tsx', 'examples/todomvc/react/*.test.tsx']) },
+      { plugins: [vue()], test: ui('vue', ['adapters-ui/test/vue.test.ts', 'examples/todomvc/vue/*.test.ts']) },
+      {
+        plugins: [svelte(), svelteTesting()],
+        test: ui('svelte', ['adapters-ui/test/svelte.test.ts', 'examples/todomvc/svelte/*.test.ts']),
+      },
+      { plugins: [solid()], test: ui('solid', ['adapters-ui/test/solid.test.tsx', 'examples/todomvc/solid/*.test.tsx']) },
     ],
   },
 })

@@ -34,7 +34,13 @@ export interface Harness {
 export function behaviourSuite(h: Harness): void {
   let store: Store<typeof schema>
   let mounted: Mounted | undefined
-  const mount = async (views: readonly ViewSpec[]) => (mounted = await h.mount(store, views))
+  const mount = async (views: readonly ViewSpec[]) => {
+    const m = await h.mount(store, views)
+    let unmounted = false
+    // a test may unmount itself; afterEach unmounts the rest
+    const unmount = () => void (unmounted || ((unmounted = true), m.unmount()))
+    return (mounted = { ...m, unmount })
+  }
   const commit = (...e: Parameters<typeof store.commit>) => h.act(() => store.commit(...e))
   const instances = (label: string) => store.inspect().filter((i) => i.label === label)
 
@@ -60,11 +66,12 @@ export function behaviourSuite(h: Harness): void {
       expect([view.text(0), view.renders(0).length]).toEqual(['one,two,three', 2])
     })
 
-    it('does not render on a commit to another table', async () => {
-      const view = await mount([{ query: texts$ }])
+    it('does not render on a commit to another table, while a view of that table does', async () => {
+      const view = await mount([{ query: texts$ }, { query: notes$ }])
       const runs = store.runsOf(texts$)
       await commit(events.noteAdded({ id: 'n', body: 'note' }))
       expect([view.renders(0).length, store.runsOf(texts$) - runs]).toEqual([1, 0])
+      expect([view.text(1), view.renders(1).length]).toEqual(['note', 2])
     })
 
     it('does not render when a re-run returns an equal result', async () => {

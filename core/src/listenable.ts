@@ -107,23 +107,27 @@ function create<T>(store: Store<any>, def: Def<T>): Listenable<T> {
     listeners.add(entry)
     if (stop === undefined) {
       let changed = false
+      let starting = true
       stop = store.subscribe(
         def,
         (value) => {
           const before = last
           const failed = error !== NONE
           error = NONE
-          const kept = keep(value)
+          // Once running, the graph only calls with a new result (an equal re-run keeps its
+          // reference), so only the first result needs comparing with the one handed out.
+          const kept = starting ? keep(value) : (last = value)
           changed = (before !== NONE && kept !== before) || failed
-          if (stop !== undefined && changed) emit()
+          if (!starting && changed) emit()
         },
         {
           onError: (e) => {
             error = e
-            if (stop !== undefined) emit()
+            if (!starting) emit()
           },
         },
       )
+      starting = false
       // The first result arrives during store.subscribe, before `stop` is set. Tell listeners
       // only if it differs from what was handed out before (a commit between render and mount).
       if (changed || error !== NONE) emit()

@@ -12,7 +12,8 @@ export interface StoreResource<S extends Schema> {
 
 // Suspense throws away the state of a component that suspends before it mounts, so the
 // pending store lives here, keyed by the schema object and the storeId. It leaves the cache
-// when its last user unmounts (the store is shut down) or when creating it failed on retry.
+// when its last user unmounts (the store is shut down) or when creating it failed. A store whose
+// Suspense boundary went away before anything mounted stays open; it is reused by the next mount.
 const resources = new WeakMap<Schema, Map<string, StoreResource<any>>>()
 
 export function storeResource<S extends Schema>(options: StoreOptions<S>): StoreResource<S> {

@@ -75,7 +75,17 @@ export function setStoreContext(store: Store<any>): Store<any> {
   return setContext(key, store)
 }
 
-/** The store set by a parent's `setStoreContext`; throws an actionable error when there is none. */
+/**
+ * The context that holds `store`, for `mount`'s `context` option at the root of an app.
+ *
+ * @example
+ * mount(App, { target, context: storeContext(store) })   // App calls getStoreContext()
+ */
+export function storeContext(store: Store<any>): Map<unknown, unknown> {
+  return new Map([[key, store]])
+}
+
+/** The store set by a parent's `setStoreContext` (or `storeContext`); throws an actionable error when there is none. */
 export function getStoreContext(): Store<any> {
   const store = getContext<Store<any> | undefined>(key)
   if (store === undefined) throw new CairnError('NoStore', 'No Cairn store here: call setStoreContext(store) in a parent component.')
