@@ -288,7 +288,7 @@ export function decodeClientMessage(text: string, limits: Pick<SyncLimits, 'maxE
   })
 }
 
-function decodeServerEvent(value: unknown): ServerEvent {
+function decodeServerEvent(value: unknown): ServerEvent & { principal?: string } {
   if (!isRecord(value)) refuse('an event is a JSON object')
   const seq = nat(value, 'seq', 1)
   const producerSeq = nat(value, 'producerSeq', 1)
@@ -300,6 +300,8 @@ function decodeServerEvent(value: unknown): ServerEvent {
     args: value.args ?? null,
     clientId: str(value, 'clientId'),
     sessionId: str(value, 'sessionId'),
+    // who pushed it, as the server's authorize said: passed on to the app, never trusted for anything here
+    ...(typeof value.principal === 'string' ? { principal: value.principal } : {}),
   }
 }
 

@@ -38,7 +38,7 @@ export class WsHandler<P> {
         const now = performance.now()
         for (const c of this.connections) c.sweep(now)
       },
-      Math.min(5_000, Math.max(50, Math.floor(service.limits.idleTimeoutMs / 4))),
+      Math.min(5_000, Math.max(50, Math.floor(Math.min(service.limits.idleTimeoutMs / 4, service.limits.helloTimeoutMs / 2)))),
     )
     this.sweeper.unref()
   }
