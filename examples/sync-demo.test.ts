@@ -12,8 +12,6 @@ describe('sync demo (npm start, second part)', () => {
     expect(after).toContain('laptop: online, 1 pending, session e3r1, leader e3r1, server e2')
     expect(after).toContain('laptop: online, 0 pending, session e3, leader e3, server e3')
     expect(after).toContain('phone sees: [x] Write the spec (v2)')
-    expect(lines.at(-1)).toBe(
-      'laptop: [x] Write the spec (v2); server log: e1 v1.TodoCreated, e2 v1.TodoCompleted, e3 v1.TodoRenamed',
-    )
+    expect(lines.at(-1)).toBe('laptop: [x] Write the spec (v2); server log: e1 v1.TodoCreated, e2 v1.TodoCompleted, e3 v1.TodoRenamed')
   })
 })

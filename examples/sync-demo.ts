@@ -36,9 +36,14 @@ export async function syncDemo(log: (line: string) => void): Promise<void> {
   const laptop = await createStorePromise({ schema, adapter: makeInMemoryAdapter(), storeId: 'team', sync: { backend: laptopNet } })
   const phone = await createStorePromise({ schema, adapter: makeInMemoryAdapter(), storeId: 'team', sync: { backend: server.backend() } })
   const all$ = queryDb(todos.orderBy('id'), { label: 'todos' })
-  const show = (rows: readonly { text: string; completed: boolean }[]) => rows.map((t) => `${t.completed ? '[x]' : '[ ]'} ${t.text}`).join(', ')
+  const show = (rows: readonly { text: string; completed: boolean }[]) =>
+    rows.map((t) => `${t.completed ? '[x]' : '[ ]'} ${t.text}`).join(', ')
   phone.subscribe(all$, (rows) => log(`phone sees: ${show(rows) || '(nothing)'}`))
-  laptop.subscribe(syncStatus$, (s) => log(`laptop: ${s.connected ? 'online' : 'offline'}, ${s.pending} pending, session ${s.localHead}, leader ${s.leaderHead}, server ${s.serverHead ?? '?'}`))
+  laptop.subscribe(syncStatus$, (s) =>
+    log(
+      `laptop: ${s.connected ? 'online' : 'offline'}, ${s.pending} pending, session ${s.localHead}, leader ${s.leaderHead}, server ${s.serverHead ?? '?'}`,
+    ),
+  )
 
   await laptop.commit(events.todoCreated({ id: 'a', text: 'Write the spec' })).confirmed
   await server.settled([laptop, phone])
@@ -52,7 +57,12 @@ export async function syncDemo(log: (line: string) => void): Promise<void> {
   log('-- back online: the phone won e2, the laptop replays its edit as e3 --')
   laptopNet.setOnline(true)
   await server.settled([laptop, phone])
-  log(`laptop: ${show(laptop.query(all$))}; server log: ${server.events('team').map((e) => `e${e.seq} ${e.name}`).join(', ')}`)
+  log(
+    `laptop: ${show(laptop.query(all$))}; server log: ${server
+      .events('team')
+      .map((e) => `e${e.seq} ${e.name}`)
+      .join(', ')}`,
+  )
   await laptop.shutdown()
   await phone.shutdown()
 }

@@ -39,7 +39,11 @@ function parseOptions(argv: readonly string[]): Options {
   const list = <T extends string>(name: string, all: readonly T[]): readonly T[] => {
     const v = valueOf(name)
     if (v === undefined || v === '') return all
-    const picked = v.split(',').map((s) => s.trim()) as T[]
+    // s1..s3 are the sync workloads (src/sync/main.ts runs them after this)
+    const picked = v
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => !(name === 'only' && /^s\d+$/.test(s))) as T[]
     const unknown = picked.filter((s) => !all.includes(s))
     if (unknown.length > 0) throw new Error(`--${name}: unknown ${unknown.join(', ')} (choose from ${all.join(', ')})`)
     return all.filter((s) => picked.includes(s))
@@ -75,7 +79,12 @@ function machine() {
 }
 
 /** Runs one workload of one system in a fresh process. Never throws: failures become the result. */
-function runChild(system: SystemId, workload: WorkloadId, params: Params, timeoutMs: number): Promise<{ result?: WorkloadResult; error?: string; wallMs: number }> {
+function runChild(
+  system: SystemId,
+  workload: WorkloadId,
+  params: Params,
+  timeoutMs: number,
+): Promise<{ result?: WorkloadResult; error?: string; wallMs: number }> {
   const start = performance.now()
   return new Promise((resolve) => {
     const child = fork(childPath, [system, workload, JSON.stringify(params)], {
@@ -128,14 +137,18 @@ async function main(): Promise<void> {
   const info = machine()
   const outcomes: Outcomes = {}
   const log = (s: string) => process.stderr.write(`${s}\n`)
-  log(`cairn bench (${options.quick ? 'quick' : 'full'}): workloads ${options.workloads.join(', ')}; systems ${options.systems.join(', ')}; ${options.reps} rep(s)`)
+  log(
+    `cairn bench (${options.quick ? 'quick' : 'full'}): workloads ${options.workloads.join(', ')}; systems ${options.systems.join(', ')}; ${options.reps} rep(s)`,
+  )
   for (const workload of options.workloads) {
     // repetitions interleave the systems, so a drift of the machine does not favour one of them
     const runs = new Map<SystemId, Awaited<ReturnType<typeof runChild>>[]>()
     for (let rep = 0; rep < options.reps; rep++) {
       for (const system of options.systems) {
         const run = await runChild(system, workload, paramsFor(system, options.quick), timeoutMsFor(system, options.quick))
-        log(`  ${workload} ${system.padEnd(9)} ${(run.wallMs / 1000).toFixed(1).padStart(6)} s  ${run.error ? `FAILED: ${run.error}` : 'ok'}`)
+        log(
+          `  ${workload} ${system.padEnd(9)} ${(run.wallMs / 1000).toFixed(1).padStart(6)} s  ${run.error ? `FAILED: ${run.error}` : 'ok'}`,
+        )
         runs.set(system, [...(runs.get(system) ?? []), run])
       }
     }
@@ -200,7 +213,8 @@ const listText = (items: readonly string[]) =>
 
 /** The commit Cairn's sources were measured at, "+dirty" when core/ has uncommitted changes. */
 function cairnVersion(): string {
-  const git = (...args: string[]) => execFileSync('git', args, { cwd: benchDir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+  const git = (...args: string[]) =>
+    execFileSync('git', args, { cwd: benchDir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
   try {
     const head = git('rev-parse', '--short', 'HEAD')
     return git('status', '--porcelain', '--', '../core').length > 0 ? `${head}+dirty` : head

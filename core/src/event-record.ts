@@ -10,6 +10,12 @@ export interface EventRecord {
   readonly clientId: string
   readonly sessionId: string
   readonly clientOnly: boolean
+  /**
+   * The validated args, when whoever hands the record on already has them (the session, to a
+   * leader in the same process): saves a JSON parse and a validation per event. Never stored or
+   * sent; `json` stays the truth. Materializers must treat args as read-only.
+   */
+  readonly args?: unknown
 }
 
 /** A unique event id. */

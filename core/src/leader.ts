@@ -230,6 +230,8 @@ export class Leader {
         this.sync = state
         let next = 0
         let upstream = this.sync.upstreamHead
+        // materialized together after the loop, in log order: one savepoint for the batch
+        const toApply: EventRecord[] = []
         for (const event of events) {
           if (event.clientOnly) {
             const logged: LoggedEvent = {
@@ -238,7 +240,7 @@ export class Leader {
               producerSeq: 0,
             }
             this.insertEvent(logged, 'confirmed')
-            this.applyIsolated(logged, failures)
+            toApply.push(logged)
             assigned.push(logged.seqNum)
             continue
           }
@@ -247,11 +249,12 @@ export class Leader {
             upstream = logged.seqNum.global
             this.clientCounter = 0
             this.insertEvent(logged, 'confirmed')
-            this.applyIsolated(logged, failures)
+            toApply.push(logged)
             confirmedNow.push(logged)
           } else this.insertEvent(logged, 'pending')
           assigned.push(logged.seqNum)
         }
+        this.applyBatch(toApply, failures)
         if (this.authority) this.sync = confirmPrefix(this.sync, this.sync.pending.length)
         this.saveSyncMeta()
       })
@@ -405,7 +408,7 @@ export class Leader {
     try {
       this.db.transaction(() => {
         for (const event of events) {
-          if (this.schema.eventsByName.has(event.name)) this.materialization.apply(event)
+          if (this.schema.eventsByName.has(event.name)) this.materialization.apply(event, event.args)
           else this.applyIsolated(event, failures)
         }
       })
@@ -426,7 +429,7 @@ export class Leader {
       return
     }
     try {
-      this.db.transaction(() => this.materialization.apply(event))
+      this.db.transaction(() => this.materialization.apply(event, event.args))
     } catch (e) {
       if (!(e instanceof MaterializerError)) throw e
       failures.push({ eventId: event.eventId, error: e })

@@ -58,22 +58,24 @@ export class Materialization {
   }
 
   private context(meta: EventMeta): MaterializerContext {
-    const read = (q: Queryable<unknown> | RawRead): unknown => {
-      try {
-        if ('asSql' in q) return this.read(q, meta.sessionId)
-        const fragment: SqlFragment = isSqlFragment(q.query) ? q.query : { query: q.query, bindValues: q.bindValues ?? [] }
-        return this.db.select(fragment.query, fragment.bindValues)
-      } catch (e) {
-        const sql = 'asSql' in q ? q.asSql().query : isSqlFragment(q.query) ? q.query.query : q.query
-        throw new MaterializerError(
-          meta.name,
-          `ctx.query in the materializer of "${meta.name}" failed: ${(e as Error).message} (SQL: ${sql}).`,
-          { cause: e },
-        )
-      }
-    }
-    return { query: read as MaterializerContext['query'], event: meta }
+    this.current = meta
+    return { query: this.contextRead, event: meta }
   }
+
+  // One function for every event (not a closure per event): materializers run one at a time and
+  // synchronously, so the event being materialized is `current`.
+  private current: EventMeta | undefined
+  private readonly contextRead = ((q: Queryable<unknown> | RawRead): unknown => {
+    const meta = this.current!
+    try {
+      if ('asSql' in q) return this.read(q, meta.sessionId)
+      const fragment: SqlFragment = isSqlFragment(q.query) ? q.query : { query: q.query, bindValues: q.bindValues ?? [] }
+      return this.db.select(fragment.query, fragment.bindValues)
+    } catch (e) {
+      const sql = 'asSql' in q ? q.asSql().query : isSqlFragment(q.query) ? q.query.query : q.query
+      throw new MaterializerError(meta.name, `ctx.query in the materializer of "${meta.name}" failed: ${(e as Error).message} (SQL: ${sql}).`, { cause: e })
+    }
+  }) as MaterializerContext['query']
 
   private write(eventName: string, write: MaterializerWrite): void {
     let sql: string

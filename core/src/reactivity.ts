@@ -80,10 +80,24 @@ export class ReactivityGraph {
   }
 
   read<T>(def: Def<T>): T {
+    if (def.kind === 'query' && !this.instances.has(def) && !this.readOnce.has(def)) {
+      // A definition read once, unsubscribed, runs without a graph node: building (and later
+      // sweeping) a node costs more than the query when apps write `store.query(queryDb(...))`
+      // inline. Read again in the same task, it gets a node and later reads come from it.
+      const result = this.runQuery(def as LiveQueryDef<unknown>, this.directGet, { tables: [] })
+      this.readOnce.set(def, result)
+      this.scheduleSweep()
+      return result as T
+    }
     const instance = this.instance(def)
     if (instance.refs === 0) this.scheduleSweep()
     return instance.node.value as T
   }
+
+  /** Results of definitions read once in this task, so a node made on the second read keeps the reference. */
+  // weak: a loop of inline `queryDb(...)` reads must not keep every result alive until the task ends
+  private readOnce = new WeakMap<Def, unknown>()
+  private readonly directGet: Getter = (child) => this.read(child) as never
 
   setSignal<T>(def: Def<T>, value: T): void {
     if (def.kind !== 'signal') throw new TypeError(`setSignal needs a signal definition; "${def.label}" is a ${def.kind}.`)
@@ -166,7 +180,7 @@ export class ReactivityGraph {
       return { def, node: s, signal: s, refs: 0, runs: 0, tables: [], children }
     }
     const instance: Instance = { def, node: undefined as never, signal: undefined, refs: 0, runs: 0, tables: [], children }
-    let previous: unknown = UNSET
+    let previous: unknown = this.readOnce.has(def) ? this.readOnce.get(def) : UNSET
     const node = preactComputed(() => {
       instance.runs++
       const next = def.kind === 'computed' ? def.fn(get) : this.runQuery(def, get, instance)
@@ -178,7 +192,7 @@ export class ReactivityGraph {
     return instance
   }
 
-  private runQuery(def: LiveQueryDef<unknown>, get: Getter, instance: Instance): unknown {
+  private runQuery(def: LiveQueryDef<unknown>, get: Getter, instance: Pick<Instance, 'tables'>): unknown {
     let sql = ''
     try {
       const input = typeof def.input === 'function' ? def.input(get) : def.input
@@ -233,6 +247,7 @@ export class ReactivityGraph {
     // loop of reads is answered from the graph, then are released.
     queueMicrotask(() => {
       this.sweepScheduled = false
+      this.readOnce = new WeakMap()
       for (const instance of [...this.instances.values()]) {
         if (instance.refs === 0) {
           instance.refs = 1

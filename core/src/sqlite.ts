@@ -1,4 +1,5 @@
 import sqlite3InitModule from '@sqlite.org/sqlite-wasm'
+import { changesetTableNames } from './changeset.ts'
 import type { BindValues, SqlValue } from './sql.ts'
 
 // The sqlite-wasm typings model the module loosely; we keep our own narrow view of what we call.
@@ -47,6 +48,7 @@ interface CachedStatement {
   readonly stmt: OoStmt
   readonly pointer: number
   columnNames: string[] | undefined
+  lastUsed: number
 }
 
 /** What one recorded write produced: an SQLite changeset and the tables it touched. */
@@ -63,6 +65,7 @@ export class SqliteDb {
   private readonly statements = new Map<string, CachedStatement>()
   private closed = false
   private txDepth = 0
+  private useClock = 0
 
   // raw wasm exports: the wrapped capi functions convert every argument and cost ~5x more
   private readonly w: RawExports
@@ -242,9 +245,9 @@ export class SqliteDb {
         if (p) w.sqlite3_free(p)
         return { changeset: null, tables: EMPTY_SET }
       }
-      const changeset = wasm.heap8u().slice(p, p + n)
-      const tables = this.changesetTables(p, n)
+      const changeset = this.heap().slice(p, p + n)
       w.sqlite3_free(p)
+      const tables = changesetTableNames(changeset)
       return { changeset, tables }
     } finally {
       if (pSession) w.sqlite3session_delete(pSession)
@@ -297,7 +300,7 @@ export class SqliteDb {
       check(capi.sqlite3changeset_invert(total, pAll, pn, pp), 'sqlite3changeset_invert')
       const n = wasm.peek32(pn) as number
       pInv = wasm.peekPtr(pp) as number
-      const tables = this.changesetTables(pInv, n)
+      const tables = changesetTableNames(this.heap().subarray(pInv, pInv + n))
       let conflict = false
       const rc = capi.sqlite3changeset_apply(
         this.db.pointer!,
@@ -336,31 +339,6 @@ export class SqliteDb {
     this.db.close()
   }
 
-  private changesetTables(p: number, n: number): Set<string> {
-    const w = this.w
-    const { wasm } = this.sqlite3
-    // a separate block: recordChanges still holds results in outPointers()
-    const out = this.outPointers() + 16
-    const tables = new Set<string>()
-    check(w.sqlite3changeset_start(out, n, p), 'sqlite3changeset_start')
-    const pIter = wasm.peekPtr(out) as number
-    let last = ''
-    try {
-      while (w.sqlite3changeset_next(pIter) === SQLITE_ROW) {
-        w.sqlite3changeset_op(pIter, out, out + 4, out + 8, out + 12)
-        // the iterator copies every table's name into one reused buffer: read it each time
-        const name = wasm.cstrToJs(wasm.peekPtr(out) as number) ?? ''
-        if (name !== last) {
-          last = name
-          tables.add(name)
-        }
-      }
-    } finally {
-      w.sqlite3changeset_finalize(pIter)
-    }
-    return tables
-  }
-
   /** 32 bytes of wasm memory for out-parameters, allocated once per database. */
   private outPointers(): number {
     if (this.out === 0) {
@@ -374,9 +352,9 @@ export class SqliteDb {
   private prepare(sql: string): CachedStatement {
     let cached = this.statements.get(sql)
     if (cached !== undefined) {
-      // re-insert so the Map's order is least-recently-used first
-      this.statements.delete(sql)
-      this.statements.set(sql, cached)
+      // a hit only stamps the entry: reordering the Map on every read cost more than the rare
+      // eviction scan below
+      cached.lastUsed = ++this.useClock
       return cached
     }
     let stmt: OoStmt
@@ -385,14 +363,24 @@ export class SqliteDb {
     } catch (e) {
       throw toSqliteError(e)
     }
-    cached = { stmt, pointer: stmt.pointer as number, columnNames: undefined }
+    if (this.statements.size >= STATEMENT_CACHE_SIZE) this.evictLeastRecentlyUsed()
+    cached = { stmt, pointer: stmt.pointer as number, columnNames: undefined, lastUsed: ++this.useClock }
     this.statements.set(sql, cached)
-    if (this.statements.size > STATEMENT_CACHE_SIZE) {
-      const [oldestSql, oldest] = this.statements.entries().next().value!
-      this.statements.delete(oldestSql)
-      oldest.stmt.finalize()
-    }
     return cached
+  }
+
+  private evictLeastRecentlyUsed(): void {
+    let oldestSql: string | undefined
+    let oldest: CachedStatement | undefined
+    for (const [sql, entry] of this.statements) {
+      if (oldest === undefined || entry.lastUsed < oldest.lastUsed) {
+        oldest = entry
+        oldestSql = sql
+      }
+    }
+    if (oldest === undefined) return
+    this.statements.delete(oldestSql!)
+    oldest.stmt.finalize()
   }
 
   private column(p: number, i: number): SqlValue {
@@ -406,16 +394,26 @@ export class SqliteDb {
         return w.sqlite3_column_double(p, i)
       case SQLITE_TEXT: {
         const ptr = w.sqlite3_column_text(p, i)
-        return decodeUtf8(this.sqlite3.wasm.heap8u(), ptr, w.sqlite3_column_bytes(p, i))
+        const n = w.sqlite3_column_bytes(p, i)
+        return decodeUtf8(this.heap(), ptr, n)
       }
       case SQLITE_BLOB: {
         const ptr = w.sqlite3_column_blob(p, i)
         const n = w.sqlite3_column_bytes(p, i)
-        return n === 0 ? new Uint8Array(0) : this.sqlite3.wasm.heap8u().slice(ptr, ptr + n)
+        return n === 0 ? new Uint8Array(0) : this.heap().slice(ptr, ptr + n)
       }
       default:
         return null
     }
+  }
+
+  // heap8u() builds a new view whenever asked; a view only goes stale when the wasm memory grows
+  // (its buffer is then detached and its length 0), so one view serves every read until then
+  private heapView: Uint8Array = new Uint8Array(0)
+  private heap(): Uint8Array {
+    let h = this.heapView
+    if (h.length === 0) this.heapView = h = this.sqlite3.wasm.heap8u()
+    return h
   }
 
   private bind(p: number, values: BindValues): void {
@@ -436,7 +434,7 @@ export class SqliteDb {
       } else if (typeof v === 'bigint') rc = w.sqlite3_bind_int64(p, i + 1, v)
       else if (v instanceof Uint8Array) {
         this.ensureScratch(v.byteLength + 1)
-        this.sqlite3.wasm.heap8u().set(v, this.scratch)
+        this.heap().set(v, this.scratch)
         rc = w.sqlite3_bind_blob(p, i + 1, this.scratch, v.byteLength, SQLITE_TRANSIENT)
       } else if (typeof v === 'boolean') rc = w.sqlite3_bind_int64(p, i + 1, v ? 1n : 0n)
       else
@@ -452,7 +450,7 @@ export class SqliteDb {
   private writeScratch(value: string): number {
     const max = value.length * 3
     this.ensureScratch(max + 1)
-    const heap = this.sqlite3.wasm.heap8u()
+    const heap = this.heap()
     if (max < 256) {
       // short ASCII strings are the common case; encodeInto has a fixed cost that dominates them
       let ascii = true

@@ -215,6 +215,7 @@ export class Store<S extends Schema = Schema> {
           clientId: this.clientId,
           sessionId: this.sessionId,
           clientOnly: def.clientOnly,
+          args: event.args,
         }
         record(() => this.materialization.apply(rec, event.args), event.name, def.clientOnly)
         records.push(rec)

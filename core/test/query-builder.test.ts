@@ -209,6 +209,24 @@ describe('insert', () => {
     })
   })
 
+  test('statements stay right when shapes and row counts alternate on one table', () => {
+    const shapes = [
+      () => items.insert({ id: 'a' }),
+      () => items.insert({ id: 'b', title: 't', price: 2 }),
+      () => items.insert([{ id: 'c' }, { id: 'd' }]),
+      () => items.insert({ price: 1, id: 'e' }),
+    ]
+    const expected = [
+      'INSERT INTO "items" ("id", "title", "qty", "done") VALUES (?, ?, ?, ?)',
+      'INSERT INTO "items" ("id", "title", "price", "qty", "done") VALUES (?, ?, ?, ?, ?)',
+      'INSERT INTO "items" ("id", "title", "qty", "done") VALUES (?, ?, ?, ?), (?, ?, ?, ?)',
+      'INSERT INTO "items" ("price", "id", "title", "qty", "done") VALUES (?, ?, ?, ?, ?)',
+    ]
+    for (const order of [[0, 1, 2, 3], [3, 3, 0, 2, 2, 1, 0]]) {
+      for (const k of order) expect(shapes[k]!().asSql().query).toBe(expected[k])
+    }
+  })
+
   test('thunk defaults run per row; SQL defaults and auto-increment are left to SQLite', () => {
     let n = 0
     const log = table({

@@ -163,8 +163,13 @@ describe('instances', () => {
     stop2()
     stop2() // idempotent
     expect(store.inspect()).toEqual([])
-    store.query(queryDb(tables.notes))
-    expect(store.inspect()).toHaveLength(1)
+    // read once: run directly, no instance; read again in the same task: cached until the task ends
+    const notes$ = queryDb(tables.notes)
+    store.query(notes$)
+    expect(store.inspect()).toEqual([])
+    store.query(notes$)
+    store.query(notes$)
+    expect(store.inspect().map((i) => i.runs)).toEqual([1])
     await flushMicrotasks()
     expect(store.inspect()).toEqual([])
     await store.shutdown()

@@ -318,11 +318,10 @@ export class WriteQuery<TCols extends Columns, TResult = void> implements Writab
     let query: string
     if (state.kind === 'insert') {
       const names = insertColumns(info, state.rows)
-      const placeholders = `(${names.map(() => '?').join(', ')})`
       for (const row of state.rows) {
         for (const name of names) bindValues.push(encodeColumnValue(info.name, name, info.columns[name]!, insertValue(info.columns[name]!, row[name])))
       }
-      query = `INSERT INTO ${table} (${names.map(quoteId).join(', ')}) VALUES ${state.rows.map(() => placeholders).join(', ')}`
+      query = insertSql(info, names, state.rows.length)
       const conflict = state.conflict
       if (conflict !== undefined) {
         query += ` ON CONFLICT (${conflict.target.map(quoteId).join(', ')}) DO `
@@ -423,7 +422,7 @@ function insertColumns(info: TableInfo, rows: readonly Record<string, unknown>[]
   }
   // Thunk and plain defaults are filled in JS so that multi-row inserts stay rectangular;
   // SQL defaults and auto-increment are left to SQLite.
-  for (const [name, col] of Object.entries(info.columns)) {
+  for (const [name, col] of columnEntries(info)) {
     if (names.has(name)) continue
     const d = col.default
     if (d !== undefined && !isSqlDefault(d)) names.add(name)
@@ -432,6 +431,46 @@ function insertColumns(info: TableInfo, rows: readonly Record<string, unknown>[]
     }
   }
   return [...names]
+}
+
+const entriesByTable = new WeakMap<TableInfo, [string, AnyColumn][]>()
+function columnEntries(info: TableInfo): [string, AnyColumn][] {
+  let entries = entriesByTable.get(info)
+  if (entries === undefined) entriesByTable.set(info, (entries = Object.entries(info.columns)))
+  return entries
+}
+
+// Materializers build the same few insert shapes for every event; the statement text is the key
+// of the prepared-statement cache, so building it once per shape saves the string work too.
+const insertSqlByTable = new WeakMap<TableInfo, Map<string, string>>()
+const lastInsert = new WeakMap<TableInfo, { names: readonly string[]; rowCount: number; query: string }>()
+function insertSql(info: TableInfo, names: readonly string[], rowCount: number): string {
+  // the same shape as the previous insert into this table (the usual case): no key to build
+  const last = lastInsert.get(info)
+  if (last !== undefined && last.rowCount === rowCount && sameNames(last.names, names)) return last.query
+  const query = insertSqlOfShape(info, names, rowCount)
+  lastInsert.set(info, { names, rowCount, query })
+  return query
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+function insertSqlOfShape(info: TableInfo, names: readonly string[], rowCount: number): string {
+  let byShape = insertSqlByTable.get(info)
+  if (byShape === undefined) insertSqlByTable.set(info, (byShape = new Map()))
+  const key = `${rowCount}\u0000${names.join('\u0000')}`
+  let query = byShape.get(key)
+  if (query === undefined) {
+    const placeholders = `(${names.map(() => '?').join(', ')})`
+    query = `INSERT INTO ${quoteId(info.name)} (${names.map(quoteId).join(', ')}) VALUES ${Array.from({ length: rowCount }, () => placeholders).join(', ')}`
+    // multi-row shapes vary with the row count; keep the cache bounded
+    if (byShape.size < 256) byShape.set(key, query)
+  }
+  return query
 }
 
 function insertValue(col: AnyColumn, value: unknown): unknown {

@@ -1,0 +1,230 @@
+// `npm run bench` part 2: the sync server (sync/), on loopback, embedded SQLite (synchronous=FULL).
+// The server runs in a child process; clients (the `@cairn/sync` transports) in this one.
+//
+//   s1  appends to one hot store: sequential acked pushes of 1 event, of 100 events
+//   s2  N WebSocket clients on one store: write-to-delivery latency p50/p99
+//   s3  the same with N long-poll clients
+//
+// Flags shared with part 1: --quick (small sizes), --only=s1,s3 (w* ids are part 1's), --out.
+import { fork, type ChildProcess } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { PullPage, SyncBackend, SyncConnection, WireEvent } from '../../../core/src/index.ts'
+import WebSocket from 'ws'
+import { makeHttpSync, makeWsSync } from '../../../sync/src/index.ts'
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+const benchDir = path.resolve(here, '..', '..')
+const argv = process.argv.slice(2)
+const fromNpm = (name: string) => process.env[`npm_config_${name}`]
+const valueOf = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fromNpm(name)
+const quick = argv.includes('--quick') || fromNpm('quick') === 'true'
+const only = (valueOf('only') ?? '').split(',').filter((s) => s !== '')
+const picked = (id: string) => only.length === 0 || only.includes(id)
+const out = valueOf('sync-out') ?? path.join(benchDir, 'results', 'sync-latest.json')
+
+const P = quick
+  ? { pushSeconds: 1.5, wsClients: 200, httpClients: 100, writes: 40, writeRate: 20 }
+  : { pushSeconds: 5, wsClients: 1_000, httpClients: 500, writes: 200, writeRate: 20 }
+
+const log = (s: string) => process.stderr.write(`${s}\n`)
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN
+
+async function startServer(): Promise<{ port: number; child: ChildProcess; stop: () => Promise<void> }> {
+  const child = fork(path.join(here, 'server-child.ts'), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (m) => resolve((m as { port: number }).port))
+    child.once('exit', (code) => reject(new Error(`server exited ${code}`)))
+  })
+  return {
+    port,
+    child,
+    stop: async () => {
+      child.send('stop')
+      await new Promise((r) => child.once('exit', r))
+    },
+  }
+}
+
+interface Client {
+  readonly connection: SyncConnection
+  connected: boolean
+  received: number
+}
+
+function client(backend: SyncBackend, storeId: string, clientId: string, onEvents: (page: PullPage) => void): Client {
+  let cursor = 0
+  const c: Client = {
+    connected: false,
+    received: 0,
+    connection: undefined as unknown as SyncConnection,
+  }
+  ;(c as { connection: SyncConnection }).connection = backend.connect(
+    { storeId, clientId: () => clientId, sessionId: 's', backendId: () => null, cursor: () => cursor },
+    {
+      onWelcome: () => (c.connected = true),
+      onPage: (page) => {
+        const last = page.events.at(-1)
+        if (last !== undefined) cursor = last.seq
+        c.received += page.events.length
+        onEvents(page)
+      },
+      onDisconnect: () => (c.connected = false),
+      onRefused: (e) => log(`refused: ${e.message}`),
+    },
+  )
+  return c
+}
+
+async function until(condition: () => boolean, what: string, timeoutMs = 120_000): Promise<void> {
+  const start = Date.now()
+  while (!condition()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`)
+    await sleep(10)
+  }
+}
+
+const wire = (clientId: string, seq: number, args: unknown): WireEvent => ({
+  eventId: `${clientId}-${seq}`,
+  producerSeq: seq,
+  name: 'v1.TodoCreated',
+  args,
+  clientId,
+  sessionId: 's',
+})
+
+/** s1: one client pushing to one hot store, each push awaited (acked = durable on disk). */
+async function s1() {
+  const results: Record<string, number> = {}
+  for (const batch of [1, 100]) {
+    const server = await startServer()
+    const c = client(makeWsSync({ url: `ws://127.0.0.1:${server.port}`, getAuthToken: () => 't', WebSocket }), 'hot', 'writer', () => {})
+    await until(() => c.connected, 'the writer to connect')
+    const latencies: number[] = []
+    let seq = 0
+    const start = performance.now()
+    const end = start + P.pushSeconds * 1000
+    while (performance.now() < end) {
+      const events = Array.from({ length: batch }, () =>
+        wire('writer', ++seq, { id: `t${seq}`, text: 'a todo of typical length, some forty characters' }),
+      )
+      const t = performance.now()
+      await c.connection.push(events)
+      latencies.push(performance.now() - t)
+    }
+    const seconds = (performance.now() - start) / 1000
+    latencies.sort((a, b) => a - b)
+    results[`batch ${batch}: acked pushes/s`] = latencies.length / seconds
+    results[`batch ${batch}: events/s`] = seq / seconds
+    results[`batch ${batch}: ack p50 (ms)`] = pct(latencies, 50)
+    results[`batch ${batch}: ack p99 (ms)`] = pct(latencies, 99)
+    await c.connection.close()
+    await server.stop()
+  }
+  return results
+}
+
+/** s2/s3: N clients on one store; a writer pushes single events at a steady rate; latency from push to each client's onPage. */
+async function fanOut(kind: 'ws' | 'http', n: number) {
+  const server = await startServer()
+  const url = kind === 'ws' ? `ws://127.0.0.1:${server.port}` : `http://127.0.0.1:${server.port}`
+  const make = () =>
+    kind === 'ws'
+      ? makeWsSync({ url, getAuthToken: () => 't', WebSocket, backoff: { baseMs: 100, capMs: 2_000 } })
+      : makeHttpSync({ url, getAuthToken: () => 't', backoff: { baseMs: 100, capMs: 2_000 } })
+  const sentAt = new Map<number, number>()
+  const latencies: number[] = []
+  const onEvents = (page: PullPage) => {
+    const now = performance.now()
+    for (const e of page.events) {
+      const t = sentAt.get((e.args as { n: number }).n)
+      if (t !== undefined) latencies.push(now - t)
+    }
+  }
+  const connectStart = performance.now()
+  const clients: Client[] = []
+  for (let i = 0; i < n; i++) {
+    clients.push(client(make(), 'fan', `reader${i}`, onEvents))
+    if (i % 50 === 49) await sleep(5) // let handshakes through instead of queueing 1,000 at once
+  }
+  await until(() => clients.every((c) => c.connected), `${n} clients to connect`)
+  const connectMs = performance.now() - connectStart
+  await sleep(500)
+  const writer = client(make(), 'fan', 'writer', () => {})
+  await until(() => writer.connected, 'the writer')
+  const interval = 1000 / P.writeRate
+  const start = performance.now()
+  for (let i = 1; i <= P.writes; i++) {
+    const due = start + i * interval
+    const wait = due - performance.now()
+    if (wait > 0) await sleep(wait)
+    sentAt.set(i, performance.now())
+    void writer.connection.push([wire('writer', i, { id: `t${i}`, text: 'x', n: i })]).catch((e) => log(`push failed: ${e.message}`))
+  }
+  await until(() => clients.every((c) => c.received >= P.writes), 'every client to receive every event', 60_000)
+  latencies.sort((a, b) => a - b)
+  const result = {
+    clients: n,
+    'connect all (ms)': connectMs,
+    writes: P.writes,
+    'writes/s': P.writeRate,
+    deliveries: latencies.length,
+    'delivery p50 (ms)': pct(latencies, 50),
+    'delivery p99 (ms)': pct(latencies, 99),
+    'delivery max (ms)': latencies.at(-1) ?? NaN,
+  }
+  for (const c of [...clients, writer]) await c.connection.close()
+  await server.stop()
+  return result
+}
+
+const workloads: Record<string, { title: string; run: () => Promise<Record<string, number>> }> = {
+  s1: { title: 'one hot store, sequential acked pushes over WebSocket', run: s1 },
+  s2: {
+    title: `${P.wsClients} WebSocket clients on one store, ${P.writeRate} single-event writes/s`,
+    run: () => fanOut('ws', P.wsClients),
+  },
+  s3: {
+    title: `${P.httpClients} long-poll clients on one store, ${P.writeRate} single-event writes/s`,
+    run: () => fanOut('http', P.httpClients),
+  },
+}
+
+const results: Record<string, Record<string, number> | { failed: string }> = {}
+for (const [id, w] of Object.entries(workloads)) {
+  if (!picked(id)) continue
+  log(`sync bench ${id}: ${w.title}`)
+  try {
+    results[id] = await w.run()
+  } catch (e) {
+    results[id] = { failed: (e as Error).message }
+  }
+}
+const fmt = (v: number) => (v >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(v >= 10 ? 1 : 2))
+const lines = ['| workload | metric | value |', '| --- | --- | --- |']
+for (const [id, r] of Object.entries(results)) {
+  let first = true
+  for (const [k, v] of Object.entries(r)) {
+    lines.push(`| ${first ? `${id}. ${workloads[id]!.title}` : ''} | ${k} | ${typeof v === 'number' ? fmt(v) : v} |`)
+    first = false
+  }
+}
+if (lines.length > 2) {
+  process.stdout.write(`\n## Sync server (loopback, SQLite)\n\n${lines.join('\n')}\n`)
+  mkdirSync(path.dirname(out), { recursive: true })
+  writeFileSync(
+    out,
+    JSON.stringify(
+      { date: new Date().toISOString(), quick, machine: { nproc: os.availableParallelism(), node: process.version }, params: P, results },
+      null,
+      2,
+    ),
+  )
+}
+process.exit(0)

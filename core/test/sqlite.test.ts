@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest'
+import { SqliteDb } from '../src/sqlite.ts'
+
+describe('SqliteDb.select', () => {
+  it('reads text, numbers, blobs and nulls correctly after the wasm memory has grown', async () => {
+    const db = await SqliteDb.open()
+    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT, b BLOB, f REAL)')
+    db.run('INSERT INTO t VALUES (?, ?, ?, ?)', [1, 'before', new Uint8Array([1, 2, 3]), 1.5])
+    expect(db.select('SELECT s FROM t')).toEqual([{ s: 'before' }])
+    // a 64 MiB blob makes sqlite allocate far beyond the current heap, so the memory grows
+    const big = new Uint8Array(64 * 1024 * 1024).fill(7)
+    db.run('INSERT INTO t VALUES (?, ?, ?, ?)', [2, 'après ✓', big, null])
+    const rows = db.select('SELECT id, s, length(b) AS n, f FROM t ORDER BY id')
+    expect(rows).toEqual([
+      { id: 1, s: 'before', n: 3, f: 1.5 },
+      { id: 2, s: 'après ✓', n: big.byteLength, f: null },
+    ])
+    const [blob] = db.selectColumn('SELECT b FROM t WHERE id = 2') as Uint8Array[]
+    expect(blob!.byteLength).toBe(big.byteLength)
+    expect(blob![big.byteLength - 1]).toBe(7)
+    expect(db.select('SELECT b FROM t WHERE id = 1')).toEqual([{ b: new Uint8Array([1, 2, 3]) }])
+  })
+
+  it('keeps integers beyond 2^53 exact as bigint', async () => {
+    const db = await SqliteDb.open()
+    expect(db.select('SELECT 9007199254740993 AS big, 42 AS small')).toEqual([{ big: 9007199254740993n, small: 42 }])
+  })
+})
+
+describe('statement cache', () => {
+  it('evicts the least recently used statement and keeps answering every query right', async () => {
+    const db = await SqliteDb.open()
+    db.exec('CREATE TABLE t (n INTEGER)')
+    db.run('INSERT INTO t VALUES (1)')
+    const hot = 'SELECT n FROM t'
+    for (let i = 0; i < 600; i++) {
+      expect(db.select(`SELECT ${i} AS v`)).toEqual([{ v: i }])
+      expect(db.select(hot)).toEqual([{ n: 1 }])
+    }
+    const statements = (db as unknown as { statements: Map<string, unknown> }).statements
+    expect(statements.size).toBeLessThanOrEqual(256)
+    expect(statements.has(hot)).toBe(true) // used all along, never the oldest
+    expect(statements.has('SELECT 0 AS v')).toBe(false)
+  })
+})

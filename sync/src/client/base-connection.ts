@@ -1,0 +1,155 @@
+import {
+  DEFAULT_SYNC_LIMITS,
+  SyncError,
+  type PushAck,
+  type SyncConnection,
+  type SyncConnectParams,
+  type SyncHandlers,
+  type SyncLimits,
+  type Welcome,
+  type WireEvent,
+} from '@cairn/core'
+
+/** A token for the server, or nothing (no auth). Called before every (re)connect. */
+export type GetAuthToken = () => string | null | undefined | Promise<string | null | undefined>
+
+export interface BackoffOptions {
+  /** First retry waits up to this long. Default 500 ms. */
+  readonly baseMs?: number
+  /** No retry waits longer. Default 30 s. */
+  readonly capMs?: number
+}
+
+/**
+ * Full-jitter exponential backoff: a random wait in [0, min(cap, base·2^attempt)], so a crowd of
+ * clients cut off together does not come back together.
+ */
+export function backoffDelay(attempt: number, options: BackoffOptions = {}, random: () => number = Math.random): number {
+  const base = options.baseMs ?? 500
+  const cap = options.capMs ?? 30_000
+  return Math.floor(random() * Math.min(cap, base * 2 ** Math.min(attempt, 30)))
+}
+
+type State = 'connecting' | 'open' | 'down' | 'refused' | 'closed'
+
+/**
+ * What both client transports share: the connection state machine, reconnecting forever with
+ * backoff, push bookkeeping, and the rules of `SyncHandlers` (refusals that reconnecting cannot
+ * fix stop it until `reconnect()`; every other failure reconnects).
+ */
+export abstract class BaseConnection implements SyncConnection {
+  protected state: State = 'down'
+  /** Bumped at every (re)connect and cut: callbacks of an older connection are ignored. */
+  protected generation = 0
+  protected limits: SyncLimits = DEFAULT_SYNC_LIMITS
+  private attempts = 0
+  private retryTimer: ReturnType<typeof setTimeout> | undefined
+  private readonly inflight = new Map<number, { resolve: (ack: PushAck) => void; reject: (e: unknown) => void }>()
+  private reqId = 0
+
+  constructor(
+    protected readonly params: SyncConnectParams,
+    protected readonly handlers: SyncHandlers,
+    protected readonly backoff: BackoffOptions = {},
+  ) {}
+
+  get connected(): boolean {
+    return this.state === 'open'
+  }
+
+  /** Opens one connection for `generation`; calls `welcomed` on success, `fail` on failure. */
+  protected abstract connectOnce(generation: number): Promise<void>
+  /** Drops the transport of the current connection (socket, requests). */
+  protected abstract teardown(): void
+  /** Sends a push of `generation`; the answer comes back through `settle`. */
+  protected abstract sendPush(generation: number, reqId: number, events: readonly WireEvent[]): void
+
+  start(): void {
+    this.open()
+  }
+
+  protected open(): void {
+    if (this.state === 'closed' || this.state === 'refused' || this.state === 'connecting' || this.state === 'open') return
+    this.state = 'connecting'
+    const generation = ++this.generation
+    this.connectOnce(generation).catch((e) => this.fail(generation, e))
+  }
+
+  protected welcomed(generation: number, welcome: Welcome): void {
+    if (generation !== this.generation || this.state !== 'connecting') return
+    this.state = 'open'
+    this.attempts = 0
+    this.limits = welcome.limits
+    this.handlers.onWelcome(welcome)
+  }
+
+  /** The connection of `generation` failed or dropped: reconnect after a backoff, or stop on a final refusal. */
+  protected fail(generation: number, error: unknown): void {
+    if (generation !== this.generation || this.state === 'closed' || this.state === 'refused' || this.state === 'down') return
+    const e =
+      error instanceof SyncError
+        ? error
+        : new SyncError('Disconnected', `The sync connection dropped: ${(error as Error)?.message ?? String(error)}`, {}, { cause: error })
+    this.cut(e)
+    if (e.code === 'BackendIdMismatch' || e.code === 'Forbidden') {
+      this.state = 'refused'
+      this.handlers.onRefused(e)
+      return
+    }
+    this.handlers.onDisconnect(e)
+    const delay = e.retryAfterMs ?? backoffDelay(this.attempts++, this.backoff)
+    this.retryTimer = setTimeout(() => this.open(), delay)
+  }
+
+  private cut(error: SyncError): void {
+    this.generation++
+    this.state = 'down'
+    clearTimeout(this.retryTimer)
+    this.teardown()
+    const message = `The connection dropped before the ack (${error.message}).`
+    for (const [, p] of this.inflight) p.reject(new SyncError('Disconnected', message))
+    this.inflight.clear()
+  }
+
+  /** Answers a push (from the transport). */
+  protected settle(generation: number, reqId: number, result: { ack: PushAck } | { error: unknown }): void {
+    if (generation !== this.generation) return
+    const p = this.inflight.get(reqId)
+    if (p === undefined) return
+    this.inflight.delete(reqId)
+    if ('ack' in result) p.resolve(result.ack)
+    else p.reject(result.error)
+  }
+
+  push(events: readonly WireEvent[]): Promise<PushAck> {
+    if (this.state !== 'open') return Promise.reject(new SyncError('Disconnected', 'Not connected to the sync server.'))
+    const size = JSON.stringify(events).length + 64
+    if (size > this.limits.maxFrameBytes) {
+      return Promise.reject(
+        new SyncError('TooLarge', `This push is ${size} bytes; the server takes frames up to ${this.limits.maxFrameBytes}.`),
+      )
+    }
+    const reqId = ++this.reqId
+    const generation = this.generation
+    return new Promise<PushAck>((resolve, reject) => {
+      this.inflight.set(reqId, { resolve, reject })
+      this.sendPush(generation, reqId, events)
+    })
+  }
+
+  reconnect(): void {
+    if (this.state === 'closed') return
+    const wasUp = this.state === 'open' || this.state === 'connecting'
+    const error = new SyncError('Disconnected', 'Reconnect requested by the client.')
+    this.cut(error)
+    if (wasUp) this.handlers.onDisconnect(error)
+    this.attempts = 0
+    this.open()
+  }
+
+  async close(): Promise<void> {
+    if (this.state === 'closed') return
+    this.cut(new SyncError('Disconnected', 'The connection was closed.'))
+    this.state = 'closed'
+  }
+}

@@ -1,0 +1,241 @@
+import { InvalidEventArgsError, SyncError, type PushAck, type WireEvent } from '@cairn/core'
+import type { SyncStorage } from '../storage/types.ts'
+import { DEFAULT_SERVER_LIMITS, defaultPrincipalId, type AuthorizeContext, type ServerLimits, type SyncServerOptions } from './options.ts'
+
+/** Counters of a running server: every refusal and bad input is counted here. */
+export interface SyncServerStats {
+  connections: number
+  openConnections: number
+  connectionsRefused: number
+  helloTimeouts: number
+  deadConnections: number
+  slowConsumers: number
+  protocolErrors: number
+  pushes: number
+  eventsAppended: number
+  duplicatesAcked: number
+  longPolls: number
+  /** Refusals by code: Unauthorized, Forbidden, Invalid, TooLarge, RateLimited, BackendIdMismatch, ProducerGap, ClientIdCollision… */
+  refused: Record<string, number>
+}
+
+/** An authorized client of one store. */
+export interface Session<P> {
+  readonly storeId: string
+  readonly principal: P
+  readonly stamp: string
+}
+
+/** A page as sent: one JSON text shared by every connection at the same cursor. */
+export interface PageFrame {
+  readonly after: number
+  readonly count: number
+  readonly head: number
+  readonly remaining: number
+  /** `{"v":1,"type":"events",…}` */
+  readonly frame: string
+  /** `[…]`: the batch alone (HTTP body). */
+  readonly batch: string
+}
+
+/**
+ * What both transports share: authorization, validation, appends, and the live fan-out. A store's
+ * listeners are told its new head after every append; pages are built once per (cursor, head) and
+ * shared, so 1,000 clients on one store cost one read and one JSON serialization per append.
+ */
+export class SyncService<P> {
+  readonly limits: ServerLimits
+  readonly storage: SyncStorage
+  readonly stats: SyncServerStats = {
+    connections: 0,
+    openConnections: 0,
+    connectionsRefused: 0,
+    helloTimeouts: 0,
+    deadConnections: 0,
+    slowConsumers: 0,
+    protocolErrors: 0,
+    pushes: 0,
+    eventsAppended: 0,
+    duplicatesAcked: 0,
+    longPolls: 0,
+    refused: {},
+  }
+  private readonly listeners = new Map<string, Set<(head: number) => void>>()
+  /** Pages of the current head; dropped at every append. */
+  private readonly pageCache = new Map<string, Map<number, Promise<PageFrame>>>()
+  private readonly perAddress = new Map<string, number>()
+  private open = 0
+
+  constructor(private readonly options: SyncServerOptions<P>) {
+    this.limits = { ...DEFAULT_SERVER_LIMITS, ...options.limits }
+    this.storage = options.storage
+  }
+
+  count(code: string): void {
+    this.stats.refused[code] = (this.stats.refused[code] ?? 0) + 1
+  }
+
+  /** Takes a connection slot for `address`; false when the server or the address is full. */
+  acquire(address: string): boolean {
+    const used = this.perAddress.get(address) ?? 0
+    if (this.open >= this.limits.maxConnections || used >= this.limits.maxConnectionsPerAddress) {
+      this.stats.connectionsRefused++
+      this.count('RateLimited')
+      return false
+    }
+    this.open++
+    this.perAddress.set(address, used + 1)
+    this.stats.openConnections = this.open
+    return true
+  }
+
+  release(address: string): void {
+    this.open--
+    const used = (this.perAddress.get(address) ?? 1) - 1
+    if (used <= 0) this.perAddress.delete(address)
+    else this.perAddress.set(address, used)
+    this.stats.openConnections = this.open
+  }
+
+  /** Runs `authorize`; refusals and failures of `authorize` itself become `SyncError`s. */
+  async authorize(context: AuthorizeContext): Promise<Session<P>> {
+    let decision
+    try {
+      decision = await this.options.authorize(context)
+    } catch (e) {
+      decision = { refuse: 'Unauthorized' as const, message: `authorize failed: ${(e as Error)?.message ?? String(e)}` }
+    }
+    if (decision === null || typeof decision !== 'object' || !('principal' in decision)) {
+      const code = decision !== null && typeof decision === 'object' && decision.refuse === 'Forbidden' ? 'Forbidden' : 'Unauthorized'
+      this.count(code)
+      const message = (decision as { message?: string } | null)?.message
+      throw new SyncError(
+        code,
+        message ?? (code === 'Forbidden' ? `This token may not access store "${context.storeId}".` : 'The auth token was refused.'),
+      )
+    }
+    const principal = decision.principal
+    return { storeId: context.storeId, principal, stamp: (this.options.principalId ?? defaultPrincipalId)(principal) }
+  }
+
+  /**
+   * Checks and appends a push for `session`. `clientId` is the connection's (WebSocket hello);
+   * events claiming another client are refused, as are events the schema does not know.
+   */
+  async push(session: Session<P>, events: readonly WireEvent[], clientId: string | undefined): Promise<PushAck> {
+    try {
+      this.validate(events, clientId ?? events[0]?.clientId)
+      if (this.options.authorizePush !== undefined) {
+        let decision
+        try {
+          decision = await this.options.authorizePush({ storeId: session.storeId, principal: session.principal, events })
+        } catch (e) {
+          decision = { code: 'Forbidden' as const, message: `authorizePush failed: ${(e as Error)?.message ?? String(e)}` }
+        }
+        if (decision !== true) {
+          const d = decision === false ? { code: 'Forbidden' as const } : decision
+          throw new SyncError(
+            d.code,
+            d.message ??
+              (d.code === 'Forbidden'
+                ? 'This principal may not push these events.'
+                : `Event ${d.index ?? 0} was refused: ${d.reason ?? 'invalid'}.`),
+            {
+              ...(d.index === undefined ? {} : { index: d.index }),
+              ...(d.reason === undefined ? {} : { reason: d.reason }),
+            },
+          )
+        }
+      }
+      const result = await this.storage.append(session.storeId, events, session.stamp)
+      this.stats.pushes++
+      this.stats.eventsAppended += result.appended
+      this.stats.duplicatesAcked += events.length - result.appended
+      if (result.appended > 0) this.notify(session.storeId, result.head)
+      return { assigned: result.assigned }
+    } catch (e) {
+      if (e instanceof SyncError) this.count(e.code)
+      throw e
+    }
+  }
+
+  private validate(events: readonly WireEvent[], clientId: string | undefined): void {
+    const schema = this.options.schema
+    for (const [index, e] of events.entries()) {
+      const invalid = (reason: string) => new SyncError('Invalid', `Event ${index} (${e.name}) was refused: ${reason}.`, { index, reason })
+      if (e.clientId !== clientId) throw invalid(`its clientId "${e.clientId}" is not this connection's client "${clientId}"`)
+      let json: string
+      try {
+        json = JSON.stringify(e.args ?? null)
+      } catch {
+        throw invalid('its args are not JSON')
+      }
+      if (json.length > this.limits.maxEventBytes)
+        throw invalid(`too large: ${json.length} bytes, the limit is ${this.limits.maxEventBytes}`)
+      if (schema === undefined) continue
+      const def = schema.eventsByName.get(e.name)
+      if (def === undefined) throw invalid('unknown event name')
+      if (def.clientOnly) throw invalid('a client-only event is never synced')
+      try {
+        def.decode(json)
+      } catch (error) {
+        throw invalid(
+          error instanceof InvalidEventArgsError
+            ? error.message
+            : `args do not match the event schema (${(error as Error)?.message ?? error})`,
+        )
+      }
+    }
+  }
+
+  /** Listens to a store's head; returns the unsubscribe. */
+  subscribe(storeId: string, listener: (head: number) => void): () => void {
+    let set = this.listeners.get(storeId)
+    if (set === undefined) this.listeners.set(storeId, (set = new Set()))
+    set.add(listener)
+    return () => {
+      set.delete(listener)
+      if (set.size === 0 && this.listeners.get(storeId) === set) this.listeners.delete(storeId)
+    }
+  }
+
+  /** Tells a store's listeners its new head; -1 means the store was wiped. */
+  notify(storeId: string, head: number): void {
+    this.pageCache.delete(storeId)
+    for (const listener of [...(this.listeners.get(storeId) ?? [])]) listener(head)
+  }
+
+  /** The page after `after`, serialized once per (store, head, after) and shared by every connection at that cursor. */
+  page(storeId: string, after: number): Promise<PageFrame> {
+    let pages = this.pageCache.get(storeId)
+    if (pages === undefined) this.pageCache.set(storeId, (pages = new Map()))
+    let entry = pages.get(after)
+    if (entry === undefined) {
+      if (pages.size >= 256) pages.clear() // many distinct cursors: caching them all is not worth the memory
+      entry = this.buildPage(storeId, after)
+      pages.set(after, entry)
+      const current = pages
+      entry.catch(() => current.delete(after))
+    }
+    return entry
+  }
+
+  private async buildPage(storeId: string, after: number): Promise<PageFrame> {
+    const page = await this.storage.page(storeId, after, this.limits.pullPageSize)
+    const batch = JSON.stringify(page.events)
+    return {
+      after,
+      count: page.events.length,
+      head: page.head,
+      remaining: page.remaining,
+      batch,
+      frame: `{"v":1,"type":"events","batch":${batch},"head":${page.head},"remaining":${page.remaining}}`,
+    }
+  }
+
+  /** Deletes a store (as a server reset would) and drops its connections' cached pages. */
+  async wipe(storeId: string): Promise<void> {
+    await this.storage.wipe(storeId)
+    this.notify(storeId, -1)
+  }
+}

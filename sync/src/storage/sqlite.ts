@@ -1,0 +1,151 @@
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import Database from 'better-sqlite3'
+import { newBackendId, pageEnd, planAppend } from './plan-append.ts'
+import type { AppendResult, StoredEvent, StoredPage, StoreInfo, SyncStorage } from './types.ts'
+
+const DDL = `
+CREATE TABLE IF NOT EXISTS stores (
+  store_id TEXT PRIMARY KEY,
+  backend_id TEXT NOT NULL,
+  head INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+  store_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  event_id TEXT NOT NULL,
+  client_id TEXT NOT NULL,
+  producer_seq INTEGER NOT NULL,
+  session_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  args TEXT NOT NULL,
+  principal TEXT,
+  PRIMARY KEY (store_id, seq)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS events_producer ON events (store_id, client_id, producer_seq);
+`
+
+interface EventRow {
+  seq: number
+  event_id: string
+  client_id: string
+  producer_seq: number
+  session_id: string
+  name: string
+  args: string
+  principal: string | null
+}
+
+/**
+ * Storage in one SQLite file (better-sqlite3): WAL journal, `synchronous=FULL`, so an append is on
+ * disk before the server acks it. Sequence numbers come from the store's `head` row inside the
+ * append's transaction: gap-free and in commit order, never from a rowid.
+ *
+ * @example
+ * const server = await createSyncServer({ port: 8787, storage: sqliteStorage('./data/sync.db'), authorize })
+ */
+export function sqliteStorage(path: string): SyncStorage {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+  const db = new Database(path)
+  db.pragma('journal_mode = WAL')
+  db.pragma('synchronous = FULL')
+  db.pragma('busy_timeout = 5000')
+  db.exec(DDL)
+
+  const selectStore = db.prepare<[string], { backend_id: string; head: number }>('SELECT backend_id, head FROM stores WHERE store_id = ?')
+  const insertStore = db.prepare<[string, string]>('INSERT INTO stores (store_id, backend_id, head) VALUES (?, ?, 0)')
+  const setHead = db.prepare<[number, string]>('UPDATE stores SET head = ? WHERE store_id = ?')
+  const lastOf = db.prepare<[string, string], { last: number | null }>(
+    'SELECT max(producer_seq) AS last FROM events WHERE store_id = ? AND client_id = ?',
+  )
+  const storedAt = db.prepare<[string, string, number], { event_id: string; seq: number }>(
+    'SELECT event_id, seq FROM events WHERE store_id = ? AND client_id = ? AND producer_seq = ?',
+  )
+  const insertEvent = db.prepare<[string, number, string, string, number, string, string, string, string | null]>(
+    'INSERT INTO events (store_id, seq, event_id, client_id, producer_seq, session_id, name, args, principal) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  )
+  const selectPage = db.prepare<[string, number, number], EventRow>(
+    'SELECT seq, event_id, client_id, producer_seq, session_id, name, args, principal FROM events WHERE store_id = ? AND seq > ? AND seq <= ? ORDER BY seq',
+  )
+  const deleteEvents = db.prepare<[string]>('DELETE FROM events WHERE store_id = ?')
+  const deleteStore = db.prepare<[string]>('DELETE FROM stores WHERE store_id = ?')
+
+  const info = (storeId: string): StoreInfo => {
+    const row = selectStore.get(storeId)
+    if (row !== undefined) return { backendId: row.backend_id, head: row.head }
+    const backendId = newBackendId()
+    insertStore.run(storeId, backendId)
+    return { backendId, head: 0 }
+  }
+
+  const append = db.transaction(
+    (storeId: string, events: Parameters<SyncStorage['append']>[1], principal: string | undefined): AppendResult => {
+      const head = info(storeId).head
+      const { assigned, fresh } = planAppend(
+        events,
+        head,
+        {
+          last: (clientId) => lastOf.get(storeId, clientId)?.last ?? 0,
+          stored: (clientId, producerSeq) => {
+            const row = storedAt.get(storeId, clientId, producerSeq)
+            return row === undefined ? undefined : { eventId: row.event_id, seq: row.seq }
+          },
+        },
+        principal,
+      )
+      for (const e of fresh) {
+        insertEvent.run(
+          storeId,
+          e.seq,
+          e.eventId,
+          e.clientId,
+          e.producerSeq,
+          e.sessionId,
+          e.name,
+          JSON.stringify(e.args ?? null),
+          principal ?? null,
+        )
+      }
+      if (fresh.length > 0) setHead.run(head + fresh.length, storeId)
+      return { assigned, appended: fresh.length, head: head + fresh.length }
+    },
+  )
+
+  const toEvent = (r: EventRow): StoredEvent => ({
+    seq: r.seq,
+    eventId: r.event_id,
+    producerSeq: r.producer_seq,
+    name: r.name,
+    args: JSON.parse(r.args),
+    clientId: r.client_id,
+    sessionId: r.session_id,
+    ...(r.principal === null ? {} : { principal: r.principal }),
+  })
+
+  let closed = false
+  return {
+    async info(storeId) {
+      return db.transaction(() => info(storeId)).immediate()
+    },
+    async append(storeId, events, principal) {
+      return append.immediate(storeId, events, principal)
+    },
+    async page(storeId, after, pageSize): Promise<StoredPage> {
+      const head = selectStore.get(storeId)?.head ?? 0
+      const end = pageEnd(after, pageSize, head)
+      const events = after >= end ? [] : selectPage.all(storeId, after, end).map(toEvent)
+      return { events, head, remaining: Math.max(0, head - Math.max(end, after)) }
+    },
+    async wipe(storeId) {
+      db.transaction(() => {
+        deleteEvents.run(storeId)
+        deleteStore.run(storeId)
+      }).immediate()
+    },
+    async close() {
+      if (closed) return
+      closed = true
+      db.close()
+    },
+  }
+}

@@ -1,0 +1,4 @@
+import { runConformance } from './conformance/suite.ts'
+import { httpTarget } from './conformance/targets.ts'
+
+runConformance(httpTarget)

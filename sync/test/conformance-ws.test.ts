@@ -1,0 +1,4 @@
+import { runConformance } from './conformance/suite.ts'
+import { wsTarget } from './conformance/targets.ts'
+
+runConformance(wsTarget)
