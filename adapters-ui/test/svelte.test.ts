@@ -4,7 +4,7 @@ import { render } from '@testing-library/svelte'
 import { flushSync, tick } from 'svelte'
 import { describe, expect, it } from 'vitest'
 import { behaviourSuite, type Harness } from './behaviour.ts'
-import { events, makeStore, texts$ } from './fixtures.ts'
+import { events, makeStore, short$, texts$ } from './fixtures.ts'
 import Todos from './svelte/Todos.svelte'
 import Views from './svelte/Views.svelte'
 
@@ -54,6 +54,13 @@ describe('svelte: queryStore with $store', () => {
     view.unmount()
     await Promise.resolve()
     expect(store.inspect().filter((i) => i.label === 'texts')).toEqual([])
+    await store.shutdown()
+  })
+
+  it('throws a query that fails on mount from $todos', async () => {
+    const store = await makeStore()
+    store.commit(events.todoCreated({ id: 'a', text: 'much too long' }))
+    expect(() => render(Todos, { store, def: short$, record: () => {} })).toThrow(/Query "short" failed/)
     await store.shutdown()
   })
 
