@@ -1,7 +1,15 @@
 import { CairnError } from './errors.ts'
 import type { EventRecord } from './event-record.ts'
 import { shortId } from './event-record.ts'
-import { Leader, type AppendResult, type BootProgress, type LeaderMessage, type LogEntry, type SessionBoot } from './leader.ts'
+import {
+  Leader,
+  type AppendResult,
+  type CommitHint,
+  type BootProgress,
+  type LeaderMessage,
+  type LogEntry,
+  type SessionBoot,
+} from './leader.ts'
 import { LeaderSync, type SyncOptions } from './sync/leader-sync.ts'
 import type { Schema } from './schema/schema.ts'
 import { SqliteDb } from './sqlite.ts'
@@ -23,7 +31,8 @@ export interface OpenLeaderOptions {
 export interface LeaderPort {
   readonly clientId: string
   boot(): Promise<SessionBoot>
-  append(events: readonly EventRecord[]): Promise<AppendResult>
+  /** `commits` lets an in-process leader skip re-materializing (see `Leader.append`); optional. */
+  append(events: readonly EventRecord[], commits?: readonly CommitHint[]): Promise<AppendResult>
   /** The leader's log with statuses (devtools, tests). */
   readLog(): Promise<LogEntry[]>
   /** Messages from the leader: newly ordered events, status changes, shutdown. */
@@ -53,7 +62,10 @@ export function makeInMemoryAdapter(options: { readonly clientId?: string } = {}
     name: 'in-memory',
     async openLeader({ storeId, schema, onProgress, warn, reportError, sync }) {
       if (open.has(storeId)) {
-        throw new CairnError('StoreAlreadyOpen', `Store "${storeId}" is already open on this in-memory adapter; shut the other store down first, or use another adapter instance.`)
+        throw new CairnError(
+          'StoreAlreadyOpen',
+          `Store "${storeId}" is already open on this in-memory adapter; shut the other store down first, or use another adapter instance.`,
+        )
       }
       let db = databases.get(storeId)
       if (db === undefined) {
@@ -80,9 +92,9 @@ export function makeInMemoryAdapter(options: { readonly clientId?: string } = {}
           return leader.clientId
         },
         boot: async () => leader.snapshot(),
-        append: async (events) => {
+        append: async (events, commits) => {
           if (closed) throw new CairnError('LeaderClosed', `The leader of store "${storeId}" is closed.`)
-          const result = leader.append(events)
+          const result = leader.append(events, commits)
           syncer?.pushNext()
           return result
         },

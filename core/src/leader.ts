@@ -5,6 +5,7 @@ import type { Schema } from './schema/schema.ts'
 import { compareSeqNum, type SeqNum } from './seq-num.ts'
 import { addLocal, confirmPrefix, initialSyncState, mergeUpstream, type SyncState } from './sync/sync-state.ts'
 import type { SqliteDb } from './sqlite.ts'
+import { newEventId } from './event-record.ts'
 
 /** Reported while state is rebuilt from the eventlog after a schema change. */
 export interface BootProgress {
@@ -25,6 +26,24 @@ export interface SessionBoot {
   /** The head of the log: the last pending event, or the last confirmed one. */
   readonly head: SeqNum
   readonly status: LeaderStatus
+  /** Names the leader's state at the snapshot (see `CommitHint.base`). */
+  readonly stateToken?: string | undefined
+}
+
+/**
+ * What a session knows about one commit of an `append` batch, so that the leader can apply the
+ * session's changeset instead of running the materializers again (in-process only; optional).
+ */
+export interface CommitHint {
+  /** How many events of the batch, in order, belong to this commit. */
+  readonly count: number
+  /**
+   * The leader's `stateToken` the session's state stood at before the commit: the snapshot's
+   * token, or the last eventId of the previous commit. Null when the session cannot tell.
+   */
+  readonly base: string | null
+  /** The commit's recorded changes (null: it changed nothing); undefined: materialize it. */
+  readonly changeset: Uint8Array | null | undefined
 }
 
 export interface AppendResult {
@@ -119,6 +138,16 @@ export class Leader {
   private readonly listeners = new Set<(message: LeaderMessage) => void>()
   private readonly materialization: Materialization
   private readonly warned = new Set<string>()
+  /**
+   * Names the current state: the last eventId materialized by `append` when the state is exactly
+   * what materializing the log gave, else a fresh id. A session whose commit started from this
+   * token started from this very state (same events, same order, nothing skipped).
+   */
+  private stateToken: string = newEventId()
+  /** Commits whose changeset was applied instead of materializing (tests). */
+  changesetsApplied = 0
+  /** AUTOINCREMENT keeps sqlite_sequence, which changesets do not carry: always materialize. */
+  private readonly changesetsUsable: boolean
 
   private constructor(
     private readonly db: SqliteDb,
@@ -128,6 +157,7 @@ export class Leader {
     private readonly reportError: (error: unknown) => void,
   ) {
     this.materialization = new Materialization(db, schema)
+    this.changesetsUsable = !schema.ddl.some((d) => /\bAUTOINCREMENT\b/i.test(d))
     this.currentClientId = clientId
     const meta = this.readMeta()
     const upstreamHead = Number(meta.get('upstreamHead') ?? 0)
@@ -198,6 +228,7 @@ export class Leader {
       rebaseGeneration: this.sync.rebaseGeneration,
       head: this.head,
       status: this.status,
+      stateToken: this.stateToken,
     }
   }
 
@@ -217,15 +248,23 @@ export class Leader {
    * fails here (it succeeded in the session, so it is not deterministic) loses no event: the
    * event stays logged, its writes are skipped, and the failure is returned.
    */
-  append(events: readonly EventRecord[]): AppendResult {
+  append(events: readonly EventRecord[], commits?: readonly CommitHint[]): AppendResult {
     const assigned: SeqNum[] = []
     const failures: { eventId: string; error: MaterializerError }[] = []
     const confirmedNow: EventRecord[] = []
-    const before = { sync: this.sync, clientCounter: this.clientCounter, producerSeq: this.producerSeq }
+    const before = {
+      sync: this.sync,
+      clientCounter: this.clientCounter,
+      producerSeq: this.producerSeq,
+      stateToken: this.stateToken,
+      changesetsApplied: this.changesetsApplied,
+    }
     try {
       this.db.transaction(() => {
         // number the synced events in one step (a client-only event between them does not count)
-        const drafts = events.filter((e) => !e.clientOnly).map((e): LoggedEvent => ({ ...e, clientId: this.currentClientId, producerSeq: ++this.producerSeq }))
+        const drafts = events
+          .filter((e) => !e.clientOnly)
+          .map((e): LoggedEvent => ({ ...e, clientId: this.currentClientId, producerSeq: ++this.producerSeq }))
         const { state, numbered } = addLocal(this.sync, drafts, withSeqNum)
         this.sync = state
         let next = 0
@@ -254,7 +293,12 @@ export class Leader {
           } else this.insertEvent(logged, 'pending')
           assigned.push(logged.seqNum)
         }
-        this.applyBatch(toApply, failures)
+        if (this.authority) this.applyLocal(events, toApply, commits, failures)
+        else {
+          this.applyBatch(toApply, failures)
+          // the session's state holds the pending events, ours does not
+          if (events.length > 0) this.stateToken = newEventId()
+        }
         if (this.authority) this.sync = confirmPrefix(this.sync, this.sync.pending.length)
         this.saveSyncMeta()
       })
@@ -294,7 +338,9 @@ export class Leader {
       if (shift) {
         const by = result.replay[0]!.seqNum.global - result.rollback[0]!.seqNum.global
         this.db.run(`UPDATE __cairn_eventlog SET seq_global = -(seq_global + ?) WHERE status = 'pending'`, [by])
-        this.db.run(`UPDATE __cairn_eventlog SET seq_global = -seq_global, rebase_generation = ? WHERE status = 'pending'`, [result.state.rebaseGeneration])
+        this.db.run(`UPDATE __cairn_eventlog SET seq_global = -seq_global, rebase_generation = ? WHERE status = 'pending'`, [
+          result.state.rebaseGeneration,
+        ])
       } else for (const e of result.rollback) this.db.run('DELETE FROM __cairn_eventlog WHERE event_id = ?', [e.eventId])
       for (const e of result.confirmed) {
         // the number is final now: e4, not e4r1
@@ -306,6 +352,7 @@ export class Leader {
         this.insertEvent(e, 'confirmed')
       }
       this.applyBatch(fresh, failures)
+      this.stateToken = newEventId()
       if (!shift) for (const e of result.replay) this.insertEvent(e, 'pending')
       this.sync = result.state
       this.clientCounter = 0
@@ -367,7 +414,7 @@ export class Leader {
     this.emit({ type: 'shutdown', reason })
   }
 
-/** Events in log order; `where` filters (internal use and devtools). */
+  /** Events in log order; `where` filters (internal use and devtools). */
   readLog(where = '', bindValues: readonly (string | number)[] = [], limit = -1): EventRecord[] {
     return this.db
       .select(`SELECT * FROM __cairn_eventlog ${where} ORDER BY seq_global, seq_client LIMIT ?`, [...bindValues, limit])
@@ -400,6 +447,55 @@ export class Leader {
       e.producerSeq > 0 ? e.producerSeq : null,
       status,
     ])
+  }
+
+  /**
+   * Materializes a local batch in authority mode (`logged` is `events` as logged, same order).
+   * A commit the session made on exactly our current state, numbered as we numbered it, gets
+   * the session's changeset applied instead (one C-level call instead of every materializer
+   * and write again): same state, as materializers are deterministic. Any conflict rolls the
+   * changeset back and materializes the commit.
+   */
+  private applyLocal(
+    events: readonly EventRecord[],
+    logged: readonly EventRecord[],
+    commits: readonly CommitHint[] | undefined,
+    failures: { eventId: string; error: MaterializerError }[],
+  ): void {
+    let total = 0
+    for (const c of commits ?? []) total += c.count
+    if (commits === undefined || total !== events.length || !this.changesetsUsable) {
+      this.applyBatch(logged, failures)
+      if (logged.length > 0) this.stateToken = failures.length === 0 ? logged[logged.length - 1]!.eventId : newEventId()
+      return
+    }
+    // consecutive commits to materialize go through applyBatch together
+    let run: EventRecord[] = []
+    let token = this.stateToken
+    const flush = () => {
+      const failed = failures.length
+      this.applyBatch(run, failures)
+      run = []
+      if (failures.length > failed) token = newEventId()
+    }
+    let i = 0
+    for (const commit of commits) {
+      const from = i
+      i += commit.count
+      if (commit.count === 0) continue
+      if (commit.changeset !== undefined && commit.base === token && sameNumbering(events, logged, from, i)) {
+        flush()
+        if (commit.base === token && (commit.changeset === null || this.db.applyChangeset(commit.changeset))) {
+          this.changesetsApplied++
+          token = events[i - 1]!.eventId
+          continue
+        }
+      }
+      for (let k = from; k < i; k++) run.push(logged[k]!)
+      token = events[i - 1]!.eventId
+    }
+    flush()
+    this.stateToken = token
   }
 
   /** Materializes events in one savepoint; when one fails, again one savepoint per event. */
@@ -510,6 +606,18 @@ export class Leader {
     for (let i = 1; i < log.length; i++) if (compareSeqNum(log[i - 1]!.seqNum, log[i]!.seqNum) >= 0) return false
     return true
   }
+}
+
+/** The session materialized events[from, to) with the numbers and client id we logged them with. */
+function sameNumbering(events: readonly EventRecord[], logged: readonly EventRecord[], from: number, to: number): boolean {
+  for (let k = from; k < to; k++) {
+    const a = events[k]!
+    const b = logged[k]!
+    if (a.clientOnly || a.clientId !== b.clientId || a.seqNum.global !== b.seqNum.global || a.seqNum.client !== b.seqNum.client)
+      return false
+    if (a.seqNum.rebaseGeneration !== b.seqNum.rebaseGeneration) return false
+  }
+  return true
 }
 
 function rowToRecord(r: Record<string, unknown>): EventRecord {

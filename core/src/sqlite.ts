@@ -327,6 +327,38 @@ export class SqliteDb {
       stack.restore(sp)
     }
   }
+
+  /**
+   * Applies a changeset recorded by `recordChanges` on another database whose state it was
+   * recorded on. Returns false, with nothing applied, on any conflict (a row missing, present
+   * already, or holding other values than recorded): the caller then falls back to running the
+   * writes itself.
+   */
+  applyChangeset(changeset: Uint8Array): boolean {
+    const { capi, wasm } = this.sqlite3
+    const p = wasm.allocFromTypedArray(changeset) as number
+    let conflict = false
+    try {
+      // SQLite applies all or nothing: on ABORT it rolls back its own savepoint
+      const rc = capi.sqlite3changeset_apply(
+        this.db.pointer!,
+        changeset.byteLength,
+        p,
+        0,
+        () => {
+          conflict = true
+          return SQLITE_CHANGESET_ABORT
+        },
+        0,
+      )
+      if (conflict) return false
+      if (rc !== 0) throw new SqliteError(`Applying a changeset failed (sqlite code ${rc})`, rc)
+      return true
+    } finally {
+      wasm.dealloc(p)
+    }
+  }
+
   close(): void {
     if (this.closed) return
     this.closed = true

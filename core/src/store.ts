@@ -1,7 +1,15 @@
 import type { Adapter, LeaderPort } from './adapter.ts'
 import { CairnError, MaterializerError, SchemaError, StoreShutdownError } from './errors.ts'
 import { newEventId, shortId, type EventRecord } from './event-record.ts'
-import { INTERNAL_TABLES, type BootProgress, type LeaderMessage, type LeaderStatus, type LogEntry, type SessionBoot } from './leader.ts'
+import {
+  INTERNAL_TABLES,
+  type BootProgress,
+  type CommitHint,
+  type LeaderMessage,
+  type LeaderStatus,
+  type LogEntry,
+  type SessionBoot,
+} from './leader.ts'
 import { Materialization } from './materialize.ts'
 import { ComputedDef, LiveQueryDef, SignalDef, type Def } from './query-def.ts'
 import { deepEqual } from './equal.ts'
@@ -68,6 +76,7 @@ interface UndoEntry {
 
 interface OutboxEntry {
   readonly records: readonly EventRecord[]
+  readonly hint: CommitHint
   readonly settle: (error?: unknown) => void
 }
 
@@ -118,6 +127,12 @@ export class Store<S extends Schema = Schema> {
   private localHead: SeqNum
   private leaderStatus: LeaderStatus
   private clientOnlyUnpersisted = 0
+  /**
+   * The leader's `stateToken` for this session's current state, when the leader, after taking
+   * every commit so far, will hold exactly this state; null once that is unknown (a rebase, a
+   * failed append). Lets the leader apply our changesets instead of materializing again.
+   */
+  private stateToken: string | null
   /** Validated args of this session's pending events, so a replay skips parsing and validating. */
   private readonly pendingArgs = new Map<string, unknown>()
   /** Resolvers of `handle.confirmed`, by the last synced eventId of the commit. */
@@ -141,6 +156,7 @@ export class Store<S extends Schema = Schema> {
   ) {
     this.leaderStatus = boot.status
     this.localHead = boot.head
+    this.stateToken = boot.pending.length === 0 ? (boot.stateToken ?? null) : null
     this.sync = initialSyncState(boot.upstreamHead, boot.pending, boot.rebaseGeneration)
     this.materialization = new Materialization(db, schema)
     this.graph = new ReactivityGraph(
@@ -192,7 +208,7 @@ export class Store<S extends Schema = Schema> {
       }
       return def
     })
-    if (events.length === 0) return this.enqueue([], undefined)
+    if (events.length === 0) return this.enqueue([], undefined, { count: 0, base: null, changeset: undefined })
     const clientOnly = defs[0]!.clientOnly
     const mixed = defs.some((d) => d.clientOnly !== clientOnly)
     const records: EventRecord[] = []
@@ -204,9 +220,7 @@ export class Store<S extends Schema = Schema> {
         const event = events[i]!
         const def = defs[i]!
         // synced events chain after the pending ones; client-only ones count after the head
-        head = def.clientOnly
-          ? nextSeqNum(head, true)
-          : { global: nextGlobal++, client: 0, rebaseGeneration: this.sync.rebaseGeneration }
+        head = def.clientOnly ? nextSeqNum(head, true) : { global: nextGlobal++, client: 0, rebaseGeneration: this.sync.rebaseGeneration }
         const rec: EventRecord = {
           seqNum: head,
           name: event.name,
@@ -224,6 +238,7 @@ export class Store<S extends Schema = Schema> {
     }
     let entries: UndoEntry[] = []
     let written: ReadonlySet<string> = new Set()
+    let changeset: Uint8Array | null | undefined
     // the write checks run inside the transaction, so a refused commit leaves nothing behind
     this.db.transaction(() => {
       if (!mixed) {
@@ -233,7 +248,10 @@ export class Store<S extends Schema = Schema> {
         const recorded = this.db.recordChanges(() => applyAll((apply) => apply()))
         this.checkWrites(events.length === 1 ? `"${events[0]!.name}"` : 'in this commit', clientOnly, recorded.tables)
         // client-only events are final at once: they are never undone
-        if (!clientOnly) entries = [{ records: [...records], changeset: recorded.changeset, tables: recorded.tables, done: 0 }]
+        if (!clientOnly) {
+          entries = [{ records: [...records], changeset: recorded.changeset, tables: recorded.tables, done: 0 }]
+          changeset = recorded.changeset
+        }
         written = recorded.tables
       } else {
         // synced and client-only events in one commit: record each event to check what it wrote
@@ -248,6 +266,8 @@ export class Store<S extends Schema = Schema> {
       }
     })
     this.localHead = head
+    const hint: CommitHint = { count: records.length, base: this.stateToken, changeset }
+    this.stateToken = records[records.length - 1]!.eventId
     const synced = records.filter((r) => !r.clientOnly)
     // each mixed entry undoes one synced event, in order
     if (mixed) entries.forEach((e, i) => (e.records = [synced[i]!]))
@@ -259,7 +279,7 @@ export class Store<S extends Schema = Schema> {
     this.clientOnlyUnpersisted += records.length - synced.length
     this.graph.bump(written)
     this.statusVersion.value++
-    return this.enqueue(records, synced[synced.length - 1]?.eventId)
+    return this.enqueue(records, synced[synced.length - 1]?.eventId, hint)
   }
   /** Reads a definition (or runs a builder/raw query) synchronously. */
   query<T>(query: Def<T> | Queryable<T>): T {
@@ -351,8 +371,7 @@ export class Store<S extends Schema = Schema> {
       } else if (message.type === 'upstream') {
         this.leaderStatus = message.status
         this.receiveUpstream(message.events)
-      }
-      else void this.shutdown(message.reason)
+      } else void this.shutdown(message.reason)
     } catch (e) {
       this.reportError(e)
     }
@@ -370,6 +389,8 @@ export class Store<S extends Schema = Schema> {
       return
     }
     if (result.state === this.sync) return
+    // our state now holds events the leader materialized in another order or batch
+    if (result.rollback.length > 0 || result.apply.length > 0) this.stateToken = null
     const touched = new Set<string>()
     const confirmedById = new Map(result.confirmed.map((e) => [e.eventId, e]))
     if (result.rollback.length === 0) {
@@ -387,7 +408,12 @@ export class Store<S extends Schema = Schema> {
         for (const entry of reverted) for (const t of entry.tables) touched.add(t)
         // the first undone entry may hold confirmed events before the divergence: they come back first
         const head = reverted[0]!
-        const redo = head.records.slice(0, head.records.findIndex((r) => r.eventId === firstRolledBack)).map((r) => confirmedById.get(r.eventId) ?? r)
+        const redo = head.records
+          .slice(
+            0,
+            head.records.findIndex((r) => r.eventId === firstRolledBack),
+          )
+          .map((r) => confirmedById.get(r.eventId) ?? r)
         const applied = this.db.recordChanges(() => this.applyAll([...redo, ...result.apply]))
         for (const t of applied.tables) touched.add(t)
         this.undo.length = 0
@@ -456,7 +482,12 @@ export class Store<S extends Schema = Schema> {
 
   private applyOne(event: EventRecord): void {
     if (!this.materialization.apply(event, this.pendingArgs.get(event.eventId)) && this.schema.unknownEventHandling === 'fail') {
-      this.reportError(new CairnError('UnknownEvent', `Event "${event.name}" (${event.eventId}) from the server is not in this schema; it was kept and skipped.`))
+      this.reportError(
+        new CairnError(
+          'UnknownEvent',
+          `Event "${event.name}" (${event.eventId}) from the server is not in this schema; it was kept and skipped.`,
+        ),
+      )
     }
   }
 
@@ -478,7 +509,7 @@ export class Store<S extends Schema = Schema> {
     }
   }
 
-  private enqueue(records: EventRecord[], lastSyncedId: string | undefined): CommitHandle {
+  private enqueue(records: EventRecord[], lastSyncedId: string | undefined, hint: CommitHint): CommitHandle {
     let settle!: (error?: unknown) => void
     const persisted = new Promise<void>((resolve, reject) => {
       settle = (error) => (error === undefined ? resolve() : reject(error))
@@ -491,7 +522,7 @@ export class Store<S extends Schema = Schema> {
       confirmed.catch(() => {})
     }
     if (records.length > 0) {
-      this.outbox.push({ records, settle })
+      this.outbox.push({ records, hint, settle })
       this.scheduleFlush()
     } else settle()
     return { seqNums: records.map((r) => r.seqNum), persisted, confirmed }
@@ -515,12 +546,16 @@ export class Store<S extends Schema = Schema> {
           this.outbox = []
           const records = batch.flatMap((b) => b.records)
           try {
-            const result = await this.leader.append(records)
+            const result = await this.leader.append(
+              records,
+              batch.map((b) => b.hint),
+            )
             this.clientOnlyUnpersisted -= records.filter((r) => r.clientOnly).length
             this.statusVersion.value++
             for (const f of result.failures) this.reportError(f.error)
             for (const b of batch) b.settle()
           } catch (e) {
+            this.stateToken = null
             const error = new CairnError(
               'LeaderWriteFailed',
               `The leader could not store ${records.length} event(s): ${(e as Error)?.message ?? e}. They remain applied in this session.`,

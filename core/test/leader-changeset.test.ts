@@ -1,0 +1,186 @@
+// The leader applies a session's recorded changeset instead of materializing a commit again when
+// the session committed on exactly the leader's state; these tests pin when it may and may not.
+import {
+  createStorePromise,
+  Events,
+  Leader,
+  makeSchema,
+  queryDb,
+  SqliteDb,
+  State,
+  type Adapter,
+  type EventRecord,
+  type MaterializerContext,
+} from '@cairn/core'
+import { describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { events, materializers, tables } from './fixtures.ts'
+
+/** The fixtures' schema, counting materializer calls per event name (session and leader together). */
+function countingSchema() {
+  const calls = new Map<string, number>()
+  const count = (name: string) => calls.set(name, (calls.get(name) ?? 0) + 1)
+  const schema = makeSchema({
+    events,
+    state: State.SQLite.makeState({
+      tables,
+      materializers: {
+        ...materializers,
+        'v1.TodoCreated': (args: { id: string; text: string }) => {
+          count('v1.TodoCreated')
+          return tables.todos.insert(args)
+        },
+        'v1.Counted': ({ id }: { id: string }, ctx: MaterializerContext) => {
+          count('v1.Counted')
+          return tables.stats.insert({ id, n: ctx.query(tables.todos.count()) }).onConflict('id', 'replace')
+        },
+        DraftChanged: ({ text }: { text: string }) => {
+          count('DraftChanged')
+          return tables.drafts.insert({ id: 'current', text }).onConflict('id', 'replace')
+        },
+      },
+    }),
+  })
+  return { schema, calls: (name: string) => calls.get(name) ?? 0 }
+}
+
+/** An adapter around a leader we hold, so tests can look at it; any number of sessions. */
+function adapterFor(leader: Leader): Adapter {
+  return {
+    name: 'test',
+    async openLeader() {
+      return {
+        clientId: leader.clientId,
+        boot: async () => leader.snapshot(),
+        append: async (evs, commits) => leader.append(evs, commits),
+        readLog: async () => leader.logEntries(),
+        subscribe: (listener) => leader.subscribe(listener),
+        close: async () => {},
+      }
+    },
+  }
+}
+
+const leaderDb = (leader: Leader) => (leader as unknown as { db: SqliteDb }).db
+const todoIds = (db: SqliteDb) => db.select('SELECT id, text FROM todos ORDER BY id')
+
+describe('leader applies session changesets', () => {
+  it('applies a synced commit made on its own state without running the materializers again', async () => {
+    const { schema, calls } = countingSchema()
+    const leader = Leader.open(await SqliteDb.open(), schema, { clientId: 'c1' })
+    const store = await createStorePromise({
+      schema,
+      adapter: adapterFor(leader),
+      storeId: 's',
+      onError: (e) => {
+        throw e
+      },
+    })
+    store.commit(events.todoCreated({ id: 'a', text: '1' }), events.todoCreated({ id: 'b', text: '2' }))
+    store.commit(events.draftChanged({ text: 'draft' })) // client-only: materialized in the leader
+    store.commit(events.counted({ id: 'n' })) // reads state: its changeset is what the session computed
+    await store.commit(events.todoCreated({ id: 'c', text: '3' })).persisted
+    // every synced event ran once, in the session only; the client-only one ran in both
+    expect(calls('v1.TodoCreated')).toBe(3)
+    expect(calls('v1.Counted')).toBe(1)
+    expect(calls('DraftChanged')).toBe(2)
+    expect(leader.changesetsApplied).toBe(3)
+    const db = leaderDb(leader)
+    expect(todoIds(db)).toEqual(store.query(queryDb({ query: 'SELECT id, text FROM todos ORDER BY id' })))
+    expect(db.select('SELECT id, n FROM stats')).toEqual([{ id: 'n', n: 2 }])
+    expect(db.select('SELECT text FROM drafts')).toEqual([{ text: 'draft' }])
+    expect(leader.eventCount).toBe(5)
+    await store.shutdown()
+  })
+
+  it('materializes when the session committed on another state (another session wrote in between)', async () => {
+    const { schema, calls } = countingSchema()
+    const leader = Leader.open(await SqliteDb.open(), schema, { clientId: 'c1' })
+    const adapter = adapterFor(leader)
+    const a = await createStorePromise({
+      schema,
+      adapter,
+      storeId: 's',
+      onError: (e) => {
+        throw e
+      },
+    })
+    const b = await createStorePromise({
+      schema,
+      adapter,
+      storeId: 's',
+      onError: (e) => {
+        throw e
+      },
+    })
+    await a.commit(events.todoCreated({ id: 'a', text: '1' })).persisted
+    expect(leader.changesetsApplied).toBe(1)
+    // b got a's event from the leader: its state is not one the leader can name any more
+    await b.commit(events.counted({ id: 'n' })).persisted
+    expect(leader.changesetsApplied).toBe(1)
+    expect(calls('v1.Counted')).toBe(3) // b, the leader, and a (which gets b's event from the leader)
+    expect(leaderDb(leader).select('SELECT id, n FROM stats')).toEqual([{ id: 'n', n: 1 }])
+    await a.shutdown()
+    await b.shutdown()
+  })
+
+  it('materializes when the base differs, and when the changeset conflicts with the state', async () => {
+    const { schema, calls } = countingSchema()
+    const leader = Leader.open(await SqliteDb.open(), schema, { clientId: 'c1' })
+    const boot = leader.snapshot()
+    // a "session": the leader's snapshot, one event materialized there while recording
+    const session = await SqliteDb.deserialize(boot.snapshot)
+    session.exec('DROP TABLE __cairn_eventlog; DROP TABLE __cairn_meta')
+    const recorded = session.recordChanges(() => session.run(`INSERT INTO todos (id, text, completed) VALUES ('x', 'session', 0)`))
+    const rec = (id: string, global: number): EventRecord => ({
+      seqNum: { global, client: 0, rebaseGeneration: 0 },
+      name: 'v1.TodoCreated',
+      json: JSON.stringify({ id, text: 'leader' }),
+      eventId: `ev-${global}`,
+      clientId: 'c1',
+      sessionId: 's1',
+      clientOnly: false,
+    })
+    // a stale base: materialized, the changeset is ignored
+    leader.append([rec('x', 1)], [{ count: 1, base: 'not-the-state', changeset: recorded.changeset }])
+    expect(leader.changesetsApplied).toBe(0)
+    expect(calls('v1.TodoCreated')).toBe(1)
+    expect(todoIds(leaderDb(leader))).toEqual([{ id: 'x', text: 'leader' }])
+
+    // the right base, but the state was changed behind the leader's back: 'y' exists already
+    const token = leader.snapshot().stateToken!
+    leaderDb(leader).run(`INSERT INTO todos (id, text, completed) VALUES ('y', 'behind', 0)`)
+    const onY = session.recordChanges(() => session.run(`INSERT INTO todos (id, text, completed) VALUES ('y', 'session', 0)`))
+    const result = leader.append([rec('y', 2)], [{ count: 1, base: token, changeset: onY.changeset }])
+    expect(leader.changesetsApplied).toBe(0)
+    // the fallback materialized it, failed on the duplicate, and reported it; the event is logged
+    expect(calls('v1.TodoCreated')).toBe(3) // the batch's savepoint failed, then the event alone
+    expect(result.failures.map((f) => f.eventId)).toEqual(['ev-2'])
+    expect(leader.eventCount).toBe(2)
+    expect(todoIds(leaderDb(leader))).toEqual([
+      { id: 'x', text: 'leader' },
+      { id: 'y', text: 'behind' },
+    ])
+  })
+
+  it('materializes commits of a schema with AUTOINCREMENT (changesets do not carry sqlite_sequence)', async () => {
+    const added = Events.synced({ name: 'v1.Added', schema: z.object({ text: z.string() }) })
+    const items = State.SQLite.table({
+      name: 'items',
+      columns: { n: State.SQLite.integer({ primaryKey: true, autoIncrement: true }), text: State.SQLite.text() },
+    })
+    const schema = makeSchema({
+      events: { added },
+      state: State.SQLite.makeState({
+        tables: { items },
+        materializers: { 'v1.Added': ({ text }: { text: string }) => items.insert({ text }) },
+      }),
+    })
+    const leader = Leader.open(await SqliteDb.open(), schema, { clientId: 'c1' })
+    const store = await createStorePromise({ schema, adapter: adapterFor(leader), storeId: 's' })
+    await store.commit(added({ text: 'a' })).persisted
+    expect(leader.changesetsApplied).toBe(0)
+    expect(leaderDb(leader).select('SELECT seq FROM sqlite_sequence')).toEqual([{ seq: 1 }])
+    await store.shutdown()
+  })
+})
