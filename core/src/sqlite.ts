@@ -459,7 +459,9 @@ export class SqliteDb {
       let rc: number
       if (v === null || v === undefined) rc = w.sqlite3_bind_null(p, i + 1)
       else if (typeof v === 'number') {
-        rc = Number.isSafeInteger(v) ? w.sqlite3_bind_int64(p, i + 1, BigInt(v)) : w.sqlite3_bind_double(p, i + 1, v)
+        // 32-bit integers skip the BigInt an int64 bind needs (an allocation and a conversion per call)
+        if ((v | 0) === v) rc = w.sqlite3_bind_int(p, i + 1, v)
+        else rc = Number.isSafeInteger(v) ? w.sqlite3_bind_int64(p, i + 1, BigInt(v)) : w.sqlite3_bind_double(p, i + 1, v)
       } else if (typeof v === 'string') {
         const n = this.writeScratch(v)
         rc = w.sqlite3_bind_text(p, i + 1, this.scratch, n, SQLITE_TRANSIENT)
@@ -468,7 +470,7 @@ export class SqliteDb {
         this.ensureScratch(v.byteLength + 1)
         this.heap().set(v, this.scratch)
         rc = w.sqlite3_bind_blob(p, i + 1, this.scratch, v.byteLength, SQLITE_TRANSIENT)
-      } else if (typeof v === 'boolean') rc = w.sqlite3_bind_int64(p, i + 1, v ? 1n : 0n)
+      } else if (typeof v === 'boolean') rc = w.sqlite3_bind_int(p, i + 1, v ? 1 : 0)
       else
         throw new SqliteError(
           `Cannot bind a value of type ${typeof v} (parameter ${i + 1}); pass a string, number, bigint, Uint8Array or null.`,
@@ -532,6 +534,7 @@ interface RawExports {
   sqlite3_changes(db: number): number
   sqlite3_bind_parameter_count(p: number): number
   sqlite3_bind_null(p: number, i: number): number
+  sqlite3_bind_int(p: number, i: number, v: number): number
   sqlite3_bind_int64(p: number, i: number, v: bigint): number
   sqlite3_bind_double(p: number, i: number, v: number): number
   sqlite3_bind_text(p: number, i: number, ptr: number, n: number, destructor: number): number

@@ -13,6 +13,7 @@ import {
   type AnyEventDef,
   type Store,
 } from '@cairn/core'
+import fc from 'fast-check'
 import * as v from 'valibot'
 import { afterEach, describe, expect, test } from 'vitest'
 import { z } from 'zod'
@@ -226,6 +227,43 @@ describe('events', () => {
     })
     expect(counted({ n: '3' })).toEqual({ name: 'v1.Counted', args: { n: 3, tag: 'none' }, json: '{"n":"3"}' })
     expect(counted.decode('{"n":"4","tag":"x"}')).toEqual({ n: 4, tag: 'x' })
+  })
+
+  test('args are exactly what the JSON round trip gives, for any value (plain data is copied, not round-tripped)', () => {
+    const anyArgs = Events.synced({ name: 'v1.Any', schema: z.unknown() })
+    const odd = fc.constantFrom<unknown>(-0, NaN, Infinity, undefined, new Date(0), { toJSON: () => 'j' }, [1, , 3], new Map(), '\ud800')
+    const withProto = fc.constant(JSON.parse('{"__proto__":{"a":1},"b":2}') as unknown)
+    const value = fc.oneof(
+      fc.jsonValue(),
+      odd,
+      withProto,
+      fc.dictionary(fc.string(), fc.oneof(fc.jsonValue(), odd)),
+      fc.array(fc.oneof(fc.jsonValue(), odd)),
+    )
+    fc.assert(
+      fc.property(value, (input) => {
+        const json = JSON.stringify(input)
+        if (json === undefined) return
+        const event = anyArgs(input as never)
+        expect(event.json).toBe(json)
+        const roundTrip = JSON.parse(json)
+        expect(event.args).toStrictEqual(roundTrip)
+        expect(JSON.stringify(event.args)).toBe(json) // same keys in the same order
+        if (typeof input === 'object' && input !== null) expect(event.args).not.toBe(input) // a copy, never the caller's object
+      }),
+      { numRuns: 500 },
+    )
+  })
+
+  test('a getter is read once: json and args always agree', () => {
+    const anyArgs = Events.synced({ name: 'v1.Any', schema: z.object({ n: z.number() }) })
+    let calls = 0
+    const event = anyArgs({
+      get n() {
+        return ++calls
+      },
+    })
+    expect(JSON.parse(event.json)).toEqual(event.args)
   })
 
   test('definitions are checked', () => {

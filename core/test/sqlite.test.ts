@@ -25,6 +25,29 @@ describe('SqliteDb.select', () => {
     const db = await SqliteDb.open()
     expect(db.select('SELECT 9007199254740993 AS big, 42 AS small')).toEqual([{ big: 9007199254740993n, small: 42 }])
   })
+
+  it('binds numbers as integers (32-bit, 64-bit, -0, booleans) or reals, exactly', async () => {
+    const db = await SqliteDb.open()
+    const values = [
+      0,
+      -0,
+      1,
+      -1,
+      2 ** 31 - 1,
+      -(2 ** 31),
+      2 ** 31,
+      -(2 ** 31) - 1,
+      2 ** 53 - 1,
+      -(2 ** 53 - 1),
+      1.5,
+      -0.25,
+      2 ** 53 + 2,
+      1e300,
+    ]
+    const rows = values.map((v) => db.select('SELECT ? AS v, typeof(?) AS t', [v, v])[0])
+    expect(rows).toEqual(values.map((v) => ({ v: Object.is(v, -0) ? 0 : v, t: Number.isSafeInteger(v) ? 'integer' : 'real' })))
+    expect(db.select('SELECT ? AS a, ? AS b, typeof(?) AS t', [true, false, true] as never)).toEqual([{ a: 1, b: 0, t: 'integer' }])
+  })
 })
 
 describe('statement cache', () => {

@@ -47,6 +47,10 @@ function define<TName extends string, S extends StandardSchemaV1>(
   const create = (args: StandardSchemaV1.InferInput<S>) => {
     // Validate the JSON round trip, not the original: the eventlog stores JSON and replays it,
     // so args that do not survive JSON (Dates, undefined, Maps) are refused at commit time.
+    // Plain data gets a copy instead of the round trip: parsing dominated creating an event, and
+    // the copy is what JSON.parse(json) would give, since json is the copy's stringification.
+    const copy = copyPlainJson(args, 0)
+    if (copy !== NOT_PLAIN) return { name, args: validate(copy), json: JSON.stringify(copy) }
     let json: string | undefined
     try {
       json = JSON.stringify(args)
@@ -77,4 +81,50 @@ export const Events = {
     define(options, false) as EventDef<TName, StandardSchemaV1.InferInput<S>, StandardSchemaV1.InferOutput<S>, false>,
   clientOnly: <const TName extends string, S extends StandardSchemaV1>(options: EventOptions<TName, S>) =>
     define(options, true) as EventDef<TName, StandardSchemaV1.InferInput<S>, StandardSchemaV1.InferOutput<S>, true>,
+}
+
+const NOT_PLAIN: unique symbol = Symbol('not plain JSON')
+const MAX_DEPTH = 64
+
+/**
+ * A copy of `value` made of plain objects, arrays, strings, finite numbers, booleans and null,
+ * such that `JSON.parse(JSON.stringify(copy))` equals it exactly (same keys in the same order);
+ * NOT_PLAIN for anything else (class instances, toJSON, undefined, -0, NaN, holes, `__proto__`
+ * keys, deep nesting), which takes the JSON round trip instead.
+ */
+function copyPlainJson(value: unknown, depth: number): unknown {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return value
+    case 'number':
+      return Number.isFinite(value) && !Object.is(value, -0) ? value : NOT_PLAIN
+    case 'object': {
+      if (value === null) return null
+      if (depth >= MAX_DEPTH) return NOT_PLAIN
+      if (Array.isArray(value)) {
+        if (Object.getPrototypeOf(value) !== Array.prototype || Object.hasOwn(value, 'toJSON')) return NOT_PLAIN
+        const out = new Array<unknown>(value.length)
+        for (let i = 0; i < value.length; i++) {
+          if (!(i in value)) return NOT_PLAIN
+          const c = copyPlainJson(value[i], depth + 1)
+          if (c === NOT_PLAIN) return NOT_PLAIN
+          out[i] = c
+        }
+        return out
+      }
+      const proto = Object.getPrototypeOf(value)
+      if ((proto !== Object.prototype && proto !== null) || 'toJSON' in value) return NOT_PLAIN
+      const out: Record<string, unknown> = {}
+      for (const key of Object.keys(value)) {
+        if (key === '__proto__') return NOT_PLAIN
+        const c = copyPlainJson((value as Record<string, unknown>)[key], depth + 1)
+        if (c === NOT_PLAIN) return NOT_PLAIN
+        out[key] = c
+      }
+      return out
+    }
+    default:
+      return NOT_PLAIN
+  }
 }
