@@ -452,9 +452,11 @@ export class Leader {
   /**
    * Materializes a local batch in authority mode (`logged` is `events` as logged, same order).
    * A commit the session made on exactly our current state, numbered as we numbered it, gets
-   * the session's changeset applied instead (one C-level call instead of every materializer
-   * and write again): same state, as materializers are deterministic. Any conflict rolls the
-   * changeset back and materializes the commit.
+   * the session's changeset applied instead (one C-level apply for a run of such commits,
+   * instead of every materializer and write again): the same state, as materializers are
+   * deterministic. A conflict rolls the changesets back and materializes those commits.
+   * Our state stays named by the session's token only while every commit was applied on a
+   * state named by its base and nothing failed.
    */
   private applyLocal(
     events: readonly EventRecord[],
@@ -464,37 +466,56 @@ export class Leader {
   ): void {
     let total = 0
     for (const c of commits ?? []) total += c.count
-    if (commits === undefined || total !== events.length || !this.changesetsUsable) {
+    if (commits === undefined || total !== events.length) {
       this.applyBatch(logged, failures)
-      if (logged.length > 0) this.stateToken = failures.length === 0 ? logged[logged.length - 1]!.eventId : newEventId()
+      if (events.length > 0) this.stateToken = newEventId()
       return
     }
-    // consecutive commits to materialize go through applyBatch together
-    let run: EventRecord[] = []
     let token = this.stateToken
-    const flush = () => {
+    let slow: EventRecord[] = []
+    let fast: EventRecord[] = []
+    let changesets: Uint8Array[] = []
+    let fastCommits = 0
+    const materialize = (batch: readonly EventRecord[]) => {
       const failed = failures.length
-      this.applyBatch(run, failures)
-      run = []
+      this.applyBatch(batch, failures)
       if (failures.length > failed) token = newEventId()
+    }
+    const flushSlow = () => {
+      if (slow.length > 0) materialize(slow)
+      slow = []
+    }
+    const flushFast = () => {
+      if (fast.length === 0) return
+      if (changesets.length === 0 || this.db.applyChangesets(changesets)) this.changesetsApplied += fastCommits
+      else materialize(fast)
+      fast = []
+      changesets = []
+      fastCommits = 0
     }
     let i = 0
     for (const commit of commits) {
       const from = i
       i += commit.count
       if (commit.count === 0) continue
-      if (commit.changeset !== undefined && commit.base === token && sameNumbering(events, logged, from, i)) {
-        flush()
-        if (commit.base === token && (commit.changeset === null || this.db.applyChangeset(commit.changeset))) {
-          this.changesetsApplied++
-          token = events[i - 1]!.eventId
+      const last = events[i - 1]!.eventId
+      if (this.changesetsUsable && commit.changeset !== undefined && commit.base === token && sameNumbering(events, logged, from, i)) {
+        // materializing what came before may have failed, and then our state is not the session's
+        flushSlow()
+        if (commit.base === token) {
+          for (let k = from; k < i; k++) fast.push(logged[k]!)
+          if (commit.changeset !== null) changesets.push(commit.changeset)
+          fastCommits++
+          token = last
           continue
         }
       }
-      for (let k = from; k < i; k++) run.push(logged[k]!)
-      token = events[i - 1]!.eventId
+      flushFast()
+      for (let k = from; k < i; k++) slow.push(logged[k]!)
+      token = commit.base === token ? last : newEventId()
     }
-    flush()
+    flushSlow()
+    flushFast()
     this.stateToken = token
   }
 

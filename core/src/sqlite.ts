@@ -329,21 +329,46 @@ export class SqliteDb {
   }
 
   /**
-   * Applies a changeset recorded by `recordChanges` on another database whose state it was
-   * recorded on. Returns false, with nothing applied, on any conflict (a row missing, present
-   * already, or holding other values than recorded): the caller then falls back to running the
-   * writes itself.
+   * Applies changesets recorded by `recordChanges` (one after another, oldest first) on
+   * another database that held the state they were recorded on: combined into one and applied
+   * once, since each apply prepares its statements anew. Returns false, with nothing applied,
+   * on any conflict (a row missing, present already, or holding other values than recorded):
+   * the caller then runs the writes itself.
    */
-  applyChangeset(changeset: Uint8Array): boolean {
+  applyChangesets(changesets: readonly Uint8Array[]): boolean {
     const { capi, wasm } = this.sqlite3
-    const p = wasm.allocFromTypedArray(changeset) as number
-    let conflict = false
+    if (changesets.length === 0) return true
+    const stack = wasm.pstack
+    const sp = stack.pointer
+    const inputs: number[] = []
+    let pGroup = 0
+    let pAll = 0
     try {
+      const pn = stack.alloc(4) as number
+      const pp = stack.allocPtr() as number
+      let total: number
+      if (changesets.length === 1) {
+        pAll = wasm.allocFromTypedArray(changesets[0]!) as number
+        inputs.push(pAll)
+        total = changesets[0]!.byteLength
+      } else {
+        check(capi.sqlite3changegroup_new(pp), 'sqlite3changegroup_new')
+        pGroup = wasm.peekPtr(pp) as number
+        for (const c of changesets) {
+          const p = wasm.allocFromTypedArray(c) as number
+          inputs.push(p)
+          check(capi.sqlite3changegroup_add(pGroup, c.byteLength, p), 'sqlite3changegroup_add')
+        }
+        check(capi.sqlite3changegroup_output(pGroup, pn, pp), 'sqlite3changegroup_output')
+        total = wasm.peek32(pn) as number
+        pAll = wasm.peekPtr(pp) as number
+      }
+      let conflict = false
       // SQLite applies all or nothing: on ABORT it rolls back its own savepoint
       const rc = capi.sqlite3changeset_apply(
         this.db.pointer!,
-        changeset.byteLength,
-        p,
+        total,
+        pAll,
         0,
         () => {
           conflict = true
@@ -355,7 +380,12 @@ export class SqliteDb {
       if (rc !== 0) throw new SqliteError(`Applying a changeset failed (sqlite code ${rc})`, rc)
       return true
     } finally {
-      wasm.dealloc(p)
+      for (const p of inputs) wasm.dealloc(p)
+      if (pGroup) {
+        if (pAll) capi.sqlite3_free(pAll)
+        capi.sqlite3changegroup_delete(pGroup)
+      }
+      stack.restore(sp)
     }
   }
 

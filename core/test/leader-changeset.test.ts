@@ -84,7 +84,7 @@ describe('leader applies session changesets', () => {
     expect(calls('v1.TodoCreated')).toBe(3)
     expect(calls('v1.Counted')).toBe(1)
     expect(calls('DraftChanged')).toBe(2)
-    expect(leader.changesetsApplied).toBe(3)
+    expect(leader.changesetsApplied).toBe(3) // the last two in one apply
     const db = leaderDb(leader)
     expect(todoIds(db)).toEqual(store.query(queryDb({ query: 'SELECT id, text FROM todos ORDER BY id' })))
     expect(db.select('SELECT id, n FROM stats')).toEqual([{ id: 'n', n: 2 }])
@@ -161,6 +161,41 @@ describe('leader applies session changesets', () => {
       { id: 'x', text: 'leader' },
       { id: 'y', text: 'behind' },
     ])
+  })
+
+  it("stops applying changesets once a materializer failed only in the leader (its state is not the session's)", async () => {
+    const { schema, calls } = countingSchema()
+    const leader = Leader.open(await SqliteDb.open(), schema, { clientId: 'c1' })
+    const boot = leader.snapshot()
+    const session = await SqliteDb.deserialize(boot.snapshot)
+    session.exec('DROP TABLE __cairn_eventlog; DROP TABLE __cairn_meta')
+    const insert = (id: string) =>
+      session.recordChanges(() => session.run(`INSERT INTO todos (id, text, completed) VALUES (?, 'x', 0)`, [id])).changeset
+    const rec = (global: number, name: string, args: unknown): EventRecord => ({
+      seqNum: { global, client: 0, rebaseGeneration: 0 },
+      name,
+      json: JSON.stringify(args),
+      eventId: `ev-${global}`,
+      clientId: 'c1',
+      sessionId: 's1',
+      clientOnly: false,
+    })
+    // v1.Boom succeeded in the session (its changeset is empty) but throws in the leader
+    const result = leader.append(
+      [rec(1, 'v1.Boom', { message: 'only here' }), rec(2, 'v1.TodoCreated', { id: 'a', text: 'x' })],
+      [
+        { count: 1, base: boot.stateToken!, changeset: undefined },
+        { count: 1, base: 'ev-1', changeset: insert('a') },
+      ],
+    )
+    expect(result.failures.map((f) => f.eventId)).toEqual(['ev-1'])
+    expect(leader.changesetsApplied).toBe(0)
+    expect(calls('v1.TodoCreated')).toBe(1)
+    // nor in a later batch continuing the same chain
+    leader.append([rec(3, 'v1.TodoCreated', { id: 'b', text: 'x' })], [{ count: 1, base: 'ev-2', changeset: insert('b') }])
+    expect(leader.changesetsApplied).toBe(0)
+    expect(calls('v1.TodoCreated')).toBe(2)
+    expect(todoIds(leaderDb(leader)).map((r) => r.id)).toEqual(['a', 'b'])
   })
 
   it('materializes commits of a schema with AUTOINCREMENT (changesets do not carry sqlite_sequence)', async () => {
