@@ -18,10 +18,45 @@ export interface EventRecord {
   readonly args?: unknown
 }
 
-/** A unique event id. */
+/**
+ * A unique event id: a random (v4) UUID. Formatted here from a pool of random bytes, refilled
+ * 4 KiB at a time: crypto.randomUUID cost ~3 µs a call, a tenth of a 10,000-event commit.
+ */
 export function newEventId(): string {
-  return globalThis.crypto.randomUUID()
+  if (poolAt + 16 > pool.length) {
+    globalThis.crypto.getRandomValues(pool)
+    poolAt = 0
+  }
+  const b = pool
+  const i = poolAt
+  poolAt += 16
+  return (
+    HEX[b[i]!]! +
+    HEX[b[i + 1]!]! +
+    HEX[b[i + 2]!]! +
+    HEX[b[i + 3]!]! +
+    '-' +
+    HEX[b[i + 4]!]! +
+    HEX[b[i + 5]!]! +
+    '-' +
+    HEX[(b[i + 6]! & 0x0f) | 0x40]! +
+    HEX[b[i + 7]!]! +
+    '-' +
+    HEX[(b[i + 8]! & 0x3f) | 0x80]! +
+    HEX[b[i + 9]!]! +
+    '-' +
+    HEX[b[i + 10]!]! +
+    HEX[b[i + 11]!]! +
+    HEX[b[i + 12]!]! +
+    HEX[b[i + 13]!]! +
+    HEX[b[i + 14]!]! +
+    HEX[b[i + 15]!]!
+  )
 }
+
+const HEX = Array.from({ length: 256 }, (_, n) => n.toString(16).padStart(2, '0'))
+const pool = new Uint8Array(4096)
+let poolAt = pool.length
 
 const ALPHABET = 'useandom-26T198340PX75pxJACKVERYMINDBUSHWOLF_GQZbfghjklqvwyzrict'
 

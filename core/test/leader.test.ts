@@ -12,6 +12,7 @@ import {
   type BootProgress,
   type EventRecord,
 } from '@cairn/core'
+import { newEventId } from '../src/event-record.ts'
 import { describe, expect, it, vi } from 'vitest'
 import { z } from 'zod'
 import { events, makeStore, materializers, schema, tables } from './fixtures.ts'
@@ -241,5 +242,13 @@ describe('SqliteDb.recordChanges', () => {
     db.run("UPDATE t SET v = 2 WHERE id = 'a'")
     expect(() => db.revertChanges(changeset!)).toThrow(/conflicted/)
     expect(db.select('SELECT * FROM t')).toEqual([{ id: 'a', v: 2 }])
+  })
+})
+
+describe('newEventId', () => {
+  it('gives distinct v4 UUIDs, across refills of its random pool', () => {
+    const ids = Array.from({ length: 2000 }, () => newEventId())
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+    expect(new Set(ids).size).toBe(ids.length)
   })
 })

@@ -128,6 +128,24 @@ describe('graph updates', () => {
   })
 })
 
+describe('raw queries', () => {
+  it('re-run with their input as it is now, even an input object changed in place', async () => {
+    const store = await makeStore()
+    const input: { query: string; bindValues: string[] } = { query: 'SELECT count(*) AS n FROM todos', bindValues: [] }
+    const seen: unknown[] = []
+    store.subscribe(queryDb(input), (rows) => seen.push(rows))
+    store.commit(events.todoCreated({ id: 'a', text: 'x' }))
+    input.query = 'SELECT count(*) AS m FROM todos WHERE id <> ?'
+    input.bindValues = ['a']
+    store.commit(events.todoCreated({ id: 'b', text: 'y' }))
+    // the same array with other contents: seen on the next run too
+    input.bindValues[0] = 'b'
+    store.commit(events.todoCreated({ id: 'c', text: 'z' }))
+    expect(seen).toEqual([[{ n: 0 }], [{ n: 1 }], [{ m: 1 }], [{ m: 2 }]])
+    await store.shutdown()
+  })
+})
+
 describe('instances', () => {
   it('shares one instance per definition and store', async () => {
     const store = await makeStore()
