@@ -19,44 +19,59 @@ export interface EventRecord {
 }
 
 /**
- * A unique event id: a random (v4) UUID. Formatted here from a pool of random bytes, refilled
- * 4 KiB at a time: crypto.randomUUID cost ~3 µs a call, a tenth of a 10,000-event commit.
+ * A unique event id: a time-ordered UUID (version 7, RFC 9562): 48 bits of Unix milliseconds,
+ * a 12-bit counter for ids of the same millisecond, 62 random bits. Ids made one after another
+ * sort one after another, so the eventlog's unique index on them grows at its end instead of
+ * at random places (a random v4 id made inserting 10,000 events ~25% slower). Formatted here
+ * from a pool of random bytes: crypto.randomUUID cost ~3 µs a call.
  */
 export function newEventId(): string {
-  if (poolAt + 16 > pool.length) {
+  let ms = Date.now()
+  if (ms <= lastMs) {
+    // the same millisecond (or a clock step back): count on from the last id, never below it
+    ms = lastMs
+    if (++counter > 0xfff) {
+      ms = ++lastMs
+      counter = 0
+    }
+  } else {
+    lastMs = ms
+    counter = 0
+  }
+  if (poolAt + 8 > pool.length) {
     globalThis.crypto.getRandomValues(pool)
     poolAt = 0
   }
   const b = pool
   const i = poolAt
-  poolAt += 16
+  poolAt += 8
+  const high = Math.floor(ms / 0x10000) // the upper 32 of the 48 timestamp bits
   return (
-    HEX[b[i]!]! +
+    (high >>> 0).toString(16).padStart(8, '0') +
+    '-' +
+    HEX[(ms >>> 8) & 0xff]! +
+    HEX[ms & 0xff]! +
+    '-' +
+    HEX[0x70 | (counter >>> 8)]! +
+    HEX[counter & 0xff]! +
+    '-' +
+    HEX[(b[i]! & 0x3f) | 0x80]! +
     HEX[b[i + 1]!]! +
+    '-' +
     HEX[b[i + 2]!]! +
     HEX[b[i + 3]!]! +
-    '-' +
     HEX[b[i + 4]!]! +
     HEX[b[i + 5]!]! +
-    '-' +
-    HEX[(b[i + 6]! & 0x0f) | 0x40]! +
-    HEX[b[i + 7]!]! +
-    '-' +
-    HEX[(b[i + 8]! & 0x3f) | 0x80]! +
-    HEX[b[i + 9]!]! +
-    '-' +
-    HEX[b[i + 10]!]! +
-    HEX[b[i + 11]!]! +
-    HEX[b[i + 12]!]! +
-    HEX[b[i + 13]!]! +
-    HEX[b[i + 14]!]! +
-    HEX[b[i + 15]!]!
+    HEX[b[i + 6]!]! +
+    HEX[b[i + 7]!]!
   )
 }
 
 const HEX = Array.from({ length: 256 }, (_, n) => n.toString(16).padStart(2, '0'))
 const pool = new Uint8Array(4096)
 let poolAt = pool.length
+let lastMs = 0
+let counter = 0
 
 const ALPHABET = 'useandom-26T198340PX75pxJACKVERYMINDBUSHWOLF_GQZbfghjklqvwyzrict'
 

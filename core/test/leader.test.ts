@@ -246,9 +246,27 @@ describe('SqliteDb.recordChanges', () => {
 })
 
 describe('newEventId', () => {
-  it('gives distinct v4 UUIDs, across refills of its random pool', () => {
-    const ids = Array.from({ length: 2000 }, () => newEventId())
-    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+  it('gives distinct v7 UUIDs in ascending order, carrying the time, across refills of its random pool', () => {
+    const before = Date.now()
+    const ids = Array.from({ length: 5000 }, () => newEventId())
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
     expect(new Set(ids).size).toBe(ids.length)
+    expect([...ids].sort()).toEqual(ids)
+    const ms = parseInt(ids[0]!.slice(0, 8) + ids[0]!.slice(9, 13), 16)
+    expect(ms).toBeGreaterThanOrEqual(before)
+    expect(ms).toBeLessThanOrEqual(Date.now() + 5)
+  })
+
+  it('stays ascending when the clock steps back', () => {
+    const now = vi.spyOn(Date, 'now')
+    try {
+      now.mockReturnValue(2_000_000_000_000)
+      const a = newEventId()
+      now.mockReturnValue(1_000_000_000_000)
+      const b = newEventId()
+      expect(b > a).toBe(true)
+    } finally {
+      now.mockRestore()
+    }
   })
 })
