@@ -1,15 +1,7 @@
 import type { Adapter, LeaderPort } from './adapter.ts'
 import { CairnError, MaterializerError, SchemaError, StoreShutdownError } from './errors.ts'
 import { newEventId, shortId, type EventRecord } from './event-record.ts'
-import {
-  INTERNAL_TABLES,
-  type BootProgress,
-  type CommitHint,
-  type LeaderMessage,
-  type LeaderStatus,
-  type LogEntry,
-  type SessionBoot,
-} from './leader.ts'
+import { INTERNAL_TABLES, type BootProgress, type CommitHint, type LeaderMessage, type LeaderStatus, type LogEntry, type SessionBoot } from './leader.ts'
 import { Materialization } from './materialize.ts'
 import { ComputedDef, LiveQueryDef, SignalDef, type Def } from './query-def.ts'
 import { deepEqual } from './equal.ts'
@@ -220,7 +212,9 @@ export class Store<S extends Schema = Schema> {
         const event = events[i]!
         const def = defs[i]!
         // synced events chain after the pending ones; client-only ones count after the head
-        head = def.clientOnly ? nextSeqNum(head, true) : { global: nextGlobal++, client: 0, rebaseGeneration: this.sync.rebaseGeneration }
+        head = def.clientOnly
+          ? nextSeqNum(head, true)
+          : { global: nextGlobal++, client: 0, rebaseGeneration: this.sync.rebaseGeneration }
         const rec: EventRecord = {
           seqNum: head,
           name: event.name,
@@ -371,7 +365,8 @@ export class Store<S extends Schema = Schema> {
       } else if (message.type === 'upstream') {
         this.leaderStatus = message.status
         this.receiveUpstream(message.events)
-      } else void this.shutdown(message.reason)
+      }
+      else void this.shutdown(message.reason)
     } catch (e) {
       this.reportError(e)
     }
@@ -408,12 +403,7 @@ export class Store<S extends Schema = Schema> {
         for (const entry of reverted) for (const t of entry.tables) touched.add(t)
         // the first undone entry may hold confirmed events before the divergence: they come back first
         const head = reverted[0]!
-        const redo = head.records
-          .slice(
-            0,
-            head.records.findIndex((r) => r.eventId === firstRolledBack),
-          )
-          .map((r) => confirmedById.get(r.eventId) ?? r)
+        const redo = head.records.slice(0, head.records.findIndex((r) => r.eventId === firstRolledBack)).map((r) => confirmedById.get(r.eventId) ?? r)
         const applied = this.db.recordChanges(() => this.applyAll([...redo, ...result.apply]))
         for (const t of applied.tables) touched.add(t)
         this.undo.length = 0
@@ -482,12 +472,7 @@ export class Store<S extends Schema = Schema> {
 
   private applyOne(event: EventRecord): void {
     if (!this.materialization.apply(event, this.pendingArgs.get(event.eventId)) && this.schema.unknownEventHandling === 'fail') {
-      this.reportError(
-        new CairnError(
-          'UnknownEvent',
-          `Event "${event.name}" (${event.eventId}) from the server is not in this schema; it was kept and skipped.`,
-        ),
-      )
+      this.reportError(new CairnError('UnknownEvent', `Event "${event.name}" (${event.eventId}) from the server is not in this schema; it was kept and skipped.`))
     }
   }
 
@@ -546,10 +531,7 @@ export class Store<S extends Schema = Schema> {
           this.outbox = []
           const records = batch.flatMap((b) => b.records)
           try {
-            const result = await this.leader.append(
-              records,
-              batch.map((b) => b.hint),
-            )
+            const result = await this.leader.append(records, batch.map((b) => b.hint))
             this.clientOnlyUnpersisted -= records.filter((r) => r.clientOnly).length
             this.statusVersion.value++
             for (const f of result.failures) this.reportError(f.error)

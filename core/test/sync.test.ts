@@ -1,13 +1,4 @@
-import {
-  CairnError,
-  createStorePromise,
-  makeInMemoryAdapter,
-  queryDb,
-  syncStatus$,
-  SyncError,
-  type ServerEvent,
-  type SyncBackend,
-} from '@cairn/core'
+import { CairnError, createStorePromise, makeInMemoryAdapter, queryDb, syncStatus$, SyncError, type ServerEvent, type SyncBackend } from '@cairn/core'
 import { makeInMemorySyncServer } from '@cairn/core/testing'
 import { describe, expect, it } from 'vitest'
 import { events, schema, tables } from './fixtures.ts'
@@ -27,17 +18,8 @@ describe('sync: the walkthrough', () => {
     const who = (clientId: string) => (clientId === a.store.clientId ? 'A' : 'B')
     const timeline: string[] = []
     const leaderLog = async () =>
-      (await a.store.readEventlog())
-        .map(
-          (e) =>
-            `${who(e.clientId)}:e${e.seqNum.global}${e.seqNum.rebaseGeneration ? `r${e.seqNum.rebaseGeneration}` : ''}${e.status === 'pending' ? "'" : ''}`,
-        )
-        .join(' ')
-    const serverLog = () =>
-      server
-        .events('shared')
-        .map((e) => `${who(e.clientId)}:e${e.seq}`)
-        .join(' ')
+      (await a.store.readEventlog()).map((e) => `${who(e.clientId)}:e${e.seqNum.global}${e.seqNum.rebaseGeneration ? `r${e.seqNum.rebaseGeneration}` : ''}${e.status === 'pending' ? "'" : ''}`).join(' ')
+    const serverLog = () => server.events('shared').map((e) => `${who(e.clientId)}:e${e.seq}`).join(' ')
     a.store.subscribe(syncStatus$, (s) => {
       const line = `session ${s.localHead} (${s.pending} pending), leader ${s.leaderHead}, server ${s.serverHead}`
       if (timeline[timeline.length - 1] !== line) timeline.push(line) // connected/error changes are not shown
@@ -128,15 +110,8 @@ describe('sync: offline and persistence', () => {
     a.store.commit(events.todoCreated({ id: 'b', text: '' }))
     await server.settled([a.store])
     expect(server.events('shared').map((e) => e.name)).toEqual(['v1.TodoCreated', 'v1.TodoCreated'])
-    const log = (await a.store.readEventlog()).map(
-      (e) => `e${e.seqNum.global}${e.seqNum.client ? `.${e.seqNum.client}` : ''} ${e.name} ${e.status}`,
-    )
-    expect(log).toEqual([
-      'e1 v1.TodoCreated confirmed',
-      'e1.1 DraftChanged confirmed',
-      'e1.2 DraftChanged confirmed',
-      'e2 v1.TodoCreated confirmed',
-    ])
+    const log = (await a.store.readEventlog()).map((e) => `e${e.seqNum.global}${e.seqNum.client ? `.${e.seqNum.client}` : ''} ${e.name} ${e.status}`)
+    expect(log).toEqual(['e1 v1.TodoCreated confirmed', 'e1.1 DraftChanged confirmed', 'e1.2 DraftChanged confirmed', 'e2 v1.TodoCreated confirmed'])
     await a.store.shutdown()
   })
 })
@@ -328,13 +303,7 @@ describe('bad input from the backend', () => {
       },
     }
     const errors: unknown[] = []
-    const store = await createStorePromise({
-      schema,
-      adapter: makeInMemoryAdapter(),
-      storeId: 's',
-      onError: (e) => errors.push(e),
-      sync: { backend },
-    })
+    const store = await createStorePromise({ schema, adapter: makeInMemoryAdapter(), storeId: 's', onError: (e) => errors.push(e), sync: { backend } })
     store.commit(events.todoCreated({ id: 'a', text: '' }))
     expect(store.query(todos).map((t) => t.id)).toEqual(['a'])
     expect(store.syncStatus).toMatchObject({ pending: 1, connected: false, error: { code: 'Protocol' } })

@@ -247,13 +247,7 @@ export class InMemorySyncBackend implements SyncBackend {
   }
 
   connect(params: SyncConnectParams, handlers: SyncHandlers): SyncConnection {
-    const connection = new MemoryConnection(
-      this.server,
-      params,
-      handlers,
-      () => this.online,
-      () => this.connections.delete(connection),
-    )
+    const connection = new MemoryConnection(this.server, params, handlers, () => this.online, () => this.connections.delete(connection))
     this.connections.add(connection)
     connection.open()
     return connection
@@ -323,8 +317,7 @@ class MemoryConnection implements SyncConnection {
       const head = store.head
       this.server.send(
         () => {
-          if (generation === this.generation && this.state === 'open')
-            this.handlers.onPage({ events: page.events, head, remaining: page.remaining })
+          if (generation === this.generation && this.state === 'open') this.handlers.onPage({ events: page.events, head, remaining: page.remaining })
         },
         () => this.cutIf(generation, 'a pull page was lost'),
       )
