@@ -269,7 +269,8 @@ export class SqliteDb {
    * anew. Returns the tables touched.
    */
   revertAll(changesets: readonly Uint8Array[]): ReadonlySet<string> {
-    const { capi, wasm } = this.sqlite3
+    const { wasm } = this.sqlite3
+    const w = this.w
     if (changesets.length === 0) return new Set()
     const stack = wasm.pstack
     const sp = stack.pointer
@@ -286,47 +287,53 @@ export class SqliteDb {
         inputs.push(pAll)
         total = changesets[0]!.byteLength
       } else {
-        check(capi.sqlite3changegroup_new(pp), 'sqlite3changegroup_new')
+        check(w.sqlite3changegroup_new(pp), 'sqlite3changegroup_new')
         pGroup = wasm.peekPtr(pp) as number
         for (const c of changesets) {
           const p = wasm.allocFromTypedArray(c) as number
           inputs.push(p)
-          check(capi.sqlite3changegroup_add(pGroup, c.byteLength, p), 'sqlite3changegroup_add')
+          check(w.sqlite3changegroup_add(pGroup, c.byteLength, p), 'sqlite3changegroup_add')
         }
-        check(capi.sqlite3changegroup_output(pGroup, pn, pp), 'sqlite3changegroup_output')
+        check(w.sqlite3changegroup_output(pGroup, pn, pp), 'sqlite3changegroup_output')
         total = wasm.peek32(pn) as number
         pAll = wasm.peekPtr(pp) as number
       }
-      check(capi.sqlite3changeset_invert(total, pAll, pn, pp), 'sqlite3changeset_invert')
+      check(w.sqlite3changeset_invert(total, pAll, pn, pp), 'sqlite3changeset_invert')
       const n = wasm.peek32(pn) as number
       pInv = wasm.peekPtr(pp) as number
       const tables = changesetTableNames(this.heap().subarray(pInv, pInv + n))
-      let conflict = false
-      const rc = capi.sqlite3changeset_apply(
-        this.db.pointer!,
-        n,
-        pInv,
-        0,
-        () => {
-          conflict = true
-          return SQLITE_CHANGESET_ABORT
-        },
-        0,
-      )
-      if (conflict || rc !== 0) {
+      this.conflicted = false
+      const rc = w.sqlite3changeset_apply(this.dbPointer, n, pInv, 0, this.abortOnConflict(), 0)
+      if (this.conflicted || rc !== 0) {
         throw new SqliteError(`Reverting a changeset conflicted with the current state (sqlite code ${rc})`, rc)
       }
       return tables
     } finally {
       for (const p of inputs) wasm.dealloc(p)
       if (pGroup) {
-        if (pAll) capi.sqlite3_free(pAll)
-        capi.sqlite3changegroup_delete(pGroup)
+        if (pAll) w.sqlite3_free(pAll)
+        w.sqlite3changegroup_delete(pGroup)
       }
-      if (pInv) capi.sqlite3_free(pInv)
+      if (pInv) w.sqlite3_free(pInv)
       stack.restore(sp)
     }
   }
+
+  // The conflict callback is installed into the wasm function table once per database: passing a
+  // JS function to the wrapped sqlite3changeset_apply compiles and installs a new wasm thunk on
+  // every call, which cost more than the rest of a small rebase.
+  private conflicted = false
+  private conflictHandler = 0
+  private abortOnConflict(): number {
+    if (this.conflictHandler === 0) {
+      this.conflictHandler = this.sqlite3.wasm.installFunction('i(pip)', () => {
+        this.conflicted = true
+        return SQLITE_CHANGESET_ABORT
+      }) as number
+    }
+    return this.conflictHandler
+  }
+
   close(): void {
     if (this.closed) return
     this.closed = true
@@ -336,6 +343,8 @@ export class SqliteDb {
     if (this.out) this.w.sqlite3_free(this.out)
     if (this.mainName) this.w.sqlite3_free(this.mainName)
     this.scratch = this.out = this.mainName = 0
+    if (this.conflictHandler) this.sqlite3.wasm.uninstallFunction(this.conflictHandler)
+    this.conflictHandler = 0
     this.db.close()
   }
 
@@ -519,6 +528,12 @@ interface RawExports {
   sqlite3changeset_next(p: number): number
   sqlite3changeset_op(p: number, pzTab: number, pnCol: number, pOp: number, pbIndirect: number): number
   sqlite3changeset_finalize(p: number): number
+  sqlite3changeset_invert(n: number, p: number, pnOut: number, ppOut: number): number
+  sqlite3changeset_apply(db: number, n: number, p: number, xFilter: number, xConflict: number, pCtx: number): number
+  sqlite3changegroup_new(pp: number): number
+  sqlite3changegroup_add(pGroup: number, n: number, p: number): number
+  sqlite3changegroup_output(pGroup: number, pn: number, pp: number): number
+  sqlite3changegroup_delete(pGroup: number): void
   sqlite3_malloc(n: number): number
   sqlite3_free(p: number): void
 }

@@ -43,3 +43,23 @@ describe('statement cache', () => {
     expect(statements.has('SELECT 0 AS v')).toBe(false)
   })
 })
+
+describe('SqliteDb.revertAll', () => {
+  it('undoes recorded commits, and refuses (changing nothing) when the state no longer matches', async () => {
+    const db = await SqliteDb.open()
+    db.exec('CREATE TABLE t (id TEXT PRIMARY KEY, v INTEGER)')
+    const a = db.recordChanges(() => db.run("INSERT INTO t VALUES ('a', 1)")).changeset!
+    const b = db.recordChanges(() => db.run("UPDATE t SET v = 2 WHERE id = 'a'")).changeset!
+    db.run("UPDATE t SET v = 3 WHERE id = 'a'") // not recorded: the undo of b no longer fits
+    expect(() => db.revertAll([a, b])).toThrow(/conflicted/)
+    expect(db.select('SELECT * FROM t')).toEqual([{ id: 'a', v: 3 }])
+    db.run("UPDATE t SET v = 2 WHERE id = 'a'")
+    // the same conflict handler serves every later revert
+    for (let i = 0; i < 3; i++) {
+      expect([...db.revertAll([a, b])]).toEqual(['t'])
+      expect(db.select('SELECT * FROM t')).toEqual([])
+      db.run("INSERT INTO t VALUES ('a', 2)")
+    }
+    db.close()
+  })
+})
