@@ -26,6 +26,9 @@ const SQLITE_SESSION_OBJCONFIG_ROWID = 2
 const SQLITE_CHANGESET_ABORT = 2
 const STATEMENT_CACHE_SIZE = 256
 
+let conflictHandler = 0
+let conflicted = false
+
 /** A failure reported by SQLite, with the table and column parsed out of constraint messages. */
 export class SqliteError extends Error {
   readonly resultCode: number
@@ -302,9 +305,8 @@ export class SqliteDb {
       const n = wasm.peek32(pn) as number
       pInv = wasm.peekPtr(pp) as number
       const tables = changesetTableNames(this.heap().subarray(pInv, pInv + n))
-      this.conflicted = false
       const rc = w.sqlite3changeset_apply(this.dbPointer, n, pInv, 0, this.abortOnConflict(), 0)
-      if (this.conflicted || rc !== 0) {
+      if (conflicted || rc !== 0) {
         throw new SqliteError(`Reverting a changeset conflicted with the current state (sqlite code ${rc})`, rc)
       }
       return tables
@@ -319,19 +321,19 @@ export class SqliteDb {
     }
   }
 
-  // The conflict callback is installed into the wasm function table once per database: passing a
-  // JS function to the wrapped sqlite3changeset_apply compiles and installs a new wasm thunk on
-  // every call, which cost more than the rest of a small rebase.
-  private conflicted = false
-  private conflictHandler = 0
+  // The conflict callback lives in the wasm function table once per process: passing a JS
+  // function to the wrapped sqlite3changeset_apply compiles and installs a new wasm thunk on every
+  // call, which cost more than the rest of a small rebase. Applies run synchronously, one at a
+  // time, so one flag serves every database.
   private abortOnConflict(): number {
-    if (this.conflictHandler === 0) {
-      this.conflictHandler = this.sqlite3.wasm.installFunction('i(pip)', () => {
-        this.conflicted = true
+    if (conflictHandler === 0) {
+      conflictHandler = this.sqlite3.wasm.installFunction('i(pip)', () => {
+        conflicted = true
         return SQLITE_CHANGESET_ABORT
       }) as number
     }
-    return this.conflictHandler
+    conflicted = false
+    return conflictHandler
   }
 
   close(): void {
@@ -343,8 +345,6 @@ export class SqliteDb {
     if (this.out) this.w.sqlite3_free(this.out)
     if (this.mainName) this.w.sqlite3_free(this.mainName)
     this.scratch = this.out = this.mainName = 0
-    if (this.conflictHandler) this.sqlite3.wasm.uninstallFunction(this.conflictHandler)
-    this.conflictHandler = 0
     this.db.close()
   }
 
