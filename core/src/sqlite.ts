@@ -1,5 +1,6 @@
 import sqlite3InitModule from '@sqlite.org/sqlite-wasm'
 import { changesetTableNames } from './changeset.ts'
+import { revertChangeset, SqlReal, type RevertValue } from './changeset-revert.ts'
 import type { BindValues, SqlValue } from './sql.ts'
 
 // The sqlite-wasm typings model the module loosely; we keep our own narrow view of what we call.
@@ -23,11 +24,12 @@ const SQLITE_FLOAT = 2
 const SQLITE_TEXT = 3
 const SQLITE_BLOB = 4
 const SQLITE_SESSION_OBJCONFIG_ROWID = 2
-const SQLITE_CHANGESET_ABORT = 2
 const STATEMENT_CACHE_SIZE = 256
+const SQLITE_CHANGESET_ABORT = 2
 
 let conflictHandler = 0
 let conflicted = false
+
 
 /** A failure reported by SQLite, with the table and column parsed out of constraint messages. */
 export class SqliteError extends Error {
@@ -118,6 +120,7 @@ export class SqliteDb {
 
   /** Runs one or more statements without results (DDL, pragmas). */
   exec(sql: string): void {
+    this.columnsByTable.clear()
     try {
       this.db.exec(sql)
     } catch (e) {
@@ -165,7 +168,7 @@ export class SqliteDb {
   }
 
   /** Runs a write statement; returns the number of rows it changed. */
-  run(sql: string, bindValues?: BindValues): number {
+  run(sql: string, bindValues?: BindValues | readonly RevertValue[]): number {
     const p = this.prepare(sql).pointer
     const w = this.w
     try {
@@ -272,6 +275,20 @@ export class SqliteDb {
    * anew. Returns the tables touched.
    */
   revertAll(changesets: readonly Uint8Array[]): ReadonlySet<string> {
+    if (changesets.length === 0) return new Set()
+    const bytes = changesets.length === 1 ? changesets[0]! : this.combine(changesets)
+    try {
+      return this.transaction(() => revertChangeset(this, bytes))
+    } catch (e) {
+      if (!(e instanceof SqliteError)) throw e
+      // Rows that can only be restored together (two rows trading a UNIQUE value) or anything
+      // else this path refuses: SQLite's own apply decides, at the price of recompiling the
+      // connection's statements once. It also reports a real conflict.
+      return this.revertWithSessionApply(changesets)
+    }
+  }
+
+  private revertWithSessionApply(changesets: readonly Uint8Array[]): ReadonlySet<string> {
     const { wasm } = this.sqlite3
     const w = this.w
     if (changesets.length === 0) return new Set()
@@ -334,6 +351,50 @@ export class SqliteDb {
     }
     conflicted = false
     return conflictHandler
+  }
+
+
+  /** Several changesets recorded one after another, as one (each row's net change). */
+  private combine(changesets: readonly Uint8Array[]): Uint8Array {
+    const { wasm } = this.sqlite3
+    const w = this.w
+    const stack = wasm.pstack
+    const sp = stack.pointer
+    const inputs: number[] = []
+    let pGroup = 0
+    let pAll = 0
+    try {
+      const pn = stack.alloc(4) as number
+      const pp = stack.allocPtr() as number
+      check(w.sqlite3changegroup_new(pp), 'sqlite3changegroup_new')
+      pGroup = wasm.peekPtr(pp) as number
+      for (const c of changesets) {
+        const p = wasm.allocFromTypedArray(c) as number
+        inputs.push(p)
+        check(w.sqlite3changegroup_add(pGroup, c.byteLength, p), 'sqlite3changegroup_add')
+      }
+      check(w.sqlite3changegroup_output(pGroup, pn, pp), 'sqlite3changegroup_output')
+      const n = wasm.peek32(pn) as number
+      pAll = wasm.peekPtr(pp) as number
+      return this.heap().slice(pAll, pAll + n)
+    } finally {
+      for (const p of inputs) wasm.dealloc(p)
+      if (pAll) w.sqlite3_free(pAll)
+      if (pGroup) w.sqlite3changegroup_delete(pGroup)
+      stack.restore(sp)
+    }
+  }
+
+  private readonly columnsByTable = new Map<string, readonly string[]>()
+  /** Column names of a table in table order (cached; DDL through exec() clears the cache). */
+  columnsOf(table: string): readonly string[] {
+    let names = this.columnsByTable.get(table)
+    if (names === undefined) {
+      names = this.selectColumn('SELECT name FROM pragma_table_info(?)', [table]) as string[]
+      if (names.length === 0) throw new SqliteError(`no such table: ${table}`, 1)
+      this.columnsByTable.set(table, names)
+    }
+    return names
   }
 
   close(): void {
@@ -425,7 +486,7 @@ export class SqliteDb {
     return h
   }
 
-  private bind(p: number, values: BindValues): void {
+  private bind(p: number, values: BindValues | readonly RevertValue[]): void {
     const w = this.w
     const expected = w.sqlite3_bind_parameter_count(p)
     if (values.length !== expected) {
@@ -446,6 +507,7 @@ export class SqliteDb {
         this.heap().set(v, this.scratch)
         rc = w.sqlite3_bind_blob(p, i + 1, this.scratch, v.byteLength, SQLITE_TRANSIENT)
       } else if (typeof v === 'boolean') rc = w.sqlite3_bind_int64(p, i + 1, v ? 1n : 0n)
+      else if (v instanceof SqlReal) rc = w.sqlite3_bind_double(p, i + 1, v.value)
       else
         throw new SqliteError(
           `Cannot bind a value of type ${typeof v} (parameter ${i + 1}); pass a string, number, bigint, Uint8Array or null.`,
