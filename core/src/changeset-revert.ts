@@ -73,15 +73,14 @@ function undo(target: RevertTarget, c: Change): boolean {
   const t = quote(c.table)
   if (c.op === INSERT) {
     // the row must still be exactly as inserted
-    const values = c.new!.map(present)
-    const where = c.columns.map((col) => `${quote(col)} IS ?`).join(' AND ')
-    if (target.run(`DELETE FROM ${t} WHERE ${where}`, values) !== 1) throw conflict(c)
+    const sql = statement(c, 'delete', () => `DELETE FROM ${t} WHERE ${c.columns.map((col) => `${quote(col)} IS ?`).join(' AND ')}`)
+    if (target.run(sql, c.new!.map(present)) !== 1) throw conflict(c)
     return true
   }
   if (c.op === DELETE) {
-    const values = c.old!.map(present)
+    const sql = statement(c, 'insert', () => `INSERT INTO ${t} (${c.columns.map(quote).join(', ')}) VALUES (${c.columns.map(() => '?').join(', ')})`)
     try {
-      target.run(`INSERT INTO ${t} (${c.columns.map(quote).join(', ')}) VALUES (${c.columns.map(() => '?').join(', ')})`, values)
+      target.run(sql, c.old!.map(present))
     } catch (e) {
       if (e instanceof SqliteError && (e.resultCode & 0xff) === 19) return false
       throw e
@@ -115,6 +114,16 @@ function undo(target: RevertTarget, c: Change): boolean {
     throw e
   }
   return true
+}
+
+// Statement texts per table shape: a rebase of thousands of rows builds each text once.
+const statements = new WeakMap<readonly string[], Map<string, string>>()
+function statement(c: Change, key: string, build: () => string): string {
+  let byKey = statements.get(c.columns)
+  if (byKey === undefined) statements.set(c.columns, (byKey = new Map()))
+  let sql = byKey.get(key)
+  if (sql === undefined) byKey.set(key, (sql = build()))
+  return sql
 }
 
 function parse(target: RevertTarget, bytes: Uint8Array): Change[] {
