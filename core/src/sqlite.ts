@@ -497,7 +497,8 @@ export class SqliteDb {
       let rc: number
       if (v === null || v === undefined) rc = w.sqlite3_bind_null(p, i + 1)
       else if (typeof v === 'number') {
-        rc = Number.isSafeInteger(v) ? w.sqlite3_bind_int64(p, i + 1, BigInt(v)) : w.sqlite3_bind_double(p, i + 1, v)
+        // 32-bit integers skip the BigInt that the int64 binding needs
+        rc = (v | 0) === v && !Object.is(v, -0) ? w.sqlite3_bind_int(p, i + 1, v) : Number.isSafeInteger(v) ? w.sqlite3_bind_int64(p, i + 1, BigInt(v)) : w.sqlite3_bind_double(p, i + 1, v)
       } else if (typeof v === 'string') {
         const n = this.writeScratch(v)
         rc = w.sqlite3_bind_text(p, i + 1, this.scratch, n, SQLITE_TRANSIENT)
@@ -571,6 +572,7 @@ interface RawExports {
   sqlite3_changes(db: number): number
   sqlite3_bind_parameter_count(p: number): number
   sqlite3_bind_null(p: number, i: number): number
+  sqlite3_bind_int(p: number, i: number, v: number): number
   sqlite3_bind_int64(p: number, i: number, v: bigint): number
   sqlite3_bind_double(p: number, i: number, v: number): number
   sqlite3_bind_text(p: number, i: number, ptr: number, n: number, destructor: number): number

@@ -63,3 +63,15 @@ describe('SqliteDb.revertAll', () => {
     db.close()
   })
 })
+
+describe('binding numbers', () => {
+  it('keeps integers of every size and reals exact and typed', async () => {
+    const db = await SqliteDb.open()
+    const values = [0, -1, 2 ** 31 - 1, 2 ** 31, -(2 ** 31), -(2 ** 31) - 1, 2 ** 53 - 1, -(2 ** 53 - 1), 1.5, -0.25, 2 ** 60]
+    for (const v of values) {
+      const [row] = db.select('SELECT ? AS v, typeof(?) AS t', [v, v])
+      expect(row).toEqual({ v, t: Number.isSafeInteger(v) ? 'integer' : 'real' })
+    }
+    expect(db.select('SELECT ? AS v', [9007199254740993n])).toEqual([{ v: 9007199254740993n }])
+  })
+})
