@@ -26,7 +26,7 @@ const only = (valueOf('only') ?? '').split(',').filter((s) => s !== '')
 const picked = (id: string) => only.length === 0 || only.includes(id)
 const out = valueOf('sync-out') ?? path.join(benchDir, 'results', 'sync-latest.json')
 
-// fan-out: [writes/s, measured writes] per run; each run warms up on 2 s of writes first
+// fan-out: [writes/s, measured writes] per run; each run warms up on max(2 s, 20) writes first
 const P0 = quick
   ? { pushSeconds: 1.5, wsClients: 200, httpClients: 100, wsRates: [[5, 20]], httpRates: [[5, 20]] }
   : {
@@ -153,6 +153,33 @@ async function s1() {
     await c.connection.close()
     await server.stop()
   }
+  // many writers at once: the server commits the pushes of one event-loop turn together (one fsync)
+  const writers = 20
+  const server = await startServer()
+  const cs = Array.from({ length: writers }, (_, i) =>
+    client(makeWsSync({ url: `ws://127.0.0.1:${server.port}`, getAuthToken: () => 't', WebSocket }), 'hot', `w${i}`, () => {}),
+  )
+  await until(() => cs.every((c) => c.connected), 'the writers to connect')
+  const latencies: number[] = []
+  const end = performance.now() + P.pushSeconds * 1000
+  const start = performance.now()
+  await Promise.all(
+    cs.map(async (c, i) => {
+      let seq = 0
+      while (performance.now() < end) {
+        const t = performance.now()
+        await c.connection.push([wire(`w${i}`, ++seq, { id: `t${i}-${seq}`, text: 'a todo of typical length, some forty characters' })])
+        latencies.push(performance.now() - t)
+      }
+    }),
+  )
+  const seconds = (performance.now() - start) / 1000
+  latencies.sort((a, b) => a - b)
+  results[`${writers} writers, batch 1: acked pushes/s (all writers)`] = latencies.length / seconds
+  results[`${writers} writers, batch 1: ack p50 (ms)`] = pct(latencies, 50)
+  results[`${writers} writers, batch 1: ack p99 (ms)`] = pct(latencies, 99)
+  for (const c of cs) await c.connection.close()
+  await server.stop()
   return results
 }
 
@@ -196,7 +223,7 @@ async function fanOut(kind: 'ws' | 'http', n: number, rate: number, writes: numb
   const clientCpu0 = process.cpuUsage()
   const start = performance.now()
   // the first `warmup` writes are not measured: both processes' JIT warms up on them
-  const warmup = rate * 2
+  const warmup = Math.max(rate * 2, 20)
   for (let i = 1; i <= warmup + writes; i++) {
     const due = start + i * interval
     const wait = due - performance.now()
