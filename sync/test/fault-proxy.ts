@@ -50,6 +50,11 @@ export class FaultProxy {
     this.blackhole = on
   }
 
+  /** Stops reading from the server (TCP backpressure builds up on the server's side), or resumes. */
+  stallServerToClient(on: boolean): void {
+    for (const [, upstream] of this.pairs) on ? upstream.pause() : upstream.resume()
+  }
+
   setOnline(online: boolean): void {
     this.online = online
     if (!online) for (const pair of [...this.pairs]) this.cut(pair)
