@@ -29,6 +29,13 @@ export class LiveQueryDef<T> {
     readonly label: string,
     readonly map: ((result: any) => T) | undefined,
   ) {}
+
+  private static_: Queryable<unknown> | undefined
+  /** The query of a definition that does not depend on other definitions, made once. */
+  staticQueryable(): Queryable<unknown> | undefined {
+    if (typeof this.input === 'function') return undefined
+    return (this.static_ ??= toQueryable(this.input, this.label))
+  }
 }
 
 /** A value derived from other definitions. */
