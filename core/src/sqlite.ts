@@ -114,6 +114,20 @@ export class SqliteDb {
     return new SqliteDb(sqlite3, db)
   }
 
+  /**
+   * Replaces this connection's database with a copy of `bytes` (from `serialize()`), keeping the
+   * connection: a session that lost track of its state reloads the leader's.
+   */
+  load(bytes: Uint8Array): void {
+    const { capi, wasm } = this.sqlite3
+    for (const { stmt } of this.statements.values()) stmt.finalize()
+    this.statements.clear()
+    this.columnsByTable.clear()
+    const p = wasm.allocFromTypedArray(bytes)
+    const rc = capi.sqlite3_deserialize(this.dbPointer, 'main', p, bytes.byteLength, bytes.byteLength, capi.SQLITE_DESERIALIZE_FREEONCLOSE | capi.SQLITE_DESERIALIZE_RESIZEABLE)
+    if (rc !== 0) throw new SqliteError(`Could not load the database snapshot (sqlite code ${rc})`, rc)
+  }
+
   serialize(): Uint8Array {
     return this.sqlite3.capi.sqlite3_js_db_export(this.db.pointer!)
   }

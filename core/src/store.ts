@@ -13,7 +13,7 @@ import { compareSeqNum, formatSeqNum, nextSeqNum, type SeqNum } from './seq-num.
 import { SqliteDb, type RecordedChanges } from './sqlite.ts'
 import { syncStatus$, type SyncStatus } from './sync/status.ts'
 import type { SyncOptions } from './sync/leader-sync.ts'
-import { initialSyncState, mergeUpstream, type SyncState } from './sync/sync-state.ts'
+import { addLocal, initialSyncState, mergeUpstream, type SyncState } from './sync/sync-state.ts'
 import { computed as preactComputed, signal as preactSignal } from '@preact/signals-core'
 
 export type { SyncStatus }
@@ -123,6 +123,9 @@ export class Store<S extends Schema = Schema> {
   /** Resolvers of `handle.confirmed`, by the last synced eventId of the commit. */
   private readonly confirmWaiters = new Map<string, { resolve: () => void; reject: (e: unknown) => void }>()
   private outbox: OutboxEntry[] = []
+  /** Set while the session reloads from the leader (see resync). */
+  private resyncing: Promise<void> | undefined
+  private held: LeaderMessage[] = []
   private flushScheduled = false
   private flushing: Promise<void> | undefined
   private shutdownReason: string | undefined
@@ -344,6 +347,10 @@ export class Store<S extends Schema = Schema> {
 
   private onLeaderMessage(message: LeaderMessage): void {
     if (this.shutdownReason !== undefined) return
+    if (this.resyncing !== undefined && message.type === 'upstream') {
+      this.held.push(message)
+      return
+    }
     try {
       if (message.type === 'status') {
         this.leaderStatus = message.status
@@ -381,6 +388,29 @@ export class Store<S extends Schema = Schema> {
     } else {
       const firstRolledBack = result.rollback[0]!.eventId
       const from = this.undo.findIndex((u) => u.records.some((r) => r.eventId === firstRolledBack))
+      const undoBefore = [...this.undo]
+      try {
+        this.rebase(from, firstRolledBack, confirmedById, result, touched)
+      } catch (e) {
+        // The recorded undo no longer fits this session's state (a materializer that is not
+        // deterministic, or state written behind the store's back). The transaction left the
+        // state as it was; reload the leader's state instead of guessing.
+        this.undo.splice(0, this.undo.length, ...undoBefore)
+        this.resync(e)
+        return
+      }
+    }
+    this.afterUpstream(result, touched)
+  }
+
+  private rebase(
+    from: number,
+    firstRolledBack: string,
+    confirmedById: ReadonlyMap<string, EventRecord>,
+    result: Extract<ReturnType<typeof mergeUpstream<EventRecord>>, { type: 'merged' }>,
+    touched: Set<string>,
+  ): void {
+    {
       this.db.transaction(() => {
         const reverted = this.undo.splice(from)
         this.db.revertAll(reverted.flatMap((entry) => (entry.changeset === null ? [] : [entry.changeset])))
@@ -398,6 +428,9 @@ export class Store<S extends Schema = Schema> {
         }
       })
     }
+  }
+
+  private afterUpstream(result: Extract<ReturnType<typeof mergeUpstream<EventRecord>>, { type: 'merged' }>, touched: Set<string>): void {
     this.sync = result.state
     const last = this.sync.pending[this.sync.pending.length - 1]
     const upstream: SeqNum = { global: this.sync.upstreamHead, client: 0, rebaseGeneration: 0 }
@@ -411,6 +444,64 @@ export class Store<S extends Schema = Schema> {
       }
     }
     this.graph.bump(touched)
+    this.statusVersion.value++
+  }
+
+  /**
+   * Reloads this session from the leader: its state snapshot and pending events, then the
+   * events this session committed since (still in the outbox, held back meanwhile). Upstream
+   * messages that arrive in between are held and merged afterwards (re-deliveries are ignored).
+   */
+  private resync(cause: unknown): void {
+    if (this.resyncing !== undefined) return
+    this.reportError(
+      new CairnError(
+        'SessionResync',
+        `This session's state no longer matched its recorded changes while rebasing (${(cause as Error)?.message ?? cause}); it reloads the leader's state. No event is lost.`,
+        { cause },
+      ),
+    )
+    this.resyncing = (async () => {
+      try {
+        await this.flushing // what was already handed to the leader is in its snapshot
+        const boot = await this.leader.boot()
+        if (this.shutdownReason === undefined) this.reload(boot)
+      } catch (e) {
+        this.reportError(e)
+      } finally {
+        this.resyncing = undefined
+        const held = this.held
+        this.held = []
+        for (const message of held) this.onLeaderMessage(message)
+        if (this.outbox.length > 0) this.scheduleFlush()
+      }
+    })()
+  }
+
+  private reload(boot: SessionBoot): void {
+    const local = this.outbox.flatMap((entry) => entry.records)
+    this.db.load(boot.snapshot)
+    for (const table of INTERNAL_TABLES) this.db.exec(`DROP TABLE IF EXISTS ${table}`)
+    this.leaderStatus = boot.status
+    const { state, numbered } = addLocal<EventRecord>(
+      initialSyncState(boot.upstreamHead, boot.pending, boot.rebaseGeneration),
+      local.filter((r) => !r.clientOnly),
+      (e, seqNum) => ({ ...e, seqNum }),
+    )
+    this.sync = state
+    this.undo.length = 0
+    const synced = [...boot.pending, ...numbered]
+    if (synced.length > 0) {
+      const recorded = this.db.recordChanges(() => this.applyAll(synced))
+      this.undo.push({ records: synced, changeset: recorded.changeset, tables: recorded.tables, done: 0 })
+    }
+    // client-only events are final (never undone) and write only client-only tables, so they
+    // commute with the synced ones
+    const clientOnly = local.filter((r) => r.clientOnly)
+    if (clientOnly.length > 0) this.applyAll(clientOnly)
+    const last = this.sync.pending[this.sync.pending.length - 1]
+    this.localHead = last !== undefined ? last.seqNum : boot.head
+    this.graph.bump(this.db.selectColumn("SELECT name FROM sqlite_schema WHERE type = 'table'") as string[])
     this.statusVersion.value++
   }
 
@@ -502,7 +593,8 @@ export class Store<S extends Schema = Schema> {
     this.flushScheduled = true
     queueMicrotask(() => {
       this.flushScheduled = false
-      void this.drain()
+      // while reloading, new commits wait: the reload applies them on top of the leader's snapshot
+      if (this.resyncing === undefined) void this.drain()
     })
   }
 
@@ -510,7 +602,8 @@ export class Store<S extends Schema = Schema> {
   private drain(): Promise<void> {
     this.flushing ??= (async () => {
       try {
-        while (this.outbox.length > 0) {
+        // a reload (resync) takes what is left: it must not reach the leader before the snapshot
+        while (this.outbox.length > 0 && this.resyncing === undefined) {
           const batch = this.outbox
           this.outbox = []
           const records = batch.flatMap((b) => b.records)
