@@ -61,7 +61,8 @@ export interface SubscribeOptions {
  */
 interface UndoEntry {
   records: EventRecord[]
-  readonly changeset: Uint8Array | null
+  /** undefined: not recorded (a store without sync: a rebase reloads from the leader instead) */
+  readonly changeset: Uint8Array | null | undefined
   readonly tables: ReadonlySet<string>
   done: number
 }
@@ -97,7 +98,7 @@ export async function createStorePromise<S extends Schema>(options: CreateStoreO
     const db = await SqliteDb.deserialize(boot.snapshot)
     // the session holds state only; the log stays with the leader
     for (const table of INTERNAL_TABLES) db.exec(`DROP TABLE IF EXISTS ${table}`)
-    return new Store(schema, storeId, port, db, boot, reportError)
+    return new Store(schema, storeId, port, db, boot, reportError, options.sync !== undefined)
   } catch (e) {
     await port.close()
     throw e
@@ -141,6 +142,13 @@ export class Store<S extends Schema = Schema> {
     private readonly db: SqliteDb,
     boot: SessionBoot,
     private readonly reportError: (error: unknown) => void,
+    /**
+     * With a sync backend, other clients' events land before ours and every commit keeps its
+     * undo (a changeset). Without one, the leader confirms each commit in order and only another
+     * session of the same leader can get in between; recording just the written tables keeps
+     * commits cheap, and that rare rebase reloads from the leader instead.
+     */
+    private readonly undoable: boolean = true,
   ) {
     this.leaderStatus = boot.status
     this.localHead = boot.head
@@ -163,7 +171,7 @@ export class Store<S extends Schema = Schema> {
     )
     if (boot.pending.length > 0) {
       const records = [...boot.pending]
-      const recorded = db.recordChanges(() => this.applyAll(records))
+      const recorded = this.record(() => this.applyAll(records))
       this.undo.push({ records, changeset: recorded.changeset, tables: recorded.tables, done: 0 })
     }
     this.unsubscribeLeader = leader.subscribe((message) => this.onLeaderMessage(message))
@@ -233,7 +241,7 @@ export class Store<S extends Schema = Schema> {
         // One changeset per commit: a session's first write to a table costs a schema lookup
         // (~50 µs), so recording per event would dominate small commits. A commit is all or
         // nothing, and so is its undo.
-        const recorded = this.db.recordChanges(() => applyAll((apply) => apply()))
+        const recorded = this.record(() => applyAll((apply) => apply()))
         this.checkWrites(events.length === 1 ? `"${events[0]!.name}"` : 'in this commit', clientOnly, recorded.tables)
         // client-only events are final at once: they are never undone
         if (!clientOnly) entries = [{ records: [...records], changeset: recorded.changeset, tables: recorded.tables, done: 0 }]
@@ -242,7 +250,7 @@ export class Store<S extends Schema = Schema> {
         // synced and client-only events in one commit: record each event to check what it wrote
         const all = new Set<string>()
         applyAll((apply, name, isClientOnly) => {
-          const recorded = this.db.recordChanges(apply)
+          const recorded = this.record(apply)
           this.checkWrites(`"${name}"`, isClientOnly, recorded.tables)
           for (const t of recorded.tables) all.add(t)
           if (!isClientOnly) entries.push({ records: [], changeset: recorded.changeset, tables: recorded.tables, done: 0 })
@@ -382,12 +390,16 @@ export class Store<S extends Schema = Schema> {
     if (result.rollback.length === 0) {
       this.markDone(confirmedById)
       if (result.apply.length > 0) {
-        const recorded = this.db.recordChanges(() => this.applyAll(result.apply))
+        const recorded = this.record(() => this.applyAll(result.apply))
         for (const t of recorded.tables) touched.add(t)
       }
     } else {
       const firstRolledBack = result.rollback[0]!.eventId
       const from = this.undo.findIndex((u) => u.records.some((r) => r.eventId === firstRolledBack))
+      if (this.undo.slice(from).some((u) => u.changeset === undefined)) {
+        this.resync()
+        return
+      }
       const undoBefore = [...this.undo]
       try {
         this.rebase(from, firstRolledBack, confirmedById, result, touched)
@@ -413,7 +425,7 @@ export class Store<S extends Schema = Schema> {
     {
       this.db.transaction(() => {
         const reverted = this.undo.splice(from)
-        this.db.revertAll(reverted.flatMap((entry) => (entry.changeset === null ? [] : [entry.changeset])))
+        this.db.revertAll(reverted.flatMap((entry) => (entry.changeset == null ? [] : [entry.changeset])))
         for (const entry of reverted) for (const t of entry.tables) touched.add(t)
         // the first undone entry may hold confirmed events before the divergence: they come back first
         const head = reverted[0]!
@@ -452,9 +464,10 @@ export class Store<S extends Schema = Schema> {
    * events this session committed since (still in the outbox, held back meanwhile). Upstream
    * messages that arrive in between are held and merged afterwards (re-deliveries are ignored).
    */
-  private resync(cause: unknown): void {
+  private resync(cause?: unknown): void {
     if (this.resyncing !== undefined) return
-    this.reportError(
+    if (cause !== undefined)
+      this.reportError(
       new CairnError(
         'SessionResync',
         `This session's state no longer matched its recorded changes while rebasing (${(cause as Error)?.message ?? cause}); it reloads the leader's state. No event is lost.`,
@@ -492,7 +505,7 @@ export class Store<S extends Schema = Schema> {
     this.undo.length = 0
     const synced = [...boot.pending, ...numbered]
     if (synced.length > 0) {
-      const recorded = this.db.recordChanges(() => this.applyAll(synced))
+      const recorded = this.record(() => this.applyAll(synced))
       this.undo.push({ records: synced, changeset: recorded.changeset, tables: recorded.tables, done: 0 })
     }
     // client-only events are final (never undone) and write only client-only tables, so they
@@ -503,6 +516,10 @@ export class Store<S extends Schema = Schema> {
     this.localHead = last !== undefined ? last.seqNum : boot.head
     this.graph.bump(this.db.selectColumn("SELECT name FROM sqlite_schema WHERE type = 'table'") as string[])
     this.statusVersion.value++
+  }
+
+  private record(fn: () => void): RecordedChanges {
+    return this.undoable ? this.db.recordChanges(fn) : { changeset: undefined, tables: this.db.recordTables(fn) }
   }
 
   /** Confirmed in place: undo entries whose events are all confirmed are dropped (never undone). */

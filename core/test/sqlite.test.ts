@@ -75,3 +75,30 @@ describe('binding numbers', () => {
     expect(db.select('SELECT ? AS v', [9007199254740993n])).toEqual([{ v: 9007199254740993n }])
   })
 })
+
+describe('SqliteDb.recordTables', () => {
+  it('names every table whose rows changed, also when a DELETE empties a whole table', async () => {
+    const db = await SqliteDb.open()
+    db.exec('CREATE TABLE a (id TEXT PRIMARY KEY, v INTEGER); CREATE TABLE b (id INTEGER PRIMARY KEY, v); CREATE TABLE c (x)')
+    db.run("INSERT INTO a VALUES ('1', 1), ('2', 2)")
+    db.run('INSERT INTO c VALUES (1)')
+    expect([...db.recordTables(() => db.run("INSERT INTO a VALUES ('3', 3)"))]).toEqual(['a'])
+    expect([...db.recordTables(() => db.run("UPDATE a SET v = 9 WHERE id = 'nope'"))]).toEqual([])
+    expect([...db.recordTables(() => db.run("INSERT OR REPLACE INTO a VALUES ('1', 5)"))]).toEqual(['a'])
+    expect([...db.recordTables(() => db.run('INSERT INTO b (v) VALUES (1)'))]).toEqual(['b'])
+    // no WHERE: SQLite would empty the table without calling the update hook
+    expect([...db.recordTables(() => db.run('DELETE FROM c'))]).toEqual(['c'])
+    expect([...db.recordTables(() => db.run('DELETE FROM a'))]).toEqual(['a'])
+    expect(db.select('SELECT count(*) AS n FROM a')).toEqual([{ n: 0 }])
+    // DDL outside recording is unaffected by the recording's authorizer
+    db.exec('DROP TABLE c; CREATE TABLE c (y)')
+    expect([...db.recordTables(() => db.run('INSERT INTO c VALUES (1)'))]).toEqual(['c'])
+    expect(db.select("SELECT name FROM sqlite_schema WHERE name = 'c'")).toEqual([{ name: 'c' }])
+    // nested recordings see their own writes; the outer one sees all
+    const outer = db.recordTables(() => {
+      db.run('INSERT INTO b (v) VALUES (2)')
+      expect([...db.recordTables(() => db.run("INSERT INTO a VALUES ('x', 1)"))]).toEqual(['a'])
+    })
+    expect([...outer].sort()).toEqual(['a', 'b'])
+  })
+})

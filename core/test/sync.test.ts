@@ -1,5 +1,7 @@
-import { CairnError, createStorePromise, makeInMemoryAdapter, queryDb, syncStatus$, SyncError, type ServerEvent, type SyncBackend } from '@cairn/core'
+import { CairnError, createStorePromise, type Adapter, makeInMemoryAdapter, queryDb, syncStatus$, SyncError, type ServerEvent, type SyncBackend } from '@cairn/core'
 import { makeInMemorySyncServer } from '@cairn/core/testing'
+import { Leader } from '../src/leader.ts'
+import { SqliteDb } from '../src/sqlite.ts'
 import { describe, expect, it } from 'vitest'
 import { events, schema, tables } from './fixtures.ts'
 import { makeClient, stateOf, syncedLog, until } from './sync-helpers.ts'
@@ -278,6 +280,40 @@ describe('rebase', () => {
     expect(await syncedLog(a.store)).toEqual(await syncedLog(b.store))
     await a.store.shutdown()
     await b.store.shutdown()
+  })
+
+  it('without sync, a session overtaken by another session of the same leader reloads, with nothing lost', async () => {
+    // Two sessions on one leader (as tabs will share one): both commit in the same task; the
+    // leader orders A's first, so B's session, which records no undo without sync, reloads.
+    const db = await SqliteDb.open()
+    const leader = Leader.open(db, schema, { clientId: 'c1', onProgress: undefined, warn: () => {}, reportError: (e) => { throw e } })
+    let appends = Promise.resolve()
+    const shared: Adapter = {
+      name: 'shared-leader',
+      openLeader: async () => ({
+        clientId: leader.clientId,
+        boot: async () => leader.snapshot(),
+        // appends reach the leader one after another, later than the commits (as across tabs)
+        append: (events) => (appends = appends.then(() => new Promise((r) => setTimeout(r, 1)))).then(() => leader.append(events)),
+        subscribe: (listener) => leader.subscribe(listener),
+        readLog: async () => leader.logEntries(),
+        close: async () => {},
+      }),
+    }
+    const errors: unknown[] = []
+    const open = () => createStorePromise({ schema, adapter: shared, storeId: 's', onError: (e) => errors.push(e) })
+    const a = await open()
+    const b = await open()
+    a.commit(events.todoCreated({ id: 'a1', text: 'from A' }))
+    b.commit(events.todoCreated({ id: 'b1', text: 'from B' }))
+    b.commit(events.draftChanged({ text: 'B draft' }))
+    await until(() => a.syncStatus.pending === 0 && b.syncStatus.pending === 0 && a.query(todos).length === 2 && b.query(todos).length === 2)
+    expect(stateOf(a)).toBe(stateOf(b))
+    expect(b.query(todos).map((t) => t.id)).toEqual(['a1', 'b1'])
+    expect(b.query(queryDb(tables.drafts))).toEqual([{ id: 'current', text: 'B draft' }])
+    expect(errors).toEqual([]) // an expected reload, not an error
+    await a.shutdown()
+    await b.shutdown()
   })
 
   it('re-runs only queries on the tables the rebase touched, once', async () => {
