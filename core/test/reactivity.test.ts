@@ -1,4 +1,5 @@
-import { computed, queryDb, signal } from '@cairn/core'
+import { computed, createStorePromise, Events, makeInMemoryAdapter, makeSchema, queryDb, signal, State } from '@cairn/core'
+import { z } from 'zod'
 import { describe, expect, it } from 'vitest'
 import { events, makeStore, tables } from './fixtures.ts'
 
@@ -53,6 +54,26 @@ describe('graph updates', () => {
     const first = store.query(all$)
     store.commit(events.todoRenamed({ id: 'a', text: 'x' }))
     expect(store.query(all$)).toBe(first)
+    await store.shutdown()
+  })
+
+  it('updates queries when a materializer empties a whole table (DELETE without WHERE)', async () => {
+    const todoCreated = Events.synced({ name: 'T', schema: z.object({ id: z.string() }) })
+    const allCleared = Events.synced({ name: 'Cleared', schema: z.object({}) })
+    const items = State.SQLite.table({ name: 'items', columns: { id: State.SQLite.text({ primaryKey: true }) } })
+    const schema = makeSchema({
+      events: { todoCreated, allCleared },
+      state: State.SQLite.makeState({
+        tables: { items },
+        materializers: State.SQLite.materializers({ todoCreated, allCleared }, { T: ({ id }) => items.insert({ id }), Cleared: () => items.delete() }),
+      }),
+    })
+    const store = await createStorePromise({ schema, adapter: makeInMemoryAdapter(), storeId: 'clear' })
+    const seen: number[] = []
+    store.subscribe(queryDb(items.count()), (n) => seen.push(n))
+    store.commit(todoCreated({ id: 'a' }), todoCreated({ id: 'b' }))
+    store.commit(allCleared({}))
+    expect(seen).toEqual([0, 2, 0])
     await store.shutdown()
   })
 
