@@ -5,12 +5,12 @@ import { createStorePromise, Events, makeInMemoryAdapter, makeSchema, queryDb, S
 import { makeInMemorySyncServer } from '@cairn/core/testing'
 import { z } from 'zod'
 
-const events = {
+export const events = {
   todoCreated: Events.synced({ name: 'v1.TodoCreated', schema: z.object({ id: z.string(), text: z.string() }) }),
   todoRenamed: Events.synced({ name: 'v1.TodoRenamed', schema: z.object({ id: z.string(), text: z.string() }) }),
   todoCompleted: Events.synced({ name: 'v1.TodoCompleted', schema: z.object({ id: z.string() }) }),
 }
-const todos = State.SQLite.table({
+export const todos = State.SQLite.table({
   name: 'todos',
   columns: {
     id: State.SQLite.text({ primaryKey: true }),
@@ -18,7 +18,7 @@ const todos = State.SQLite.table({
     completed: State.SQLite.boolean({ default: false }),
   },
 })
-const schema = makeSchema({
+export const schema = makeSchema({
   events,
   state: State.SQLite.makeState({
     tables: { todos },

@@ -29,6 +29,13 @@ export class LiveQueryDef<T> {
     readonly label: string,
     readonly map: ((result: any) => T) | undefined,
   ) {}
+
+  private static_: Queryable<unknown> | undefined
+  /** The query of a definition that does not depend on other definitions, made once. */
+  staticQueryable(): Queryable<unknown> | undefined {
+    if (typeof this.input === 'function') return undefined
+    return (this.static_ ??= toQueryable(this.input, this.label))
+  }
 }
 
 /** A value derived from other definitions. */
@@ -94,31 +101,8 @@ export function signal<T>(initial: T, options?: DefOptions): SignalDef<T> {
   return new SignalDef(initial, options?.label ?? 'signal')
 }
 
-// A live raw query is turned into a Queryable on every re-run (every commit to its tables): the
-// two closures cost more than the comparisons that let the same input reuse its Queryable.
-const queryables = new WeakMap<
-  object,
-  { query: unknown; bindValues: unknown; schema: unknown; label: string; queryable: Queryable<unknown> }
->()
-
 export function toQueryable(input: QueryInput<unknown>, label: string): Queryable<unknown> {
   if ('asSql' in input) return input
-  const cached = queryables.get(input)
-  if (
-    cached !== undefined &&
-    cached.query === input.query &&
-    cached.bindValues === input.bindValues &&
-    cached.schema === input.schema &&
-    cached.label === label
-  ) {
-    return cached.queryable
-  }
-  const queryable = rawQueryable(input, label)
-  queryables.set(input, { query: input.query, bindValues: input.bindValues, schema: input.schema, label, queryable })
-  return queryable
-}
-
-function rawQueryable(input: RawQuery<unknown>, label: string): Queryable<unknown> {
   const fragment: SqlFragment = isSqlFragment(input.query) ? input.query : { query: input.query, bindValues: input.bindValues ?? [] }
   const schema = input.schema
   return {

@@ -9,7 +9,7 @@ import {
 } from '@preact/signals-core'
 import { deepEqual } from './equal.ts'
 import { QueryError } from './errors.ts'
-import { toQueryable, type Def, type Getter, type LiveQueryDef, type SignalDef } from './query-def.ts'
+import { toQueryable, type Def, type Getter, type LiveQueryDef, type QueryInput, type SignalDef } from './query-def.ts'
 import type { Queryable } from './schema/query-builder.ts'
 
 /** Runs reads against the session database for the graph. */
@@ -195,8 +195,7 @@ export class ReactivityGraph {
   private runQuery(def: LiveQueryDef<unknown>, get: Getter, instance: Pick<Instance, 'tables'>): unknown {
     let sql = ''
     try {
-      const input = typeof def.input === 'function' ? def.input(get) : def.input
-      const query = toQueryable(input, def.label)
+      const query = def.staticQueryable() ?? toQueryable((def.input as (get: Getter) => QueryInput<unknown>)(get), def.label)
       sql = query.asSql().query
       const tables = query.readTables ?? this.tablesFor(sql)
       instance.tables = tables

@@ -1,5 +1,6 @@
 import sqlite3InitModule from '@sqlite.org/sqlite-wasm'
 import { changesetTableNames } from './changeset.ts'
+import { revertChangeset, SqlReal, type RevertValue } from './changeset-revert.ts'
 import type { BindValues, SqlValue } from './sql.ts'
 
 // The sqlite-wasm typings model the module loosely; we keep our own narrow view of what we call.
@@ -23,8 +24,14 @@ const SQLITE_FLOAT = 2
 const SQLITE_TEXT = 3
 const SQLITE_BLOB = 4
 const SQLITE_SESSION_OBJCONFIG_ROWID = 2
-const SQLITE_CHANGESET_ABORT = 2
 const STATEMENT_CACHE_SIZE = 256
+const SQLITE_DELETE_ACTION = 9
+const SQLITE_IGNORE = 2
+const SQLITE_CHANGESET_ABORT = 2
+
+let conflictHandler = 0
+let conflicted = false
+
 
 /** A failure reported by SQLite, with the table and column parsed out of constraint messages. */
 export class SqliteError extends Error {
@@ -53,7 +60,8 @@ interface CachedStatement {
 
 /** What one recorded write produced: an SQLite changeset and the tables it touched. */
 export interface RecordedChanges {
-  readonly changeset: Uint8Array | null
+  /** null: nothing changed; undefined: only the tables were recorded (see `recordTables`). */
+  readonly changeset: Uint8Array | null | undefined
   readonly tables: ReadonlySet<string>
 }
 
@@ -109,12 +117,28 @@ export class SqliteDb {
     return new SqliteDb(sqlite3, db)
   }
 
+  /**
+   * Replaces this connection's database with a copy of `bytes` (from `serialize()`), keeping the
+   * connection: a session that lost track of its state reloads the leader's.
+   */
+  load(bytes: Uint8Array): void {
+    const { capi, wasm } = this.sqlite3
+    for (const { stmt } of this.statements.values()) stmt.finalize()
+    this.statements.clear()
+    this.columnsByTable.clear()
+    const p = wasm.allocFromTypedArray(bytes)
+    const rc = capi.sqlite3_deserialize(this.dbPointer, 'main', p, bytes.byteLength, bytes.byteLength, capi.SQLITE_DESERIALIZE_FREEONCLOSE | capi.SQLITE_DESERIALIZE_RESIZEABLE)
+    if (rc !== 0) throw new SqliteError(`Could not load the database snapshot (sqlite code ${rc})`, rc)
+  }
+
   serialize(): Uint8Array {
     return this.sqlite3.capi.sqlite3_js_db_export(this.db.pointer!)
   }
 
   /** Runs one or more statements without results (DDL, pragmas). */
   exec(sql: string): void {
+    this.columnsByTable.clear()
+    this.tableNames.clear()
     try {
       this.db.exec(sql)
     } catch (e) {
@@ -162,7 +186,7 @@ export class SqliteDb {
   }
 
   /** Runs a write statement; returns the number of rows it changed. */
-  run(sql: string, bindValues?: BindValues): number {
+  run(sql: string, bindValues?: BindValues | readonly RevertValue[]): number {
     const p = this.prepare(sql).pointer
     const w = this.w
     try {
@@ -222,6 +246,51 @@ export class SqliteDb {
   }
 
   /**
+   * Runs `fn` and returns the names of the tables whose rows it changed, without recording the
+   * changes themselves: an update hook names the tables. About a tenth of `recordChanges`'s cost
+   * on a small commit, whose changeset generation compiles a statement per table every time.
+   */
+  recordTables(fn: () => void): ReadonlySet<string> {
+    this.installTableHooks()
+    const tables = new Set<string>()
+    const outer = this.recordingTables
+    this.recordingTables = tables
+    try {
+      fn()
+    } finally {
+      this.recordingTables = outer
+    }
+    if (outer !== undefined) for (const t of tables) outer.add(t)
+    return tables
+  }
+
+  private recordingTables: Set<string> | undefined
+  private tableHooks = false
+  private readonly tableNames = new Map<number, string>()
+  private installTableHooks(): void {
+    if (this.tableHooks) return
+    this.tableHooks = true
+    const { wasm } = this.sqlite3
+    const onUpdate = wasm.installFunction('v(pippj)', (_arg: number, _op: number, _db: number, zTable: number) => {
+      const into = this.recordingTables
+      if (into === undefined) return
+      // the name lives in the table's schema object; a schema change clears the cache (exec)
+      let name = this.tableNames.get(zTable)
+      if (name === undefined) this.tableNames.set(zTable, (name = wasm.cstrToJs(zTable) as string))
+      into.add(name)
+    }) as number
+    this.w.sqlite3_update_hook(this.dbPointer, onUpdate, 0)
+    // `DELETE FROM t` without WHERE empties a table in one go and calls no update hook. An
+    // authorizer answering IGNORE to a delete turns that optimization off (documented for
+    // sqlite3_set_authorizer); only statements compiled while recording need it, and DDL
+    // (where IGNORE would skip the statement) never runs then.
+    const authorize = wasm.installFunction('i(pipppp)', (_arg: number, action: number) =>
+      action === SQLITE_DELETE_ACTION && this.recordingTables !== undefined ? SQLITE_IGNORE : 0,
+    ) as number
+    this.w.sqlite3_set_authorizer(this.dbPointer, authorize, 0)
+  }
+
+  /**
    * Runs `fn` while the session extension records every row it changes; returns the changeset
    * (null when nothing changed) and the names of the tables written. Rowid tables without an
    * explicit primary key are recorded by rowid.
@@ -269,7 +338,22 @@ export class SqliteDb {
    * anew. Returns the tables touched.
    */
   revertAll(changesets: readonly Uint8Array[]): ReadonlySet<string> {
-    const { capi, wasm } = this.sqlite3
+    if (changesets.length === 0) return new Set()
+    const bytes = changesets.length === 1 ? changesets[0]! : this.combine(changesets)
+    try {
+      return this.transaction(() => revertChangeset(this, bytes))
+    } catch (e) {
+      if (!(e instanceof SqliteError)) throw e
+      // Rows that can only be restored together (two rows trading a UNIQUE value) or anything
+      // else this path refuses: SQLite's own apply decides, at the price of recompiling the
+      // connection's statements once. It also reports a real conflict.
+      return this.revertWithSessionApply(changesets)
+    }
+  }
+
+  private revertWithSessionApply(changesets: readonly Uint8Array[]): ReadonlySet<string> {
+    const { wasm } = this.sqlite3
+    const w = this.w
     if (changesets.length === 0) return new Set()
     const stack = wasm.pstack
     const sp = stack.pointer
@@ -286,44 +370,80 @@ export class SqliteDb {
         inputs.push(pAll)
         total = changesets[0]!.byteLength
       } else {
-        check(capi.sqlite3changegroup_new(pp), 'sqlite3changegroup_new')
+        check(w.sqlite3changegroup_new(pp), 'sqlite3changegroup_new')
         pGroup = wasm.peekPtr(pp) as number
         for (const c of changesets) {
           const p = wasm.allocFromTypedArray(c) as number
           inputs.push(p)
-          check(capi.sqlite3changegroup_add(pGroup, c.byteLength, p), 'sqlite3changegroup_add')
+          check(w.sqlite3changegroup_add(pGroup, c.byteLength, p), 'sqlite3changegroup_add')
         }
-        check(capi.sqlite3changegroup_output(pGroup, pn, pp), 'sqlite3changegroup_output')
+        check(w.sqlite3changegroup_output(pGroup, pn, pp), 'sqlite3changegroup_output')
         total = wasm.peek32(pn) as number
         pAll = wasm.peekPtr(pp) as number
       }
-      check(capi.sqlite3changeset_invert(total, pAll, pn, pp), 'sqlite3changeset_invert')
+      check(w.sqlite3changeset_invert(total, pAll, pn, pp), 'sqlite3changeset_invert')
       const n = wasm.peek32(pn) as number
       pInv = wasm.peekPtr(pp) as number
       const tables = changesetTableNames(this.heap().subarray(pInv, pInv + n))
-      let conflict = false
-      const rc = capi.sqlite3changeset_apply(
-        this.db.pointer!,
-        n,
-        pInv,
-        0,
-        () => {
-          conflict = true
-          return SQLITE_CHANGESET_ABORT
-        },
-        0,
-      )
-      if (conflict || rc !== 0) {
+      const rc = w.sqlite3changeset_apply(this.dbPointer, n, pInv, 0, this.abortOnConflict(), 0)
+      if (conflicted || rc !== 0) {
         throw new SqliteError(`Reverting a changeset conflicted with the current state (sqlite code ${rc})`, rc)
       }
       return tables
     } finally {
       for (const p of inputs) wasm.dealloc(p)
       if (pGroup) {
-        if (pAll) capi.sqlite3_free(pAll)
-        capi.sqlite3changegroup_delete(pGroup)
+        if (pAll) w.sqlite3_free(pAll)
+        w.sqlite3changegroup_delete(pGroup)
       }
-      if (pInv) capi.sqlite3_free(pInv)
+      if (pInv) w.sqlite3_free(pInv)
+      stack.restore(sp)
+    }
+  }
+
+  // The conflict callback lives in the wasm function table once per process: passing a JS
+  // function to the wrapped sqlite3changeset_apply compiles and installs a new wasm thunk on every
+  // call, which cost more than the rest of a small rebase. Applies run synchronously, one at a
+  // time, so one flag serves every database.
+  private abortOnConflict(): number {
+    if (conflictHandler === 0) {
+      conflictHandler = this.sqlite3.wasm.installFunction('i(pip)', () => {
+        conflicted = true
+        return SQLITE_CHANGESET_ABORT
+      }) as number
+    }
+    conflicted = false
+    return conflictHandler
+  }
+
+
+  /** Several changesets recorded one after another, as one (each row's net change). */
+  private combine(changesets: readonly Uint8Array[]): Uint8Array {
+    const { wasm } = this.sqlite3
+    const w = this.w
+    const stack = wasm.pstack
+    const sp = stack.pointer
+    const inputs: number[] = []
+    let pGroup = 0
+    let pAll = 0
+    try {
+      const pn = stack.alloc(4) as number
+      const pp = stack.allocPtr() as number
+      check(w.sqlite3changegroup_new(pp), 'sqlite3changegroup_new')
+      pGroup = wasm.peekPtr(pp) as number
+      for (const c of changesets) {
+        const p = wasm.allocFromTypedArray(c) as number
+        inputs.push(p)
+        check(w.sqlite3changegroup_add(pGroup, c.byteLength, p), 'sqlite3changegroup_add')
+      }
+      check(w.sqlite3changegroup_output(pGroup, pn, pp), 'sqlite3changegroup_output')
+      const n = wasm.peek32(pn) as number
+      pAll = wasm.peekPtr(pp) as number
+      return this.heap().slice(pAll, pAll + n)
+    } finally {
+      for (const p of inputs) wasm.dealloc(p)
+      if (pAll) w.sqlite3_free(pAll)
+      if (pGroup) w.sqlite3changegroup_delete(pGroup)
       stack.restore(sp)
     }
   }
@@ -336,57 +456,31 @@ export class SqliteDb {
    * the caller then runs the writes itself.
    */
   applyChangesets(changesets: readonly Uint8Array[]): boolean {
-    const { capi, wasm } = this.sqlite3
     if (changesets.length === 0) return true
-    const stack = wasm.pstack
-    const sp = stack.pointer
-    const inputs: number[] = []
-    let pGroup = 0
-    let pAll = 0
+    const all = changesets.length === 1 ? changesets[0]! : this.combine(changesets)
+    const { wasm } = this.sqlite3
+    const p = wasm.allocFromTypedArray(all) as number
     try {
-      const pn = stack.alloc(4) as number
-      const pp = stack.allocPtr() as number
-      let total: number
-      if (changesets.length === 1) {
-        pAll = wasm.allocFromTypedArray(changesets[0]!) as number
-        inputs.push(pAll)
-        total = changesets[0]!.byteLength
-      } else {
-        check(capi.sqlite3changegroup_new(pp), 'sqlite3changegroup_new')
-        pGroup = wasm.peekPtr(pp) as number
-        for (const c of changesets) {
-          const p = wasm.allocFromTypedArray(c) as number
-          inputs.push(p)
-          check(capi.sqlite3changegroup_add(pGroup, c.byteLength, p), 'sqlite3changegroup_add')
-        }
-        check(capi.sqlite3changegroup_output(pGroup, pn, pp), 'sqlite3changegroup_output')
-        total = wasm.peek32(pn) as number
-        pAll = wasm.peekPtr(pp) as number
-      }
-      let conflict = false
       // SQLite applies all or nothing: on ABORT it rolls back its own savepoint
-      const rc = capi.sqlite3changeset_apply(
-        this.db.pointer!,
-        total,
-        pAll,
-        0,
-        () => {
-          conflict = true
-          return SQLITE_CHANGESET_ABORT
-        },
-        0,
-      )
-      if (conflict) return false
+      const rc = this.w.sqlite3changeset_apply(this.dbPointer, all.byteLength, p, 0, this.abortOnConflict(), 0)
+      if (conflicted) return false
       if (rc !== 0) throw new SqliteError(`Applying a changeset failed (sqlite code ${rc})`, rc)
       return true
     } finally {
-      for (const p of inputs) wasm.dealloc(p)
-      if (pGroup) {
-        if (pAll) capi.sqlite3_free(pAll)
-        capi.sqlite3changegroup_delete(pGroup)
-      }
-      stack.restore(sp)
+      wasm.dealloc(p)
     }
+  }
+
+  private readonly columnsByTable = new Map<string, readonly string[]>()
+  /** Column names of a table in table order (cached; DDL through exec() clears the cache). */
+  columnsOf(table: string): readonly string[] {
+    let names = this.columnsByTable.get(table)
+    if (names === undefined) {
+      names = this.selectColumn('SELECT name FROM pragma_table_info(?)', [table]) as string[]
+      if (names.length === 0) throw new SqliteError(`no such table: ${table}`, 1)
+      this.columnsByTable.set(table, names)
+    }
+    return names
   }
 
   close(): void {
@@ -478,7 +572,7 @@ export class SqliteDb {
     return h
   }
 
-  private bind(p: number, values: BindValues): void {
+  private bind(p: number, values: BindValues | readonly RevertValue[]): void {
     const w = this.w
     const expected = w.sqlite3_bind_parameter_count(p)
     if (values.length !== expected) {
@@ -489,9 +583,8 @@ export class SqliteDb {
       let rc: number
       if (v === null || v === undefined) rc = w.sqlite3_bind_null(p, i + 1)
       else if (typeof v === 'number') {
-        // 32-bit integers skip the BigInt an int64 bind needs (an allocation and a conversion per call)
-        if ((v | 0) === v) rc = w.sqlite3_bind_int(p, i + 1, v)
-        else rc = Number.isSafeInteger(v) ? w.sqlite3_bind_int64(p, i + 1, BigInt(v)) : w.sqlite3_bind_double(p, i + 1, v)
+        // 32-bit integers skip the BigInt that the int64 binding needs
+        rc = (v | 0) === v && !Object.is(v, -0) ? w.sqlite3_bind_int(p, i + 1, v) : Number.isSafeInteger(v) ? w.sqlite3_bind_int64(p, i + 1, BigInt(v)) : w.sqlite3_bind_double(p, i + 1, v)
       } else if (typeof v === 'string') {
         const n = this.writeScratch(v)
         rc = w.sqlite3_bind_text(p, i + 1, this.scratch, n, SQLITE_TRANSIENT)
@@ -500,7 +593,8 @@ export class SqliteDb {
         this.ensureScratch(v.byteLength + 1)
         this.heap().set(v, this.scratch)
         rc = w.sqlite3_bind_blob(p, i + 1, this.scratch, v.byteLength, SQLITE_TRANSIENT)
-      } else if (typeof v === 'boolean') rc = w.sqlite3_bind_int(p, i + 1, v ? 1 : 0)
+      } else if (typeof v === 'boolean') rc = w.sqlite3_bind_int64(p, i + 1, v ? 1n : 0n)
+      else if (v instanceof SqlReal) rc = w.sqlite3_bind_double(p, i + 1, v.value)
       else
         throw new SqliteError(
           `Cannot bind a value of type ${typeof v} (parameter ${i + 1}); pass a string, number, bigint, Uint8Array or null.`,
@@ -584,7 +678,15 @@ interface RawExports {
   sqlite3changeset_next(p: number): number
   sqlite3changeset_op(p: number, pzTab: number, pnCol: number, pOp: number, pbIndirect: number): number
   sqlite3changeset_finalize(p: number): number
+  sqlite3changeset_invert(n: number, p: number, pnOut: number, ppOut: number): number
+  sqlite3changeset_apply(db: number, n: number, p: number, xFilter: number, xConflict: number, pCtx: number): number
+  sqlite3changegroup_new(pp: number): number
+  sqlite3changegroup_add(pGroup: number, n: number, p: number): number
+  sqlite3changegroup_output(pGroup: number, pn: number, pp: number): number
+  sqlite3changegroup_delete(pGroup: number): void
   sqlite3_malloc(n: number): number
+  sqlite3_update_hook(db: number, fn: number, arg: number): number
+  sqlite3_set_authorizer(db: number, fn: number, arg: number): number
   sqlite3_free(p: number): void
 }
 

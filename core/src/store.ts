@@ -1,7 +1,15 @@
 import type { Adapter, LeaderPort } from './adapter.ts'
 import { CairnError, MaterializerError, SchemaError, StoreShutdownError } from './errors.ts'
 import { newEventId, shortId, type EventRecord } from './event-record.ts'
-import { INTERNAL_TABLES, type BootProgress, type CommitHint, type LeaderMessage, type LeaderStatus, type LogEntry, type SessionBoot } from './leader.ts'
+import {
+  INTERNAL_TABLES,
+  type BootProgress,
+  type CommitHint,
+  type LeaderMessage,
+  type LeaderStatus,
+  type LogEntry,
+  type SessionBoot,
+} from './leader.ts'
 import { Materialization } from './materialize.ts'
 import { ComputedDef, LiveQueryDef, SignalDef, type Def } from './query-def.ts'
 import { deepEqual } from './equal.ts'
@@ -13,10 +21,13 @@ import { compareSeqNum, formatSeqNum, nextSeqNum, type SeqNum } from './seq-num.
 import { SqliteDb, type RecordedChanges } from './sqlite.ts'
 import { syncStatus$, type SyncStatus } from './sync/status.ts'
 import type { SyncOptions } from './sync/leader-sync.ts'
-import { initialSyncState, mergeUpstream, type SyncState } from './sync/sync-state.ts'
+import { addLocal, initialSyncState, mergeUpstream, type SyncState } from './sync/sync-state.ts'
 import { computed as preactComputed, signal as preactSignal } from '@preact/signals-core'
 
 export type { SyncStatus }
+
+/** From this many events, a commit without a sync backend records its changeset for the leader. */
+export const LEADER_CHANGESET_MIN_EVENTS = 8
 
 export interface CreateStoreOptions<S extends Schema = Schema> {
   readonly schema: S
@@ -61,7 +72,8 @@ export interface SubscribeOptions {
  */
 interface UndoEntry {
   records: EventRecord[]
-  readonly changeset: Uint8Array | null
+  /** undefined: not recorded (a store without sync: a rebase reloads from the leader instead) */
+  readonly changeset: Uint8Array | null | undefined
   readonly tables: ReadonlySet<string>
   done: number
 }
@@ -98,7 +110,7 @@ export async function createStorePromise<S extends Schema>(options: CreateStoreO
     const db = await SqliteDb.deserialize(boot.snapshot)
     // the session holds state only; the log stays with the leader
     for (const table of INTERNAL_TABLES) db.exec(`DROP TABLE IF EXISTS ${table}`)
-    return new Store(schema, storeId, port, db, boot, reportError)
+    return new Store(schema, storeId, port, db, boot, reportError, options.sync !== undefined)
   } catch (e) {
     await port.close()
     throw e
@@ -130,6 +142,9 @@ export class Store<S extends Schema = Schema> {
   /** Resolvers of `handle.confirmed`, by the last synced eventId of the commit. */
   private readonly confirmWaiters = new Map<string, { resolve: () => void; reject: (e: unknown) => void }>()
   private outbox: OutboxEntry[] = []
+  /** Set while the session reloads from the leader (see resync). */
+  private resyncing: Promise<void> | undefined
+  private held: LeaderMessage[] = []
   private flushScheduled = false
   private flushing: Promise<void> | undefined
   private shutdownReason: string | undefined
@@ -145,6 +160,13 @@ export class Store<S extends Schema = Schema> {
     private readonly db: SqliteDb,
     boot: SessionBoot,
     private readonly reportError: (error: unknown) => void,
+    /**
+     * With a sync backend, other clients' events land before ours and every commit keeps its
+     * undo (a changeset). Without one, the leader confirms each commit in order and only another
+     * session of the same leader can get in between; recording just the written tables keeps
+     * commits cheap, and that rare rebase reloads from the leader instead.
+     */
+    private readonly undoable: boolean = true,
   ) {
     this.leaderStatus = boot.status
     this.localHead = boot.head
@@ -168,7 +190,7 @@ export class Store<S extends Schema = Schema> {
     )
     if (boot.pending.length > 0) {
       const records = [...boot.pending]
-      const recorded = db.recordChanges(() => this.applyAll(records))
+      const recorded = this.record(() => this.applyAll(records))
       this.undo.push({ records, changeset: recorded.changeset, tables: recorded.tables, done: 0 })
     }
     this.unsubscribeLeader = leader.subscribe((message) => this.onLeaderMessage(message))
@@ -239,7 +261,12 @@ export class Store<S extends Schema = Schema> {
         // One changeset per commit: a session's first write to a table costs a schema lookup
         // (~50 µs), so recording per event would dominate small commits. A commit is all or
         // nothing, and so is its undo.
-        const recorded = this.db.recordChanges(() => applyAll((apply) => apply()))
+        // Without a sync backend nothing is ever undone, so only the tables are recorded; a large
+        // synced commit records its changeset anyway, for the leader to apply instead of running
+        // every materializer again (cheaper than recording from LEADER_CHANGESET_MIN_EVENTS on).
+        const forLeader = !this.undoable && !clientOnly && events.length >= LEADER_CHANGESET_MIN_EVENTS
+        const run = () => applyAll((apply) => apply())
+        const recorded = forLeader ? this.db.recordChanges(run) : this.record(run)
         this.checkWrites(events.length === 1 ? `"${events[0]!.name}"` : 'in this commit', clientOnly, recorded.tables)
         // client-only events are final at once: they are never undone
         if (!clientOnly) {
@@ -251,7 +278,7 @@ export class Store<S extends Schema = Schema> {
         // synced and client-only events in one commit: record each event to check what it wrote
         const all = new Set<string>()
         applyAll((apply, name, isClientOnly) => {
-          const recorded = this.db.recordChanges(apply)
+          const recorded = this.record(apply)
           this.checkWrites(`"${name}"`, isClientOnly, recorded.tables)
           for (const t of recorded.tables) all.add(t)
           if (!isClientOnly) entries.push({ records: [], changeset: recorded.changeset, tables: recorded.tables, done: 0 })
@@ -358,6 +385,10 @@ export class Store<S extends Schema = Schema> {
 
   private onLeaderMessage(message: LeaderMessage): void {
     if (this.shutdownReason !== undefined) return
+    if (this.resyncing !== undefined && message.type === 'upstream') {
+      this.held.push(message)
+      return
+    }
     try {
       if (message.type === 'status') {
         this.leaderStatus = message.status
@@ -391,15 +422,42 @@ export class Store<S extends Schema = Schema> {
     if (result.rollback.length === 0) {
       this.markDone(confirmedById)
       if (result.apply.length > 0) {
-        const recorded = this.db.recordChanges(() => this.applyAll(result.apply))
+        const recorded = this.record(() => this.applyAll(result.apply))
         for (const t of recorded.tables) touched.add(t)
       }
     } else {
       const firstRolledBack = result.rollback[0]!.eventId
       const from = this.undo.findIndex((u) => u.records.some((r) => r.eventId === firstRolledBack))
+      if (this.undo.slice(from).some((u) => u.changeset === undefined)) {
+        this.resync()
+        return
+      }
+      const undoBefore = [...this.undo]
+      try {
+        this.rebase(from, firstRolledBack, confirmedById, result, touched)
+      } catch (e) {
+        // The recorded undo no longer fits this session's state (a materializer that is not
+        // deterministic, or state written behind the store's back). The transaction left the
+        // state as it was; reload the leader's state instead of guessing.
+        this.undo.splice(0, this.undo.length, ...undoBefore)
+        this.resync(e)
+        return
+      }
+    }
+    this.afterUpstream(result, touched)
+  }
+
+  private rebase(
+    from: number,
+    firstRolledBack: string,
+    confirmedById: ReadonlyMap<string, EventRecord>,
+    result: Extract<ReturnType<typeof mergeUpstream<EventRecord>>, { type: 'merged' }>,
+    touched: Set<string>,
+  ): void {
+    {
       this.db.transaction(() => {
         const reverted = this.undo.splice(from)
-        this.db.revertAll(reverted.flatMap((entry) => (entry.changeset === null ? [] : [entry.changeset])))
+        this.db.revertAll(reverted.flatMap((entry) => (entry.changeset == null ? [] : [entry.changeset])))
         for (const entry of reverted) for (const t of entry.tables) touched.add(t)
         // the first undone entry may hold confirmed events before the divergence: they come back first
         const head = reverted[0]!
@@ -414,6 +472,9 @@ export class Store<S extends Schema = Schema> {
         }
       })
     }
+  }
+
+  private afterUpstream(result: Extract<ReturnType<typeof mergeUpstream<EventRecord>>, { type: 'merged' }>, touched: Set<string>): void {
     this.sync = result.state
     const last = this.sync.pending[this.sync.pending.length - 1]
     const upstream: SeqNum = { global: this.sync.upstreamHead, client: 0, rebaseGeneration: 0 }
@@ -428,6 +489,69 @@ export class Store<S extends Schema = Schema> {
     }
     this.graph.bump(touched)
     this.statusVersion.value++
+  }
+
+  /**
+   * Reloads this session from the leader: its state snapshot and pending events, then the
+   * events this session committed since (still in the outbox, held back meanwhile). Upstream
+   * messages that arrive in between are held and merged afterwards (re-deliveries are ignored).
+   */
+  private resync(cause?: unknown): void {
+    if (this.resyncing !== undefined) return
+    if (cause !== undefined)
+      this.reportError(
+      new CairnError(
+        'SessionResync',
+        `This session's state no longer matched its recorded changes while rebasing (${(cause as Error)?.message ?? cause}); it reloads the leader's state. No event is lost.`,
+        { cause },
+      ),
+    )
+    this.resyncing = (async () => {
+      try {
+        await this.flushing // what was already handed to the leader is in its snapshot
+        const boot = await this.leader.boot()
+        if (this.shutdownReason === undefined) this.reload(boot)
+      } catch (e) {
+        this.reportError(e)
+      } finally {
+        this.resyncing = undefined
+        const held = this.held
+        this.held = []
+        for (const message of held) this.onLeaderMessage(message)
+        if (this.outbox.length > 0) this.scheduleFlush()
+      }
+    })()
+  }
+
+  private reload(boot: SessionBoot): void {
+    const local = this.outbox.flatMap((entry) => entry.records)
+    this.db.load(boot.snapshot)
+    for (const table of INTERNAL_TABLES) this.db.exec(`DROP TABLE IF EXISTS ${table}`)
+    this.leaderStatus = boot.status
+    const { state, numbered } = addLocal<EventRecord>(
+      initialSyncState(boot.upstreamHead, boot.pending, boot.rebaseGeneration),
+      local.filter((r) => !r.clientOnly),
+      (e, seqNum) => ({ ...e, seqNum }),
+    )
+    this.sync = state
+    this.undo.length = 0
+    const synced = [...boot.pending, ...numbered]
+    if (synced.length > 0) {
+      const recorded = this.record(() => this.applyAll(synced))
+      this.undo.push({ records: synced, changeset: recorded.changeset, tables: recorded.tables, done: 0 })
+    }
+    // client-only events are final (never undone) and write only client-only tables, so they
+    // commute with the synced ones
+    const clientOnly = local.filter((r) => r.clientOnly)
+    if (clientOnly.length > 0) this.applyAll(clientOnly)
+    const last = this.sync.pending[this.sync.pending.length - 1]
+    this.localHead = last !== undefined ? last.seqNum : boot.head
+    this.graph.bump(this.db.selectColumn("SELECT name FROM sqlite_schema WHERE type = 'table'") as string[])
+    this.statusVersion.value++
+  }
+
+  private record(fn: () => void): RecordedChanges {
+    return this.undoable ? this.db.recordChanges(fn) : { changeset: undefined, tables: this.db.recordTables(fn) }
   }
 
   /** Confirmed in place: undo entries whose events are all confirmed are dropped (never undone). */
@@ -518,7 +642,8 @@ export class Store<S extends Schema = Schema> {
     this.flushScheduled = true
     queueMicrotask(() => {
       this.flushScheduled = false
-      void this.drain()
+      // while reloading, new commits wait: the reload applies them on top of the leader's snapshot
+      if (this.resyncing === undefined) void this.drain()
     })
   }
 
@@ -526,12 +651,16 @@ export class Store<S extends Schema = Schema> {
   private drain(): Promise<void> {
     this.flushing ??= (async () => {
       try {
-        while (this.outbox.length > 0) {
+        // a reload (resync) takes what is left: it must not reach the leader before the snapshot
+        while (this.outbox.length > 0 && this.resyncing === undefined) {
           const batch = this.outbox
           this.outbox = []
           const records = batch.flatMap((b) => b.records)
           try {
-            const result = await this.leader.append(records, batch.map((b) => b.hint))
+            const result = await this.leader.append(
+              records,
+              batch.map((b) => b.hint),
+            )
             this.clientOnlyUnpersisted -= records.filter((r) => r.clientOnly).length
             this.statusVersion.value++
             for (const f of result.failures) this.reportError(f.error)

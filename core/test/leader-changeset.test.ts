@@ -61,6 +61,7 @@ function adapterFor(leader: Leader): Adapter {
   }
 }
 
+const todos = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => events.todoCreated({ id: `${prefix}${i}`, text: `${i}` }))
 const leaderDb = (leader: Leader) => (leader as unknown as { db: SqliteDb }).db
 const todoIds = (db: SqliteDb) => db.select('SELECT id, text FROM todos ORDER BY id')
 
@@ -76,20 +77,22 @@ describe('leader applies session changesets', () => {
         throw e
       },
     })
-    store.commit(events.todoCreated({ id: 'a', text: '1' }), events.todoCreated({ id: 'b', text: '2' }))
+    // without a sync backend, commits from LEADER_CHANGESET_MIN_EVENTS events on carry a changeset
+    store.commit(...todos('a', 8))
     store.commit(events.draftChanged({ text: 'draft' })) // client-only: materialized in the leader
-    store.commit(events.counted({ id: 'n' })) // reads state: its changeset is what the session computed
-    await store.commit(events.todoCreated({ id: 'c', text: '3' })).persisted
-    // every synced event ran once, in the session only; the client-only one ran in both
-    expect(calls('v1.TodoCreated')).toBe(3)
+    store.commit(events.counted({ id: 'n' }), ...todos('b', 7)) // reads state: its changeset is what the session computed
+    store.commit(...todos('c', 8))
+    await store.commit(events.todoCreated({ id: 'd', text: '3' })).persisted // small: materialized in the leader
+    // every synced event of a large commit ran once, in the session only; the others ran in both
+    expect(calls('v1.TodoCreated')).toBe(8 + 7 + 8 + 2)
     expect(calls('v1.Counted')).toBe(1)
     expect(calls('DraftChanged')).toBe(2)
-    expect(leader.changesetsApplied).toBe(3) // the last two in one apply
+    expect(leader.changesetsApplied).toBe(3) // the last two large ones in one apply
     const db = leaderDb(leader)
     expect(todoIds(db)).toEqual(store.query(queryDb({ query: 'SELECT id, text FROM todos ORDER BY id' })))
-    expect(db.select('SELECT id, n FROM stats')).toEqual([{ id: 'n', n: 2 }])
+    expect(db.select('SELECT id, n FROM stats')).toEqual([{ id: 'n', n: 8 }])
     expect(db.select('SELECT text FROM drafts')).toEqual([{ text: 'draft' }])
-    expect(leader.eventCount).toBe(5)
+    expect(leader.eventCount).toBe(26)
     await store.shutdown()
   })
 
@@ -113,13 +116,13 @@ describe('leader applies session changesets', () => {
         throw e
       },
     })
-    await a.commit(events.todoCreated({ id: 'a', text: '1' })).persisted
+    await a.commit(...todos('a', 8)).persisted
     expect(leader.changesetsApplied).toBe(1)
-    // b got a's event from the leader: its state is not one the leader can name any more
-    await b.commit(events.counted({ id: 'n' })).persisted
+    // b got a's events from the leader: its state is not one the leader can name any more
+    await b.commit(events.counted({ id: 'n' }), ...todos('b', 7)).persisted
     expect(leader.changesetsApplied).toBe(1)
-    expect(calls('v1.Counted')).toBe(3) // b, the leader, and a (which gets b's event from the leader)
-    expect(leaderDb(leader).select('SELECT id, n FROM stats')).toEqual([{ id: 'n', n: 1 }])
+    expect(calls('v1.Counted')).toBe(3) // b, the leader, and a (which gets b's events from the leader)
+    expect(leaderDb(leader).select('SELECT id, n FROM stats')).toEqual([{ id: 'n', n: 8 }])
     await a.shutdown()
     await b.shutdown()
   })
@@ -213,9 +216,9 @@ describe('leader applies session changesets', () => {
     })
     const leader = Leader.open(await SqliteDb.open(), schema, { clientId: 'c1' })
     const store = await createStorePromise({ schema, adapter: adapterFor(leader), storeId: 's' })
-    await store.commit(added({ text: 'a' })).persisted
+    await store.commit(...Array.from({ length: 8 }, (_, i) => added({ text: `${i}` }))).persisted
     expect(leader.changesetsApplied).toBe(0)
-    expect(leaderDb(leader).select('SELECT seq FROM sqlite_sequence')).toEqual([{ seq: 1 }])
+    expect(leaderDb(leader).select('SELECT seq FROM sqlite_sequence')).toEqual([{ seq: 8 }])
     await store.shutdown()
   })
 })

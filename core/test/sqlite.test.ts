@@ -66,3 +66,62 @@ describe('statement cache', () => {
     expect(statements.has('SELECT 0 AS v')).toBe(false)
   })
 })
+
+describe('SqliteDb.revertAll', () => {
+  it('undoes recorded commits, and refuses (changing nothing) when the state no longer matches', async () => {
+    const db = await SqliteDb.open()
+    db.exec('CREATE TABLE t (id TEXT PRIMARY KEY, v INTEGER)')
+    const a = db.recordChanges(() => db.run("INSERT INTO t VALUES ('a', 1)")).changeset!
+    const b = db.recordChanges(() => db.run("UPDATE t SET v = 2 WHERE id = 'a'")).changeset!
+    db.run("UPDATE t SET v = 3 WHERE id = 'a'") // not recorded: the undo of b no longer fits
+    expect(() => db.revertAll([a, b])).toThrow(/conflicted/)
+    expect(db.select('SELECT * FROM t')).toEqual([{ id: 'a', v: 3 }])
+    db.run("UPDATE t SET v = 2 WHERE id = 'a'")
+    // the same conflict handler serves every later revert
+    for (let i = 0; i < 3; i++) {
+      expect([...db.revertAll([a, b])]).toEqual(['t'])
+      expect(db.select('SELECT * FROM t')).toEqual([])
+      db.run("INSERT INTO t VALUES ('a', 2)")
+    }
+    db.close()
+  })
+})
+
+describe('binding numbers', () => {
+  it('keeps integers of every size and reals exact and typed', async () => {
+    const db = await SqliteDb.open()
+    const values = [0, -1, 2 ** 31 - 1, 2 ** 31, -(2 ** 31), -(2 ** 31) - 1, 2 ** 53 - 1, -(2 ** 53 - 1), 1.5, -0.25, 2 ** 60]
+    for (const v of values) {
+      const [row] = db.select('SELECT ? AS v, typeof(?) AS t', [v, v])
+      expect(row).toEqual({ v, t: Number.isSafeInteger(v) ? 'integer' : 'real' })
+    }
+    expect(db.select('SELECT ? AS v', [9007199254740993n])).toEqual([{ v: 9007199254740993n }])
+  })
+})
+
+describe('SqliteDb.recordTables', () => {
+  it('names every table whose rows changed, also when a DELETE empties a whole table', async () => {
+    const db = await SqliteDb.open()
+    db.exec('CREATE TABLE a (id TEXT PRIMARY KEY, v INTEGER); CREATE TABLE b (id INTEGER PRIMARY KEY, v); CREATE TABLE c (x)')
+    db.run("INSERT INTO a VALUES ('1', 1), ('2', 2)")
+    db.run('INSERT INTO c VALUES (1)')
+    expect([...db.recordTables(() => db.run("INSERT INTO a VALUES ('3', 3)"))]).toEqual(['a'])
+    expect([...db.recordTables(() => db.run("UPDATE a SET v = 9 WHERE id = 'nope'"))]).toEqual([])
+    expect([...db.recordTables(() => db.run("INSERT OR REPLACE INTO a VALUES ('1', 5)"))]).toEqual(['a'])
+    expect([...db.recordTables(() => db.run('INSERT INTO b (v) VALUES (1)'))]).toEqual(['b'])
+    // no WHERE: SQLite would empty the table without calling the update hook
+    expect([...db.recordTables(() => db.run('DELETE FROM c'))]).toEqual(['c'])
+    expect([...db.recordTables(() => db.run('DELETE FROM a'))]).toEqual(['a'])
+    expect(db.select('SELECT count(*) AS n FROM a')).toEqual([{ n: 0 }])
+    // DDL outside recording is unaffected by the recording's authorizer
+    db.exec('DROP TABLE c; CREATE TABLE c (y)')
+    expect([...db.recordTables(() => db.run('INSERT INTO c VALUES (1)'))]).toEqual(['c'])
+    expect(db.select("SELECT name FROM sqlite_schema WHERE name = 'c'")).toEqual([{ name: 'c' }])
+    // nested recordings see their own writes; the outer one sees all
+    const outer = db.recordTables(() => {
+      db.run('INSERT INTO b (v) VALUES (2)')
+      expect([...db.recordTables(() => db.run("INSERT INTO a VALUES ('x', 1)"))]).toEqual(['a'])
+    })
+    expect([...outer].sort()).toEqual(['a', 'b'])
+  })
+})

@@ -1,5 +1,7 @@
-import { CairnError, createStorePromise, makeInMemoryAdapter, queryDb, syncStatus$, SyncError, type ServerEvent, type SyncBackend } from '@cairn/core'
+import { CairnError, createStorePromise, type Adapter, makeInMemoryAdapter, queryDb, syncStatus$, SyncError, type ServerEvent, type SyncBackend } from '@cairn/core'
 import { makeInMemorySyncServer } from '@cairn/core/testing'
+import { Leader } from '../src/leader.ts'
+import { SqliteDb } from '../src/sqlite.ts'
 import { describe, expect, it } from 'vitest'
 import { events, schema, tables } from './fixtures.ts'
 import { makeClient, stateOf, syncedLog, until } from './sync-helpers.ts'
@@ -233,6 +235,85 @@ describe('rebase', () => {
     expect(stateOf(a.store)).toBe(stateOf(b.store))
     await a.store.shutdown()
     await b.store.shutdown()
+  })
+
+  it('reloads from the leader, losing nothing, when its recorded undo no longer fits its state', async () => {
+    const server = makeInMemorySyncServer({ seed: 12 })
+    const b = await makeClient(server, 'B')
+    let during: (() => void) | undefined
+    const a = await makeClient(server, 'A')
+    const errors: unknown[] = []
+    a.backend.setOnline(false)
+    a.store.commit(events.todoCreated({ id: 'a1', text: 'mine' }))
+    await a.store.commit(events.noteAdded({ id: 'n1', body: 'kept' })).persisted
+    // state changed behind the store's back (what a materializer that is not deterministic does):
+    // undoing A's insert no longer fits the row it finds
+    ;(a.store as unknown as { db: { run(sql: string): number } }).db.run("UPDATE todos SET text = 'tampered' WHERE id = 'a1'")
+    b.store.commit(events.todoCreated({ id: 'b1', text: 'theirs' }))
+    await until(() => server.head('shared') === 1)
+    // a commit made while the session reloads must survive the reload
+    const report = (a.store as unknown as { reportError: (e: unknown) => void }).reportError
+    ;(a.store as unknown as { reportError: (e: unknown) => void }).reportError = (e) => {
+      errors.push(e)
+      report(e)
+      if (e instanceof CairnError && e.code === 'SessionResync') during = () => a.store.commit(events.todoCreated({ id: 'a2', text: 'during' }))
+      during?.()
+      during = undefined
+    }
+    // once visible, a commit never disappears from the session, not even for a moment of the reload
+    const seen: string[][] = []
+    a.store.subscribe(queryDb(tables.todos.orderBy('id')), (rows) => seen.push(rows.map((t) => t.id)))
+    a.backend.setOnline(true)
+    await server.settled([a.store, b.store])
+    expect(errors.map((e) => (e as CairnError).code)).toContain('SessionResync')
+    const firstWithA2 = seen.findIndex((ids) => ids.includes('a2'))
+    expect(firstWithA2).toBeGreaterThan(0)
+    expect(seen.slice(firstWithA2).every((ids) => ids.includes('a2') && ids.includes('a1'))).toBe(true)
+    expect(a.store.syncStatus.pending).toBe(0)
+    expect(stateOf(a.store)).toBe(stateOf(b.store))
+    expect(a.store.query(queryDb(tables.todos.orderBy('id'))).map((t) => [t.id, t.text])).toEqual([
+      ['a1', 'mine'],
+      ['a2', 'during'],
+      ['b1', 'theirs'],
+    ])
+    expect(a.store.query(queryDb(tables.notes))).toEqual([{ id: 'n1', body: 'kept' }])
+    expect(await syncedLog(a.store)).toEqual(await syncedLog(b.store))
+    await a.store.shutdown()
+    await b.store.shutdown()
+  })
+
+  it('without sync, a session overtaken by another session of the same leader reloads, with nothing lost', async () => {
+    // Two sessions on one leader (as tabs will share one): both commit in the same task; the
+    // leader orders A's first, so B's session, which records no undo without sync, reloads.
+    const db = await SqliteDb.open()
+    const leader = Leader.open(db, schema, { clientId: 'c1', onProgress: undefined, warn: () => {}, reportError: (e) => { throw e } })
+    let appends = Promise.resolve()
+    const shared: Adapter = {
+      name: 'shared-leader',
+      openLeader: async () => ({
+        clientId: leader.clientId,
+        boot: async () => leader.snapshot(),
+        // appends reach the leader one after another, later than the commits (as across tabs)
+        append: (events) => (appends = appends.then(() => new Promise((r) => setTimeout(r, 1)))).then(() => leader.append(events)),
+        subscribe: (listener) => leader.subscribe(listener),
+        readLog: async () => leader.logEntries(),
+        close: async () => {},
+      }),
+    }
+    const errors: unknown[] = []
+    const open = () => createStorePromise({ schema, adapter: shared, storeId: 's', onError: (e) => errors.push(e) })
+    const a = await open()
+    const b = await open()
+    a.commit(events.todoCreated({ id: 'a1', text: 'from A' }))
+    b.commit(events.todoCreated({ id: 'b1', text: 'from B' }))
+    b.commit(events.draftChanged({ text: 'B draft' }))
+    await until(() => a.syncStatus.pending === 0 && b.syncStatus.pending === 0 && a.query(todos).length === 2 && b.query(todos).length === 2)
+    expect(stateOf(a)).toBe(stateOf(b))
+    expect(b.query(todos).map((t) => t.id)).toEqual(['a1', 'b1'])
+    expect(b.query(queryDb(tables.drafts))).toEqual([{ id: 'current', text: 'B draft' }])
+    expect(errors).toEqual([]) // an expected reload, not an error
+    await a.shutdown()
+    await b.shutdown()
   })
 
   it('re-runs only queries on the tables the rebase touched, once', async () => {

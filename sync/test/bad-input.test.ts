@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createSyncServer, memoryStorage, type SyncServer } from '../src/server/index.ts'
 import { event, hello, rawSocket, type RawSocket } from './raw-socket.ts'
-import { waitFor } from './helpers.ts'
+import WebSocket from 'ws'
+import { makeWsSync } from '../src/index.ts'
+import { FaultProxy, mulberry32 } from './fault-proxy.ts'
+import { connect, waitFor, wireEvents } from './helpers.ts'
 
 let server: SyncServer
 const sockets: RawSocket[] = []
@@ -157,6 +160,37 @@ describe('WebSocket: after welcome', () => {
     const b = await authed('b1', 'bob', 'bob1')
     b.send({ v: 1, type: 'pull', after: 0, live: true })
     expect(await b.next((m) => m.type === 'upToDate')).toMatchObject({ head: 0 })
+  })
+})
+
+describe('WebSocket: a client reading too slowly', () => {
+  it('is disconnected once its unsent bytes pass maxBufferedBytes, without holding up the others', async () => {
+    const slowServer = await createSyncServer({
+      port: 0,
+      storage: memoryStorage(),
+      authorize: () => ({ principal: 'p' }),
+      limits: { maxBufferedBytes: 256 * 1024 },
+    })
+    const proxy = await new FaultProxy(slowServer.port, {}, mulberry32(3)).start()
+    const slow = connect(makeWsSync({ url: `ws://127.0.0.1:${proxy.port}`, getAuthToken: () => 't', WebSocket }), { storeId: 'big' })
+    const fast = connect(makeWsSync({ url: slowServer.wsUrl, getAuthToken: () => 't', WebSocket }), { storeId: 'big' })
+    try {
+      await waitFor(() => slow.connection.connected && fast.connection.connected)
+      proxy.stallServerToClient(true)
+      const text = 'x'.repeat(30_000)
+      for (let i = 0; i < 40; i++) await fast.connection.push(wireEvents(fast.clientId, i * 10 + 1, 10, (n) => ({ id: `t${n}`, text })))
+      await waitFor(
+        () => slowServer.stats.slowConsumers > 0,
+        () => JSON.stringify(slowServer.stats),
+        10_000,
+      )
+      await waitFor(() => fast.cursor === 400)
+    } finally {
+      await slow.connection.close()
+      await fast.connection.close()
+      await proxy.close()
+      await slowServer.close()
+    }
   })
 })
 

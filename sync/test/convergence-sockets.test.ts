@@ -45,11 +45,11 @@ const action: fc.Arbitrary<Action> = fc.oneof(
 )
 
 const faults: fc.Arbitrary<ProxyFaults> = fc.record({
-  drop: fc.constantFrom(0, 0.01, 0.05),
+  drop: fc.constantFrom(0, 0.02, 0.1),
   delay: fc.constantFrom(0, 0.1, 0.3),
   maxDelayMs: fc.constantFrom(5, 30),
-  cutMidPush: fc.constantFrom(0, 0.05, 0.2),
-  cutAfterPush: fc.constantFrom(0, 0.05, 0.2),
+  cutMidPush: fc.constantFrom(0, 0.1, 0.3),
+  cutAfterPush: fc.constantFrom(0, 0.1, 0.3),
 })
 
 function eventFor(kind: number, id: number, text: string): EventInput {

@@ -23,6 +23,7 @@ export class FaultProxy {
   private server: Server | undefined
   private readonly pairs = new Set<[Socket, Socket]>()
   private online = true
+  private blackhole = false
   port = 0
   /** `faults`: connections cut by a fault (not by going offline or closing). */
   stats = { connections: 0, faults: 0, delayed: 0 }
@@ -42,6 +43,16 @@ export class FaultProxy {
 
   setFaults(faults: ProxyFaults): void {
     this.faults = faults
+  }
+
+  /** Stops forwarding without closing anything: the connection looks alive but nothing arrives. */
+  setBlackhole(on: boolean): void {
+    this.blackhole = on
+  }
+
+  /** Stops reading from the server (TCP backpressure builds up on the server's side), or resumes. */
+  stallServerToClient(on: boolean): void {
+    for (const [, upstream] of this.pairs) on ? upstream.pause() : upstream.resume()
   }
 
   setOnline(online: boolean): void {
@@ -89,7 +100,7 @@ export class FaultProxy {
   private pipe(from: Socket, to: Socket, pair: [Socket, Socket], fromClient: boolean): void {
     let releaseAt = 0
     from.on('data', (chunk: Buffer) => {
-      if (!this.pairs.has(pair)) return
+      if (!this.pairs.has(pair) || this.blackhole) return
       const f = this.faults
       if (this.chance(f.drop)) return this.cut(pair, true)
       const isPush = fromClient && chunk.includes('"type":"push"')

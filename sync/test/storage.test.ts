@@ -92,6 +92,26 @@ describe.each(storages)('%s', (_name, make) => {
     await s.close()
   })
 
+  it('appends concurrent pushes in arrival order, a refused one alone', async () => {
+    const s = make()
+    const results = await Promise.allSettled([
+      s.append('a', [ev('c1', 1)], undefined),
+      s.append('a', [ev('c2', 2)], undefined), // a gap: refused
+      s.append('a', [ev('c2', 1)], undefined),
+      s.append('b', [ev('c1', 1)], undefined),
+      s.append('a', [ev('c1', 2)], undefined),
+    ])
+    expect(results.map((r) => (r.status === 'fulfilled' ? r.value.assigned : (r.reason as SyncError).code))).toEqual([
+      [1],
+      'ProducerGap',
+      [2],
+      [1],
+      [3],
+    ])
+    expect((await s.info('a')).head).toBe(3)
+    await s.close()
+  })
+
   it('cuts pages at fixed boundaries, with remaining', async () => {
     const s = make()
     for (let i = 1; i <= 25; i++) await s.append('a', [ev('c1', i)], undefined)

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url'
 import type { PullPage, SyncBackend, SyncConnection, WireEvent } from '../../../core/src/index.ts'
 import WebSocket from 'ws'
 import { makeHttpSync, makeWsSync } from '../../../sync/src/index.ts'
+import { httpFetch } from './http-fetch.ts'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const benchDir = path.resolve(here, '..', '..')
@@ -25,15 +26,29 @@ const only = (valueOf('only') ?? '').split(',').filter((s) => s !== '')
 const picked = (id: string) => only.length === 0 || only.includes(id)
 const out = valueOf('sync-out') ?? path.join(benchDir, 'results', 'sync-latest.json')
 
-const P = quick
-  ? { pushSeconds: 1.5, wsClients: 200, httpClients: 100, writes: 40, writeRate: 20 }
-  : { pushSeconds: 5, wsClients: 1_000, httpClients: 500, writes: 200, writeRate: 20 }
+// fan-out: [writes/s, measured writes] per run; each run warms up on max(2 s, 20) writes first
+const P0 = quick
+  ? { pushSeconds: 1.5, wsClients: 200, httpClients: 100, wsRates: [[5, 20]], httpRates: [[5, 20]] }
+  : {
+      pushSeconds: 5,
+      wsClients: 1_000,
+      httpClients: 500,
+      wsRates: [
+        [2, 100],
+        [10, 200],
+      ],
+      httpRates: [[2, 100]],
+    }
 
+const P = {
+  ...P0,
+  ...(process.env.SYNC_CLIENTS ? { wsClients: Number(process.env.SYNC_CLIENTS), httpClients: Number(process.env.SYNC_CLIENTS) } : {}),
+}
 const log = (s: string) => process.stderr.write(`${s}\n`)
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN
 
-async function startServer(): Promise<{ port: number; child: ChildProcess; stop: () => Promise<void> }> {
+async function startServer(): Promise<{ port: number; child: ChildProcess; stop: () => Promise<void>; cpu: () => Promise<number> }> {
   const child = fork(path.join(here, 'server-child.ts'), [], {
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -45,6 +60,15 @@ async function startServer(): Promise<{ port: number; child: ChildProcess; stop:
   return {
     port,
     child,
+    /** The server process's CPU time so far (ms). */
+    cpu: () =>
+      new Promise<number>((resolve) => {
+        child.once('message', (m) => {
+          const { cpu } = m as { cpu: NodeJS.CpuUsage }
+          resolve((cpu.user + cpu.system) / 1000)
+        })
+        child.send('cpu')
+      }),
     stop: async () => {
       child.send('stop')
       await new Promise((r) => child.once('exit', r))
@@ -56,13 +80,15 @@ interface Client {
   readonly connection: SyncConnection
   connected: boolean
   received: number
+  readonly lat: number[]
 }
 
-function client(backend: SyncBackend, storeId: string, clientId: string, onEvents: (page: PullPage) => void): Client {
+function client(backend: SyncBackend, storeId: string, clientId: string, onEvents: (page: PullPage, c: Client) => void): Client {
   let cursor = 0
   const c: Client = {
     connected: false,
     received: 0,
+    lat: [],
     connection: undefined as unknown as SyncConnection,
   }
   ;(c as { connection: SyncConnection }).connection = backend.connect(
@@ -73,7 +99,7 @@ function client(backend: SyncBackend, storeId: string, clientId: string, onEvent
         const last = page.events.at(-1)
         if (last !== undefined) cursor = last.seq
         c.received += page.events.length
-        onEvents(page)
+        onEvents(page, c)
       },
       onDisconnect: () => (c.connected = false),
       onRefused: (e) => log(`refused: ${e.message}`),
@@ -127,24 +153,57 @@ async function s1() {
     await c.connection.close()
     await server.stop()
   }
+  // many writers at once: the server commits the pushes of one event-loop turn together (one fsync)
+  const writers = 20
+  const server = await startServer()
+  const cs = Array.from({ length: writers }, (_, i) =>
+    client(makeWsSync({ url: `ws://127.0.0.1:${server.port}`, getAuthToken: () => 't', WebSocket }), 'hot', `w${i}`, () => {}),
+  )
+  await until(() => cs.every((c) => c.connected), 'the writers to connect')
+  const latencies: number[] = []
+  const end = performance.now() + P.pushSeconds * 1000
+  const start = performance.now()
+  await Promise.all(
+    cs.map(async (c, i) => {
+      let seq = 0
+      while (performance.now() < end) {
+        const t = performance.now()
+        await c.connection.push([wire(`w${i}`, ++seq, { id: `t${i}-${seq}`, text: 'a todo of typical length, some forty characters' })])
+        latencies.push(performance.now() - t)
+      }
+    }),
+  )
+  const seconds = (performance.now() - start) / 1000
+  latencies.sort((a, b) => a - b)
+  results[`${writers} writers, batch 1: acked pushes/s (all writers)`] = latencies.length / seconds
+  results[`${writers} writers, batch 1: ack p50 (ms)`] = pct(latencies, 50)
+  results[`${writers} writers, batch 1: ack p99 (ms)`] = pct(latencies, 99)
+  for (const c of cs) await c.connection.close()
+  await server.stop()
   return results
 }
 
 /** s2/s3: N clients on one store; a writer pushes single events at a steady rate; latency from push to each client's onPage. */
-async function fanOut(kind: 'ws' | 'http', n: number) {
+async function fanOut(kind: 'ws' | 'http', n: number, rate: number, writes: number) {
   const server = await startServer()
   const url = kind === 'ws' ? `ws://127.0.0.1:${server.port}` : `http://127.0.0.1:${server.port}`
   const make = () =>
     kind === 'ws'
       ? makeWsSync({ url, getAuthToken: () => 't', WebSocket, backoff: { baseMs: 100, capMs: 2_000 } })
-      : makeHttpSync({ url, getAuthToken: () => 't', backoff: { baseMs: 100, capMs: 2_000 } })
+      : makeHttpSync({ url, getAuthToken: () => 't', fetch: httpFetch, backoff: { baseMs: 100, capMs: 2_000 } })
   const sentAt = new Map<number, number>()
   const latencies: number[] = []
-  const onEvents = (page: PullPage) => {
+  const perWrite = new Map<number, number>()
+  const onEvents = (page: PullPage, c: Client) => {
     const now = performance.now()
     for (const e of page.events) {
       const t = sentAt.get((e.args as { n: number }).n)
-      if (t !== undefined) latencies.push(now - t)
+      if (t !== undefined) {
+        latencies.push(now - t)
+        c.lat.push(now - t)
+        const n = (e.args as { n: number }).n
+        perWrite.set(n, Math.max(perWrite.get(n) ?? 0, now - t))
+      }
     }
   }
   const connectStart = performance.now()
@@ -156,43 +215,65 @@ async function fanOut(kind: 'ws' | 'http', n: number) {
   await until(() => clients.every((c) => c.connected), `${n} clients to connect`)
   const connectMs = performance.now() - connectStart
   await sleep(500)
-  const writer = client(make(), 'fan', 'writer', () => {})
+  // the writer is on WebSocket in both: its pushes stay in order (a leader has one push in flight; this one does not wait)
+  const writer = client(makeWsSync({ url: `ws://127.0.0.1:${server.port}`, getAuthToken: () => 't', WebSocket }), 'fan', 'writer', () => {})
   await until(() => writer.connected, 'the writer')
-  const interval = 1000 / P.writeRate
+  const interval = 1000 / rate
+  const serverCpu0 = await server.cpu()
+  const clientCpu0 = process.cpuUsage()
   const start = performance.now()
-  for (let i = 1; i <= P.writes; i++) {
+  // the first `warmup` writes are not measured: both processes' JIT warms up on them
+  const warmup = Math.max(rate * 2, 20)
+  for (let i = 1; i <= warmup + writes; i++) {
     const due = start + i * interval
     const wait = due - performance.now()
     if (wait > 0) await sleep(wait)
-    sentAt.set(i, performance.now())
+    if (i > warmup) sentAt.set(i, performance.now())
     void writer.connection.push([wire('writer', i, { id: `t${i}`, text: 'x', n: i })]).catch((e) => log(`push failed: ${e.message}`))
   }
-  await until(() => clients.every((c) => c.received >= P.writes), 'every client to receive every event', 60_000)
+  await until(() => clients.every((c) => c.received >= warmup + writes), 'every client to receive every event', 60_000)
+  if (process.env.SYNC_BENCH_DEBUG) {
+    const byClient = clients.map((c) => Math.round(c.lat.reduce((a, b) => a + b, 0) / Math.max(1, c.lat.length)))
+    log(`mean latency by client index (every 50th): ${byClient.filter((_, i) => i % 50 === 0).join(' ')}`)
+  }
+  if (process.env.SYNC_BENCH_DEBUG) log(`per write max: ${JSON.stringify([...perWrite.entries()].map(([k, v]) => [k, Math.round(v)]))}`)
+  const wallMs = performance.now() - start
+  const serverCpu = ((await server.cpu()) - serverCpu0) / wallMs
+  const clientUsage = process.cpuUsage(clientCpu0)
+  const clientCpu = (clientUsage.user + clientUsage.system) / 1000 / wallMs
   latencies.sort((a, b) => a - b)
   const result = {
     clients: n,
     'connect all (ms)': connectMs,
-    writes: P.writes,
-    'writes/s': P.writeRate,
+    writes: writes,
+    'writes/s': rate,
     deliveries: latencies.length,
     'delivery p50 (ms)': pct(latencies, 50),
     'delivery p99 (ms)': pct(latencies, 99),
     'delivery max (ms)': latencies.at(-1) ?? NaN,
+    'server CPU (cores)': serverCpu,
+    'clients CPU (cores, all clients in one process)': clientCpu,
   }
   for (const c of [...clients, writer]) await c.connection.close()
   await server.stop()
   return result
 }
 
+async function rates(kind: 'ws' | 'http', n: number, list: readonly (readonly number[])[]) {
+  const out: Record<string, number> = {}
+  for (const [rate, writes] of list) {
+    const r = await fanOut(kind, n, rate!, writes!)
+    for (const [k, v] of Object.entries(r)) if (k !== 'writes/s') out[`${rate} writes/s: ${k}`] = v
+  }
+  return out
+}
+
 const workloads: Record<string, { title: string; run: () => Promise<Record<string, number>> }> = {
   s1: { title: 'one hot store, sequential acked pushes over WebSocket', run: s1 },
-  s2: {
-    title: `${P.wsClients} WebSocket clients on one store, ${P.writeRate} single-event writes/s`,
-    run: () => fanOut('ws', P.wsClients),
-  },
+  s2: { title: `${P.wsClients} WebSocket clients on one store, single-event writes`, run: () => rates('ws', P.wsClients, P.wsRates) },
   s3: {
-    title: `${P.httpClients} long-poll clients on one store, ${P.writeRate} single-event writes/s`,
-    run: () => fanOut('http', P.httpClients),
+    title: `${P.httpClients} long-poll clients on one store, single-event writes`,
+    run: () => rates('http', P.httpClients, P.httpRates),
   },
 }
 

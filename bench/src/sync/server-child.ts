@@ -14,6 +14,7 @@ const server = await createSyncServer({
 })
 process.send!({ port: server.port })
 process.on('message', async (m) => {
+  if (m === 'cpu') process.send!({ cpu: process.cpuUsage() })
   if (m === 'stop') {
     await server.close()
     rmSync(dir, { recursive: true, force: true })

@@ -284,4 +284,4 @@ export const cairn: SystemModule = {
   },
 }
 
-const REBASE_SIZES = [1, 100, 1000] as const
+const REBASE_SIZES = (process.env.REBASE_SIZES ? process.env.REBASE_SIZES.split(",").map(Number) : [1, 100, 1000]) as readonly number[]

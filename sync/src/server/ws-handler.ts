@@ -62,7 +62,7 @@ export class WsHandler<P> {
     try {
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         this.service.stats.connections++
-        const connection = new WsConnection(this.service, ws, address)
+        const connection = new WsConnection(this.service, ws, socket, address)
         this.connections.add(connection)
         ws.once('close', () => {
           connection.dispose()
@@ -104,6 +104,7 @@ class WsConnection<P> {
   constructor(
     private readonly service: SyncService<P>,
     private readonly ws: WebSocket,
+    private readonly socket: Duplex,
     private readonly address: string,
   ) {
     this.bucket = new TokenBucket(service.limits.pushesPerSecond)
@@ -137,6 +138,17 @@ class WsConnection<P> {
     this.ws.close(code, reason)
     // a peer that never answers the close handshake is cut
     setTimeout(() => this.ws.terminate(), 2_000).unref()
+  }
+
+  /** Writes a prebuilt frame straight to the socket (see `wsTextFrame`); ws has no deflate here, so it queues nothing that could be overtaken. */
+  private sendFrame(frame: Buffer): void {
+    if (this.state === 'closed' || this.ws.readyState !== this.ws.OPEN) return
+    if (this.socket.writableLength > this.service.limits.maxBufferedBytes) {
+      this.service.stats.slowConsumers++
+      this.closeWith(CloseCode.SlowConsumer, 'reading too slowly; resume from your cursor')
+      return
+    }
+    this.socket.write(frame)
   }
 
   private send(text: string): void {
@@ -302,7 +314,7 @@ class WsConnection<P> {
               break
             }
             this.sentThrough += page.count
-            this.send(page.frame)
+            this.sendFrame(page.wsFrame)
           }
         } while (this.deliverAgain)
       } catch {

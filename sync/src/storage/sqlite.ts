@@ -122,13 +122,52 @@ export function sqliteStorage(path: string): SyncStorage {
     ...(r.principal === null ? {} : { principal: r.principal }),
   })
 
+  // Group commit: the appends that arrive in one turn of the event loop share one transaction, so
+  // one fsync (synchronous=FULL) covers them all. Each runs in its own savepoint (a nested
+  // better-sqlite3 transaction): a refused push rolls back alone and the others still commit.
+  type Pending = {
+    storeId: string
+    events: Parameters<SyncStorage['append']>[1]
+    principal: string | undefined
+    resolve: (r: AppendResult) => void
+    reject: (e: unknown) => void
+  }
+  let queue: Pending[] = []
+  const commitGroup = db.transaction((group: Pending[]) => {
+    const outcomes: ({ ok: true; result: AppendResult } | { ok: false; error: unknown })[] = []
+    for (const p of group) {
+      try {
+        outcomes.push({ ok: true, result: append(p.storeId, p.events, p.principal) })
+      } catch (error) {
+        outcomes.push({ ok: false, error })
+      }
+    }
+    return outcomes
+  })
+  const flush = () => {
+    const group = queue
+    queue = []
+    let outcomes
+    try {
+      outcomes = commitGroup.immediate(group)
+    } catch (error) {
+      for (const p of group) p.reject(error)
+      return
+    }
+    // answered only after the commit (and its fsync) returned
+    outcomes.forEach((o, i) => (o.ok ? group[i]!.resolve(o.result) : group[i]!.reject(o.error)))
+  }
+
   let closed = false
   return {
     async info(storeId) {
       return db.transaction(() => info(storeId)).immediate()
     },
-    async append(storeId, events, principal) {
-      return append.immediate(storeId, events, principal)
+    append(storeId, events, principal) {
+      return new Promise<AppendResult>((resolve, reject) => {
+        queue.push({ storeId, events, principal, resolve, reject })
+        if (queue.length === 1) setImmediate(flush)
+      })
     },
     async page(storeId, after, pageSize): Promise<StoredPage> {
       const head = selectStore.get(storeId)?.head ?? 0
@@ -145,6 +184,7 @@ export function sqliteStorage(path: string): SyncStorage {
     async close() {
       if (closed) return
       closed = true
+      if (queue.length > 0) flush()
       db.close()
     },
   }
