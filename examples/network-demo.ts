@@ -34,7 +34,11 @@ export async function networkDemo(log: (line: string) => void): Promise<void> {
     laptop.commit(events.todoRenamed({ id: 'b', text: 'Review the spec (v2)' }))
     await until(() => settled(laptop, 4) && settled(phone, 4))
     const all$ = queryDb(todos.orderBy('id'))
-    const show = (s: Store<typeof schema>) => s.query(all$).map((t) => `${t.completed ? '[x]' : '[ ]'} ${t.text}`).join(', ')
+    const show = (s: Store<typeof schema>) =>
+      s
+        .query(all$)
+        .map((t) => `${t.completed ? '[x]' : '[ ]'} ${t.text}`)
+        .join(', ')
     log(`laptop: ${show(laptop)}`)
     log(`phone:  ${show(phone)}`)
     log(`both at ${laptop.syncStatus.localHead}, nothing pending; the server appended ${server.stats.eventsAppended} events`)

@@ -1,7 +1,15 @@
 import { CairnError } from './errors.ts'
 import type { EventRecord } from './event-record.ts'
 import { shortId } from './event-record.ts'
-import { Leader, type AppendResult, type BootProgress, type CommitHint, type LeaderMessage, type LogEntry, type SessionBoot } from './leader.ts'
+import {
+  Leader,
+  type AppendResult,
+  type BootProgress,
+  type CommitHint,
+  type LeaderMessage,
+  type LogEntry,
+  type SessionBoot,
+} from './leader.ts'
 import { LeaderSync, type SyncOptions } from './sync/leader-sync.ts'
 import type { Schema } from './schema/schema.ts'
 import { SqliteDb } from './sqlite.ts'
@@ -54,7 +62,10 @@ export function makeInMemoryAdapter(options: { readonly clientId?: string } = {}
     name: 'in-memory',
     async openLeader({ storeId, schema, onProgress, warn, reportError, sync }) {
       if (open.has(storeId)) {
-        throw new CairnError('StoreAlreadyOpen', `Store "${storeId}" is already open on this in-memory adapter; shut the other store down first, or use another adapter instance.`)
+        throw new CairnError(
+          'StoreAlreadyOpen',
+          `Store "${storeId}" is already open on this in-memory adapter; shut the other store down first, or use another adapter instance.`,
+        )
       }
       let db = databases.get(storeId)
       if (db === undefined) {

@@ -78,7 +78,11 @@ function undo(target: RevertTarget, c: Change): boolean {
     return true
   }
   if (c.op === DELETE) {
-    const sql = statement(c, 'insert', () => `INSERT INTO ${t} (${c.columns.map(quote).join(', ')}) VALUES (${c.columns.map(() => '?').join(', ')})`)
+    const sql = statement(
+      c,
+      'insert',
+      () => `INSERT INTO ${t} (${c.columns.map(quote).join(', ')}) VALUES (${c.columns.map(() => '?').join(', ')})`,
+    )
     try {
       target.run(sql, c.old!.map(present))
     } catch (e) {
@@ -108,7 +112,8 @@ function undo(target: RevertTarget, c: Change): boolean {
   }
   if (set.length === 0) return true
   try {
-    if (target.run(`UPDATE ${t} SET ${set.join(', ')} WHERE ${where.join(' AND ')}`, [...setValues, ...whereValues]) !== 1) throw conflict(c)
+    if (target.run(`UPDATE ${t} SET ${set.join(', ')} WHERE ${where.join(' AND ')}`, [...setValues, ...whereValues]) !== 1)
+      throw conflict(c)
   } catch (e) {
     if (e instanceof SqliteError && (e.resultCode & 0xff) === 19) return false
     throw e

@@ -15,7 +15,17 @@ export const State = {
 export { Events, type EventDef, type EventInput, type AnyEventDef } from './schema/events.ts'
 export { makeSchema, type Schema, type StateDef, type UnknownEventHandling } from './schema/schema.ts'
 export { SessionIdSymbol, type ClientDocumentDef } from './schema/client-document.ts'
-export { or, QueryBuilder, WriteQuery, type Queryable, type Writable, type InsertOf, type RowOf, type Op, type WhereObject } from './schema/query-builder.ts'
+export {
+  or,
+  QueryBuilder,
+  WriteQuery,
+  type Queryable,
+  type Writable,
+  type InsertOf,
+  type RowOf,
+  type Op,
+  type WhereObject,
+} from './schema/query-builder.ts'
 export type { TableDef, IndexDefinition } from './schema/table.ts'
 export type { ColumnDefinition, ColumnKind } from './schema/columns.ts'
 export type { MaterializerContext, MaterializerResult, EventMeta, RawWrite } from './schema/materializers.ts'
@@ -24,7 +34,17 @@ export { sql, type SqlFragment, type SqlValue, type BindValues } from './sql.ts'
 export { queryDb, computed, signal, LiveQueryDef, ComputedDef, SignalDef, type Def, type Getter, type RawQuery } from './query-def.ts'
 export { createStorePromise, Store, type CreateStoreOptions, type CommitHandle, type SyncStatus, type SubscribeOptions } from './store.ts'
 export { makeInMemoryAdapter, type Adapter, type LeaderPort, type OpenLeaderOptions } from './adapter.ts'
-export { Leader, type CommitHint, type BootProgress, type SessionBoot, type AppendResult, type LeaderMessage, type LeaderStatus, type LoggedEvent, type LogEntry } from './leader.ts'
+export {
+  Leader,
+  type CommitHint,
+  type BootProgress,
+  type SessionBoot,
+  type AppendResult,
+  type LeaderMessage,
+  type LeaderStatus,
+  type LoggedEvent,
+  type LogEntry,
+} from './leader.ts'
 export type { InstanceInfo } from './reactivity.ts'
 export { syncStatus$ } from './sync/status.ts'
 export type { SyncOptions, BackendIdMismatchPolicy } from './sync/leader-sync.ts'

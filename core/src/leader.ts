@@ -354,7 +354,9 @@ export class Leader {
       if (shift) {
         const by = result.replay[0]!.seqNum.global - result.rollback[0]!.seqNum.global
         this.db.run(`UPDATE __cairn_eventlog SET seq_global = -(seq_global + ?) WHERE status = 'pending'`, [by])
-        this.db.run(`UPDATE __cairn_eventlog SET seq_global = -seq_global, rebase_generation = ? WHERE status = 'pending'`, [result.state.rebaseGeneration])
+        this.db.run(`UPDATE __cairn_eventlog SET seq_global = -seq_global, rebase_generation = ? WHERE status = 'pending'`, [
+          result.state.rebaseGeneration,
+        ])
       } else for (const e of result.rollback) this.db.run('DELETE FROM __cairn_eventlog WHERE event_id = ?', [e.eventId])
       for (const e of result.confirmed) {
         // the number is final now: e4, not e4r1
@@ -428,7 +430,7 @@ export class Leader {
     this.emit({ type: 'shutdown', reason })
   }
 
-/** Events in log order; `where` filters (internal use and devtools). */
+  /** Events in log order; `where` filters (internal use and devtools). */
   readLog(where = '', bindValues: readonly (string | number)[] = [], limit = -1): EventRecord[] {
     return this.db
       .select(`SELECT * FROM __cairn_eventlog ${where} ORDER BY seq_global, seq_client LIMIT ?`, [...bindValues, limit])

@@ -73,7 +73,11 @@ export class Materialization {
       return this.db.select(fragment.query, fragment.bindValues)
     } catch (e) {
       const sql = 'asSql' in q ? q.asSql().query : isSqlFragment(q.query) ? q.query.query : q.query
-      throw new MaterializerError(meta.name, `ctx.query in the materializer of "${meta.name}" failed: ${(e as Error).message} (SQL: ${sql}).`, { cause: e })
+      throw new MaterializerError(
+        meta.name,
+        `ctx.query in the materializer of "${meta.name}" failed: ${(e as Error).message} (SQL: ${sql}).`,
+        { cause: e },
+      )
     }
   }) as MaterializerContext['query']
 

@@ -62,7 +62,13 @@ export type Def<T = unknown> = LiveQueryDef<T> | ComputedDef<T> | SignalDef<T>
 export type DefValue<D> = D extends Def<infer T> ? T : never
 
 type Result<Q> =
-  Q extends Queryable<infer T> ? T : Q extends { readonly schema: StandardSchemaV1<any, infer T> } ? T : Q extends RawQuery<any> ? Row[] : never
+  Q extends Queryable<infer T>
+    ? T
+    : Q extends { readonly schema: StandardSchemaV1<any, infer T> }
+      ? T
+      : Q extends RawQuery<any>
+        ? Row[]
+        : never
 
 /**
  * Defines a reactive query. Takes a builder query, raw SQL (`{ query, bindValues?, schema? }`),
@@ -74,8 +80,14 @@ type Result<Q> =
  * const filtered$ = queryDb((get) => tables.todos.where({ completed: get(showDone$) }))
  */
 export function queryDb<Q extends QueryInput<any>>(query: Q | ((get: Getter) => Q), options?: DefOptions): LiveQueryDef<Result<Q>>
-export function queryDb<Q extends QueryInput<any>, U>(query: Q | ((get: Getter) => Q), options: DefOptions & { map: (result: Result<Q>) => U }): LiveQueryDef<U>
-export function queryDb(query: QueryInput<unknown> | ((get: Getter) => QueryInput<unknown>), options?: DefOptions & { map?: (result: unknown) => unknown }): LiveQueryDef<unknown> {
+export function queryDb<Q extends QueryInput<any>, U>(
+  query: Q | ((get: Getter) => Q),
+  options: DefOptions & { map: (result: Result<Q>) => U },
+): LiveQueryDef<U>
+export function queryDb(
+  query: QueryInput<unknown> | ((get: Getter) => QueryInput<unknown>),
+  options?: DefOptions & { map?: (result: unknown) => unknown },
+): LiveQueryDef<unknown> {
   const label = options?.label ?? (typeof query === 'function' ? 'dynamic query' : describeQuery(query))
   return new LiveQueryDef(query, label, options?.map)
 }

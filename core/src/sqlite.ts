@@ -32,7 +32,6 @@ const SQLITE_CHANGESET_ABORT = 2
 let conflictHandler = 0
 let conflicted = false
 
-
 /** A failure reported by SQLite, with the table and column parsed out of constraint messages. */
 export class SqliteError extends Error {
   readonly resultCode: number
@@ -127,7 +126,14 @@ export class SqliteDb {
     this.statements.clear()
     this.columnsByTable.clear()
     const p = wasm.allocFromTypedArray(bytes)
-    const rc = capi.sqlite3_deserialize(this.dbPointer, 'main', p, bytes.byteLength, bytes.byteLength, capi.SQLITE_DESERIALIZE_FREEONCLOSE | capi.SQLITE_DESERIALIZE_RESIZEABLE)
+    const rc = capi.sqlite3_deserialize(
+      this.dbPointer,
+      'main',
+      p,
+      bytes.byteLength,
+      bytes.byteLength,
+      capi.SQLITE_DESERIALIZE_FREEONCLOSE | capi.SQLITE_DESERIALIZE_RESIZEABLE,
+    )
     if (rc !== 0) throw new SqliteError(`Could not load the database snapshot (sqlite code ${rc})`, rc)
   }
 
@@ -416,7 +422,6 @@ export class SqliteDb {
     return conflictHandler
   }
 
-
   /** Several changesets recorded one after another, as one (each row's net change). */
   private combine(changesets: readonly Uint8Array[]): Uint8Array {
     const { wasm } = this.sqlite3
@@ -584,7 +589,12 @@ export class SqliteDb {
       if (v === null || v === undefined) rc = w.sqlite3_bind_null(p, i + 1)
       else if (typeof v === 'number') {
         // 32-bit integers skip the BigInt that the int64 binding needs
-        rc = (v | 0) === v && !Object.is(v, -0) ? w.sqlite3_bind_int(p, i + 1, v) : Number.isSafeInteger(v) ? w.sqlite3_bind_int64(p, i + 1, BigInt(v)) : w.sqlite3_bind_double(p, i + 1, v)
+        rc =
+          (v | 0) === v && !Object.is(v, -0)
+            ? w.sqlite3_bind_int(p, i + 1, v)
+            : Number.isSafeInteger(v)
+              ? w.sqlite3_bind_int64(p, i + 1, BigInt(v))
+              : w.sqlite3_bind_double(p, i + 1, v)
       } else if (typeof v === 'string') {
         const n = this.writeScratch(v)
         rc = w.sqlite3_bind_text(p, i + 1, this.scratch, n, SQLITE_TRANSIENT)

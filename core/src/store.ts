@@ -234,9 +234,7 @@ export class Store<S extends Schema = Schema> {
         const event = events[i]!
         const def = defs[i]!
         // synced events chain after the pending ones; client-only ones count after the head
-        head = def.clientOnly
-          ? nextSeqNum(head, true)
-          : { global: nextGlobal++, client: 0, rebaseGeneration: this.sync.rebaseGeneration }
+        head = def.clientOnly ? nextSeqNum(head, true) : { global: nextGlobal++, client: 0, rebaseGeneration: this.sync.rebaseGeneration }
         const rec: EventRecord = {
           seqNum: head,
           name: event.name,
@@ -396,8 +394,7 @@ export class Store<S extends Schema = Schema> {
       } else if (message.type === 'upstream') {
         this.leaderStatus = message.status
         this.receiveUpstream(message.events)
-      }
-      else void this.shutdown(message.reason)
+      } else void this.shutdown(message.reason)
     } catch (e) {
       this.reportError(e)
     }
@@ -461,7 +458,12 @@ export class Store<S extends Schema = Schema> {
         for (const entry of reverted) for (const t of entry.tables) touched.add(t)
         // the first undone entry may hold confirmed events before the divergence: they come back first
         const head = reverted[0]!
-        const redo = head.records.slice(0, head.records.findIndex((r) => r.eventId === firstRolledBack)).map((r) => confirmedById.get(r.eventId) ?? r)
+        const redo = head.records
+          .slice(
+            0,
+            head.records.findIndex((r) => r.eventId === firstRolledBack),
+          )
+          .map((r) => confirmedById.get(r.eventId) ?? r)
         const applied = this.db.recordChanges(() => this.applyAll([...redo, ...result.apply]))
         for (const t of applied.tables) touched.add(t)
         this.undo.length = 0
@@ -500,12 +502,12 @@ export class Store<S extends Schema = Schema> {
     if (this.resyncing !== undefined) return
     if (cause !== undefined)
       this.reportError(
-      new CairnError(
-        'SessionResync',
-        `This session's state no longer matched its recorded changes while rebasing (${(cause as Error)?.message ?? cause}); it reloads the leader's state. No event is lost.`,
-        { cause },
-      ),
-    )
+        new CairnError(
+          'SessionResync',
+          `This session's state no longer matched its recorded changes while rebasing (${(cause as Error)?.message ?? cause}); it reloads the leader's state. No event is lost.`,
+          { cause },
+        ),
+      )
     this.resyncing = (async () => {
       try {
         await this.flushing // what was already handed to the leader is in its snapshot
@@ -596,7 +598,12 @@ export class Store<S extends Schema = Schema> {
 
   private applyOne(event: EventRecord): void {
     if (!this.materialization.apply(event, this.pendingArgs.get(event.eventId)) && this.schema.unknownEventHandling === 'fail') {
-      this.reportError(new CairnError('UnknownEvent', `Event "${event.name}" (${event.eventId}) from the server is not in this schema; it was kept and skipped.`))
+      this.reportError(
+        new CairnError(
+          'UnknownEvent',
+          `Event "${event.name}" (${event.eventId}) from the server is not in this schema; it was kept and skipped.`,
+        ),
+      )
     }
   }
 

@@ -22,7 +22,14 @@ const value = fc.oneof(
 )
 const key = fc.constantFrom('a', 'b', 'c', 'd')
 const op = fc.oneof(
-  fc.record({ t: fc.constant('upsert'), id: key, n: value, r: fc.double({ noNaN: true, noDefaultInfinity: true }), b: value, u: fc.option(key, { nil: null }) }),
+  fc.record({
+    t: fc.constant('upsert'),
+    id: key,
+    n: value,
+    r: fc.double({ noNaN: true, noDefaultInfinity: true }),
+    b: value,
+    u: fc.option(key, { nil: null }),
+  }),
   fc.record({ t: fc.constant('setN'), id: key, n: value }),
   fc.record({ t: fc.constant('del'), id: key }),
   fc.record({ t: fc.constant('comp'), a: key, b: fc.integer({ min: 0, max: 2 }), v: value }),
@@ -40,7 +47,10 @@ function apply(db: SqliteDb, o: Op): void {
   try {
     switch (o.t) {
       case 'upsert':
-        db.run('INSERT INTO plain (id, n, r, b, u) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET n = excluded.n, r = excluded.r, b = excluded.b, u = excluded.u', [o.id, v(o.n), o.r, v(o.b), o.u])
+        db.run(
+          'INSERT INTO plain (id, n, r, b, u) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET n = excluded.n, r = excluded.r, b = excluded.b, u = excluded.u',
+          [o.id, v(o.n), o.r, v(o.b), o.u],
+        )
         return
       case 'setN':
         db.run('UPDATE plain SET n = ? WHERE id = ?', [v(o.n), o.id])
@@ -111,23 +121,29 @@ function oracleRevert(db: SqliteDb, changesets: Uint8Array[]): void {
 describe('SqliteDb.revertAll (own inverse apply)', () => {
   it('leaves every table exactly as SQLite’s own inverse apply does, for any history', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(op, { maxLength: 10 }), fc.array(fc.array(op, { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 4 }), async (setup, commits) => {
-        const base = await SqliteDb.open()
-        base.exec(DDL)
-        setup.forEach((o) => apply(base, o))
-        const recorded = commits.map((ops) => base.recordChanges(() => ops.forEach((o) => apply(base, o))).changeset).filter((c): c is Uint8Array => c !== null)
-        const oracle = await SqliteDb.deserialize(base.serialize())
-        oracleRevert(oracle, recorded)
-        // one at a time, newest first, and all at once (combined), as rebases do
-        const ours = await SqliteDb.deserialize(base.serialize())
-        const oursCombined = await SqliteDb.deserialize(base.serialize())
-        for (const c of [...recorded].reverse()) ours.revertAll([c])
-        oursCombined.revertAll(recorded)
-        const expected = dump(oracle)
-        expect(dump(ours)).toBe(expected)
-        expect(dump(oursCombined)).toBe(expected)
-        ;[base, oracle, ours, oursCombined].forEach((d) => d.close())
-      }),
+      fc.asyncProperty(
+        fc.array(op, { maxLength: 10 }),
+        fc.array(fc.array(op, { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 4 }),
+        async (setup, commits) => {
+          const base = await SqliteDb.open()
+          base.exec(DDL)
+          setup.forEach((o) => apply(base, o))
+          const recorded = commits
+            .map((ops) => base.recordChanges(() => ops.forEach((o) => apply(base, o))).changeset)
+            .filter((c): c is Uint8Array => c !== null)
+          const oracle = await SqliteDb.deserialize(base.serialize())
+          oracleRevert(oracle, recorded)
+          // one at a time, newest first, and all at once (combined), as rebases do
+          const ours = await SqliteDb.deserialize(base.serialize())
+          const oursCombined = await SqliteDb.deserialize(base.serialize())
+          for (const c of [...recorded].reverse()) ours.revertAll([c])
+          oursCombined.revertAll(recorded)
+          const expected = dump(oracle)
+          expect(dump(ours)).toBe(expected)
+          expect(dump(oursCombined)).toBe(expected)
+          ;[base, oracle, ours, oursCombined].forEach((d) => d.close())
+        },
+      ),
       { numRuns: 150, seed: 11 },
     )
   })

@@ -38,7 +38,11 @@ function run(db: SqliteDb, o: Op): void {
   const bind = (v: unknown) => v as never
   switch (o.kind) {
     case 'plain':
-      db.run('INSERT INTO plain (id, n, b) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET n = excluded.n, b = excluded.b', [o.id, bind(o.n), bind(o.b)])
+      db.run('INSERT INTO plain (id, n, b) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET n = excluded.n, b = excluded.b', [
+        o.id,
+        bind(o.n),
+        bind(o.b),
+      ])
       return
     case 'composite':
       db.run('INSERT OR REPLACE INTO "composite ✓" (a, b, v) VALUES (?, ?, ?)', [o.a, o.b, bind(o.v)])
@@ -62,7 +66,12 @@ describe('changesetTableNames', () => {
     const db = await SqliteDb.open()
     db.exec(DDL)
     const names = ['plain', 'composite ✓', 'nopk', 'wide']
-    const count = () => names.map((t) => JSON.stringify(db.select(`SELECT * FROM "${t}" ORDER BY 1`), (_, v) => (typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? [...v] : v)))
+    const count = () =>
+      names.map((t) =>
+        JSON.stringify(db.select(`SELECT * FROM "${t}" ORDER BY 1`), (_, v) =>
+          typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? [...v] : v,
+        ),
+      )
     fc.assert(
       fc.property(fc.array(op, { maxLength: 12 }), (ops) => {
         const before = count()

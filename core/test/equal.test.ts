@@ -18,7 +18,9 @@ describe('deepEqual', () => {
   })
 
   it('compares nested values, dates, bytes and NaN by value', () => {
-    expect(deepEqual({ d: new Date(5), b: new Uint8Array([1, 2]), n: NaN }, { d: new Date(5), b: new Uint8Array([1, 2]), n: NaN })).toBe(true)
+    expect(deepEqual({ d: new Date(5), b: new Uint8Array([1, 2]), n: NaN }, { d: new Date(5), b: new Uint8Array([1, 2]), n: NaN })).toBe(
+      true,
+    )
     expect(deepEqual({ d: new Date(5) }, { d: new Date(6) })).toBe(false)
     expect(deepEqual({ b: new Uint8Array([1]) }, { b: new Uint8Array([2]) })).toBe(false)
     expect(deepEqual({ tags: ['a', 'b'] }, { tags: ['a', 'b'] })).toBe(true)

@@ -66,8 +66,10 @@ export function makeStore(options: { adapter?: Adapter; storeId?: string; onErro
     schema,
     adapter: options.adapter ?? makeInMemoryAdapter(),
     storeId: options.storeId ?? 'test',
-    onError: options.onError ?? ((e) => {
-      throw e
-    }),
+    onError:
+      options.onError ??
+      ((e) => {
+        throw e
+      }),
   })
 }

@@ -222,7 +222,10 @@ describe('insert', () => {
       'INSERT INTO "items" ("id", "title", "qty", "done") VALUES (?, ?, ?, ?), (?, ?, ?, ?)',
       'INSERT INTO "items" ("price", "id", "title", "qty", "done") VALUES (?, ?, ?, ?, ?)',
     ]
-    for (const order of [[0, 1, 2, 3], [3, 3, 0, 2, 2, 1, 0]]) {
+    for (const order of [
+      [0, 1, 2, 3],
+      [3, 3, 0, 2, 2, 1, 0],
+    ]) {
       for (const k of order) expect(shapes[k]!().asSql().query).toBe(expected[k])
     }
   })

@@ -65,7 +65,10 @@ describe('graph updates', () => {
       events: { todoCreated, allCleared },
       state: State.SQLite.makeState({
         tables: { items },
-        materializers: State.SQLite.materializers({ todoCreated, allCleared }, { T: ({ id }) => items.insert({ id }), Cleared: () => items.delete() }),
+        materializers: State.SQLite.materializers(
+          { todoCreated, allCleared },
+          { T: ({ id }) => items.insert({ id }), Cleared: () => items.delete() },
+        ),
       }),
     })
     const store = await createStorePromise({ schema, adapter: makeInMemoryAdapter(), storeId: 'clear' })

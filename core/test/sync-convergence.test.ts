@@ -20,7 +20,10 @@ type Action =
 
 const action: fc.Arbitrary<Action> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ kind: fc.constant('commit' as const), client: fc.nat(7), event: fc.nat(5), id: fc.nat(5) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constantFrom('offline' as const, 'online' as const, 'restart' as const), client: fc.nat(7) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constantFrom('offline' as const, 'online' as const, 'restart' as const), client: fc.nat(7) }),
+  },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('wait' as const), ticks: fc.integer({ min: 1, max: 6 }) }) },
 )
 
@@ -102,7 +105,9 @@ describe('sync convergence (property)', () => {
             const log = server.events('shared')
             const serverLog = log.map((e) => `e${e.seq} ${e.eventId} confirmed`)
             expect(new Set(log.map((e) => e.eventId)).size, `each eventId once ${context()}`).toBe(log.length)
-            expect(log.length, `every committed synced event reached the server ${context()}`).toBe(slots.reduce((sum, s) => sum + s.synced, 0))
+            expect(log.length, `every committed synced event reached the server ${context()}`).toBe(
+              slots.reduce((sum, s) => sum + s.synced, 0),
+            )
             const fresh = await makeClient(server, 'fresh')
             await server.settled([...stores, fresh.store])
             const expected = stateOf(fresh.store)

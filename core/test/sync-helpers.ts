@@ -1,4 +1,12 @@
-import { createStorePromise, formatSeqNum, queryDb, makeInMemoryAdapter, type Adapter, type BackendIdMismatchPolicy, type Store } from '@cairn/core'
+import {
+  createStorePromise,
+  formatSeqNum,
+  queryDb,
+  makeInMemoryAdapter,
+  type Adapter,
+  type BackendIdMismatchPolicy,
+  type Store,
+} from '@cairn/core'
 import type { InMemorySyncBackend, InMemorySyncServer } from '@cairn/core/testing'
 import { schema } from './fixtures.ts'
 

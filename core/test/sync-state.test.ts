@@ -16,7 +16,11 @@ interface Ev extends Sequenced {
 }
 const withSeqNum = (e: Ev, seqNum: SeqNum): Ev => ({ ...e, seqNum })
 const local = (eventId: string): Ev => ({ eventId, origin: 'A', seqNum: { global: 0, client: 0, rebaseGeneration: 0 } })
-const upstream = (eventId: string, global: number): Ev => ({ eventId, origin: 'server', seqNum: { global, client: 0, rebaseGeneration: 0 } })
+const upstream = (eventId: string, global: number): Ev => ({
+  eventId,
+  origin: 'server',
+  seqNum: { global, client: 0, rebaseGeneration: 0 },
+})
 const show = (e: Ev) => `${e.eventId}@e${e.seqNum.global}${e.seqNum.rebaseGeneration > 0 ? `r${e.seqNum.rebaseGeneration}` : ''}`
 
 describe('addLocal', () => {
@@ -57,7 +61,11 @@ describe('mergeUpstream', () => {
       replay: ['A1@e4r1'], // 5. redo A's event on top as e4r1
     })
     expect(result.state).toEqual({ upstreamHead: 3, pending: [result.replay[0]], rebaseGeneration: 1 })
-    const confirmedA = mergeUpstream(result.state, [{ ...result.replay[0]!, seqNum: { global: 4, client: 0, rebaseGeneration: 0 } }], withSeqNum)
+    const confirmedA = mergeUpstream(
+      result.state,
+      [{ ...result.replay[0]!, seqNum: { global: 4, client: 0, rebaseGeneration: 0 } }],
+      withSeqNum,
+    )
     if (confirmedA.type !== 'merged') throw new Error(confirmedA.reason)
     expect(confirmedA.confirmed.map((e) => e.eventId)).toEqual(['A1']) // 6. the server accepts A's event as e4
     expect(confirmedA.state.pending).toEqual([])

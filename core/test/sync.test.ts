@@ -1,4 +1,14 @@
-import { CairnError, createStorePromise, type Adapter, makeInMemoryAdapter, queryDb, syncStatus$, SyncError, type ServerEvent, type SyncBackend } from '@cairn/core'
+import {
+  CairnError,
+  createStorePromise,
+  type Adapter,
+  makeInMemoryAdapter,
+  queryDb,
+  syncStatus$,
+  SyncError,
+  type ServerEvent,
+  type SyncBackend,
+} from '@cairn/core'
 import { makeInMemorySyncServer } from '@cairn/core/testing'
 import { Leader } from '../src/leader.ts'
 import { SqliteDb } from '../src/sqlite.ts'
@@ -20,8 +30,17 @@ describe('sync: the walkthrough', () => {
     const who = (clientId: string) => (clientId === a.store.clientId ? 'A' : 'B')
     const timeline: string[] = []
     const leaderLog = async () =>
-      (await a.store.readEventlog()).map((e) => `${who(e.clientId)}:e${e.seqNum.global}${e.seqNum.rebaseGeneration ? `r${e.seqNum.rebaseGeneration}` : ''}${e.status === 'pending' ? "'" : ''}`).join(' ')
-    const serverLog = () => server.events('shared').map((e) => `${who(e.clientId)}:e${e.seq}`).join(' ')
+      (await a.store.readEventlog())
+        .map(
+          (e) =>
+            `${who(e.clientId)}:e${e.seqNum.global}${e.seqNum.rebaseGeneration ? `r${e.seqNum.rebaseGeneration}` : ''}${e.status === 'pending' ? "'" : ''}`,
+        )
+        .join(' ')
+    const serverLog = () =>
+      server
+        .events('shared')
+        .map((e) => `${who(e.clientId)}:e${e.seq}`)
+        .join(' ')
     a.store.subscribe(syncStatus$, (s) => {
       const line = `session ${s.localHead} (${s.pending} pending), leader ${s.leaderHead}, server ${s.serverHead}`
       if (timeline[timeline.length - 1] !== line) timeline.push(line) // connected/error changes are not shown
@@ -112,8 +131,15 @@ describe('sync: offline and persistence', () => {
     a.store.commit(events.todoCreated({ id: 'b', text: '' }))
     await server.settled([a.store])
     expect(server.events('shared').map((e) => e.name)).toEqual(['v1.TodoCreated', 'v1.TodoCreated'])
-    const log = (await a.store.readEventlog()).map((e) => `e${e.seqNum.global}${e.seqNum.client ? `.${e.seqNum.client}` : ''} ${e.name} ${e.status}`)
-    expect(log).toEqual(['e1 v1.TodoCreated confirmed', 'e1.1 DraftChanged confirmed', 'e1.2 DraftChanged confirmed', 'e2 v1.TodoCreated confirmed'])
+    const log = (await a.store.readEventlog()).map(
+      (e) => `e${e.seqNum.global}${e.seqNum.client ? `.${e.seqNum.client}` : ''} ${e.name} ${e.status}`,
+    )
+    expect(log).toEqual([
+      'e1 v1.TodoCreated confirmed',
+      'e1.1 DraftChanged confirmed',
+      'e1.2 DraftChanged confirmed',
+      'e2 v1.TodoCreated confirmed',
+    ])
     await a.store.shutdown()
   })
 })
@@ -256,7 +282,8 @@ describe('rebase', () => {
     ;(a.store as unknown as { reportError: (e: unknown) => void }).reportError = (e) => {
       errors.push(e)
       report(e)
-      if (e instanceof CairnError && e.code === 'SessionResync') during = () => a.store.commit(events.todoCreated({ id: 'a2', text: 'during' }))
+      if (e instanceof CairnError && e.code === 'SessionResync')
+        during = () => a.store.commit(events.todoCreated({ id: 'a2', text: 'during' }))
       during?.()
       during = undefined
     }
@@ -286,7 +313,14 @@ describe('rebase', () => {
     // Two sessions on one leader (as tabs will share one): both commit in the same task; the
     // leader orders A's first, so B's session, which records no undo without sync, reloads.
     const db = await SqliteDb.open()
-    const leader = Leader.open(db, schema, { clientId: 'c1', onProgress: undefined, warn: () => {}, reportError: (e) => { throw e } })
+    const leader = Leader.open(db, schema, {
+      clientId: 'c1',
+      onProgress: undefined,
+      warn: () => {},
+      reportError: (e) => {
+        throw e
+      },
+    })
     let appends = Promise.resolve()
     const shared: Adapter = {
       name: 'shared-leader',
@@ -307,7 +341,9 @@ describe('rebase', () => {
     a.commit(events.todoCreated({ id: 'a1', text: 'from A' }))
     b.commit(events.todoCreated({ id: 'b1', text: 'from B' }))
     b.commit(events.draftChanged({ text: 'B draft' }))
-    await until(() => a.syncStatus.pending === 0 && b.syncStatus.pending === 0 && a.query(todos).length === 2 && b.query(todos).length === 2)
+    await until(
+      () => a.syncStatus.pending === 0 && b.syncStatus.pending === 0 && a.query(todos).length === 2 && b.query(todos).length === 2,
+    )
     expect(stateOf(a)).toBe(stateOf(b))
     expect(b.query(todos).map((t) => t.id)).toEqual(['a1', 'b1'])
     expect(b.query(queryDb(tables.drafts))).toEqual([{ id: 'current', text: 'B draft' }])
@@ -384,7 +420,13 @@ describe('bad input from the backend', () => {
       },
     }
     const errors: unknown[] = []
-    const store = await createStorePromise({ schema, adapter: makeInMemoryAdapter(), storeId: 's', onError: (e) => errors.push(e), sync: { backend } })
+    const store = await createStorePromise({
+      schema,
+      adapter: makeInMemoryAdapter(),
+      storeId: 's',
+      onError: (e) => errors.push(e),
+      sync: { backend },
+    })
     store.commit(events.todoCreated({ id: 'a', text: '' }))
     expect(store.query(todos).map((t) => t.id)).toEqual(['a'])
     expect(store.syncStatus).toMatchObject({ pending: 1, connected: false, error: { code: 'Protocol' } })

@@ -80,7 +80,10 @@ export function clientDocument<const TName extends string, S extends StandardSch
   const defaultId = options.default.id ?? 'default'
   const defaultValue = options.default.value
   const check = validateSync(schema, defaultValue, `client document "${name}"`)
-  if (!check.ok) throw new SchemaError(`The default value of client document "${name}" does not match its schema: ${check.issues.map((i) => i.message).join('; ')}.`)
+  if (!check.ok)
+    throw new SchemaError(
+      `The default value of client document "${name}" does not match its schema: ${check.issues.map((i) => i.message).join('; ')}.`,
+    )
   const docTable = table({
     name,
     columns: { id: columns.text({ primaryKey: true }), value: columns.json() },

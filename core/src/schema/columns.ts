@@ -35,10 +35,20 @@ export interface ColumnDefinition<T = unknown, Nullable extends boolean = boolea
 export type AnyColumn = ColumnDefinition<any, boolean, boolean>
 
 type IsNullable<O> = O extends { nullable: true } ? true : false
-type IsOptional<O> = O extends { default: unknown } ? true : O extends { nullable: true } ? true : O extends { autoIncrement: true } ? true : false
+type IsOptional<O> = O extends { default: unknown }
+  ? true
+  : O extends { nullable: true }
+    ? true
+    : O extends { autoIncrement: true }
+      ? true
+      : false
 type Column<T, O> = ColumnDefinition<T, IsNullable<O>, IsOptional<O>>
 
-function make<T>(kind: ColumnKind, sqlType: SqlType, options: ColumnOptions<T> & { schema?: StandardSchemaV1 } = {}): ColumnDefinition<T, boolean, boolean> {
+function make<T>(
+  kind: ColumnKind,
+  sqlType: SqlType,
+  options: ColumnOptions<T> & { schema?: StandardSchemaV1 } = {},
+): ColumnDefinition<T, boolean, boolean> {
   return {
     kind,
     sqlType,
@@ -51,26 +61,35 @@ function make<T>(kind: ColumnKind, sqlType: SqlType, options: ColumnOptions<T> &
 }
 
 export const text = <const O extends ColumnOptions<string> = {}>(options?: O) => make<string>('text', 'TEXT', options) as Column<string, O>
-export const integer = <const O extends ColumnOptions<number> = {}>(options?: O) => make<number>('integer', 'INTEGER', options) as Column<number, O>
+export const integer = <const O extends ColumnOptions<number> = {}>(options?: O) =>
+  make<number>('integer', 'INTEGER', options) as Column<number, O>
 export const real = <const O extends ColumnOptions<number> = {}>(options?: O) => make<number>('real', 'REAL', options) as Column<number, O>
-export const boolean = <const O extends ColumnOptions<boolean> = {}>(options?: O) => make<boolean>('boolean', 'INTEGER', options) as Column<boolean, O>
+export const boolean = <const O extends ColumnOptions<boolean> = {}>(options?: O) =>
+  make<boolean>('boolean', 'INTEGER', options) as Column<boolean, O>
 /** ISO-8601 text in SQLite, a `Date` in JS. */
-export const datetime = <const O extends ColumnOptions<Date> = {}>(options?: O) => make<Date>('datetime', 'TEXT', options) as Column<Date, O>
+export const datetime = <const O extends ColumnOptions<Date> = {}>(options?: O) =>
+  make<Date>('datetime', 'TEXT', options) as Column<Date, O>
 /** Milliseconds since the epoch in SQLite, a `Date` in JS. */
 export const datetimeInteger = <const O extends ColumnOptions<Date> = {}>(options?: O) =>
   make<Date>('datetimeInteger', 'INTEGER', options) as Column<Date, O>
-export const blob = <const O extends ColumnOptions<Uint8Array> = {}>(options?: O) => make<Uint8Array>('blob', 'BLOB', options) as Column<Uint8Array, O>
+export const blob = <const O extends ColumnOptions<Uint8Array> = {}>(options?: O) =>
+  make<Uint8Array>('blob', 'BLOB', options) as Column<Uint8Array, O>
 
 type JsonOptions = ColumnOptions<unknown> & { readonly schema?: StandardSchemaV1 }
 type JsonType<O> = O extends { schema: infer S extends StandardSchemaV1 } ? StandardSchemaV1.InferOutput<S> : unknown
 /** JSON text in SQLite; typed and validated on write by `schema` when given. */
-export const json = <const O extends JsonOptions = {}>(options?: O) => make<JsonType<O>>('json', 'TEXT', options as ColumnOptions<JsonType<O>>) as Column<JsonType<O>, O>
+export const json = <const O extends JsonOptions = {}>(options?: O) =>
+  make<JsonType<O>>('json', 'TEXT', options as ColumnOptions<JsonType<O>>) as Column<JsonType<O>, O>
 
 /** Encodes a JS value for a column, refusing values of the wrong type with a named error. */
 export function encodeColumnValue(table: string, name: string, col: AnyColumn, value: unknown): SqlValue {
   if (value === null || value === undefined) {
     if (col.nullable || col.autoIncrement) return null
-    throw new ColumnValueError(table, name, `got ${value === null ? 'null' : 'undefined'} but the column is not nullable; pass a value or declare it { nullable: true }.`)
+    throw new ColumnValueError(
+      table,
+      name,
+      `got ${value === null ? 'null' : 'undefined'} but the column is not nullable; pass a value or declare it { nullable: true }.`,
+    )
   }
   switch (col.kind) {
     case 'text':

@@ -43,6 +43,9 @@ export type MaterializerMap<E extends Record<string, AnyEventDef>> = {
  *   'v1.TodoCreated': ({ id, text }) => tables.todos.insert({ id, text }),
  * })
  */
-export function materializers<const E extends Record<string, AnyEventDef>>(_events: E, impl: NoInfer<MaterializerMap<E>>): MaterializerMap<E> {
+export function materializers<const E extends Record<string, AnyEventDef>>(
+  _events: E,
+  impl: NoInfer<MaterializerMap<E>>,
+): MaterializerMap<E> {
   return impl
 }

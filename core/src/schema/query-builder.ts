@@ -16,7 +16,8 @@ export type InsertOf<C extends Columns> = Simplify<
 /** Comparison operators of `where`. */
 export type Op = '=' | '!=' | '<' | '>' | '<=' | '>=' | 'LIKE' | 'NOT LIKE' | 'IN' | 'NOT IN'
 type ScalarOp = Exclude<Op, 'IN' | 'NOT IN'>
-export type WhereValue<T> = T | null | { readonly op: ScalarOp; readonly value: T | null } | { readonly op: 'IN' | 'NOT IN'; readonly value: readonly T[] }
+export type WhereValue<T> =
+  T | null | { readonly op: ScalarOp; readonly value: T | null } | { readonly op: 'IN' | 'NOT IN'; readonly value: readonly T[] }
 export type WhereObject<R> = { readonly [K in keyof R]?: WhereValue<NonNullable<R[K]>> }
 
 const CONDITION = Symbol('cairn.condition')
@@ -93,9 +94,9 @@ export function tableInfo(name: string, columns: Columns, primaryKey: readonly s
  * const open = tables.todos.where({ completed: false }).orderBy('text').limit(50)
  * open.asSql() // { query: 'SELECT * FROM "todos" WHERE "completed" = ? ORDER BY "text" ASC LIMIT ?', bindValues: [0, 50] }
  */
-export class QueryBuilder<TCols extends Columns, TRow, TMode extends Mode = 'many', TFallback = undefined>
-  implements Queryable<QueryResultOf<TMode, TRow, TFallback>>
-{
+export class QueryBuilder<TCols extends Columns, TRow, TMode extends Mode = 'many', TFallback = undefined> implements Queryable<
+  QueryResultOf<TMode, TRow, TFallback>
+> {
   declare readonly '~result'?: QueryResultOf<TMode, TRow, TFallback>
   readonly readTables: readonly string[]
   private cachedSql: SqlFragment | undefined
@@ -114,8 +115,16 @@ export class QueryBuilder<TCols extends Columns, TRow, TMode extends Mode = 'man
 
   where(condition: WhereObject<RowOf<TCols>> | OrCondition<RowOf<TCols>>): QueryBuilder<TCols, TRow, TMode, TFallback>
   where<K extends keyof RowOf<TCols> & string>(column: K, value: RowOf<TCols>[K] | null): QueryBuilder<TCols, TRow, TMode, TFallback>
-  where<K extends keyof RowOf<TCols> & string>(column: K, op: 'IN' | 'NOT IN', value: readonly NonNullable<RowOf<TCols>[K]>[]): QueryBuilder<TCols, TRow, TMode, TFallback>
-  where<K extends keyof RowOf<TCols> & string>(column: K, op: ScalarOp, value: RowOf<TCols>[K] | null): QueryBuilder<TCols, TRow, TMode, TFallback>
+  where<K extends keyof RowOf<TCols> & string>(
+    column: K,
+    op: 'IN' | 'NOT IN',
+    value: readonly NonNullable<RowOf<TCols>[K]>[],
+  ): QueryBuilder<TCols, TRow, TMode, TFallback>
+  where<K extends keyof RowOf<TCols> & string>(
+    column: K,
+    op: ScalarOp,
+    value: RowOf<TCols>[K] | null,
+  ): QueryBuilder<TCols, TRow, TMode, TFallback>
   where(...args: unknown[]): QueryBuilder<TCols, TRow, TMode, TFallback> {
     let clause: Clause
     if (args.length === 1) {
@@ -164,7 +173,8 @@ export class QueryBuilder<TCols extends Columns, TRow, TMode extends Mode = 'man
 
   update(values: Partial<RowOf<TCols>>): WriteQuery<TCols> {
     // undefined fields are skipped, as in insert and where (they do not mean NULL)
-    if (!Object.values(values).some((v) => v !== undefined)) throw new SchemaError(`update of ${this.info.name}: pass at least one column to set.`)
+    if (!Object.values(values).some((v) => v !== undefined))
+      throw new SchemaError(`update of ${this.info.name}: pass at least one column to set.`)
     return new WriteQuery(this.info, { kind: 'update', set: values, where: this.state.where, returning: undefined })
   }
 
@@ -234,7 +244,8 @@ export class QueryBuilder<TCols extends Columns, TRow, TMode extends Mode = 'man
       if (raw === undefined) continue
       if (raw !== null && typeof raw === 'object' && 'op' in raw && !(raw instanceof Date)) {
         const { op, value } = raw as { op: Op; value: unknown }
-        if (!OPS.has(op)) throw new ColumnValueError(this.info.name, name, `unknown operator ${JSON.stringify(op)}; use one of ${[...OPS].join(', ')}.`)
+        if (!OPS.has(op))
+          throw new ColumnValueError(this.info.name, name, `unknown operator ${JSON.stringify(op)}; use one of ${[...OPS].join(', ')}.`)
         if (op === 'IN' || op === 'NOT IN') {
           if (!Array.isArray(value)) throw new ColumnValueError(this.info.name, name, `${op} needs an array of values.`)
           out.push({ col: name, op, value: value.map((v) => encodeWhere(this.info.name, name, col, v)) })
@@ -247,17 +258,32 @@ export class QueryBuilder<TCols extends Columns, TRow, TMode extends Mode = 'man
   }
 }
 
-const INITIAL: SelectState = { columns: undefined, where: [], orderBy: [], limit: undefined, offset: undefined, mode: 'many', fallback: undefined }
+const INITIAL: SelectState = {
+  columns: undefined,
+  where: [],
+  orderBy: [],
+  limit: undefined,
+  offset: undefined,
+  mode: 'many',
+  fallback: undefined,
+}
 const OPS = new Set<Op>(['=', '!=', '<', '>', '<=', '>=', 'LIKE', 'NOT LIKE', 'IN', 'NOT IN'])
 
 type WriteState =
   | {
       readonly kind: 'insert'
       readonly rows: readonly Record<string, unknown>[]
-      readonly conflict: { readonly target: readonly string[]; readonly action: 'ignore' | 'replace' | 'update'; readonly set?: Record<string, unknown> } | undefined
+      readonly conflict:
+        | { readonly target: readonly string[]; readonly action: 'ignore' | 'replace' | 'update'; readonly set?: Record<string, unknown> }
+        | undefined
       readonly returning: readonly string[] | undefined
     }
-  | { readonly kind: 'update'; readonly set: Record<string, unknown>; readonly where: readonly Clause[]; readonly returning: readonly string[] | undefined }
+  | {
+      readonly kind: 'update'
+      readonly set: Record<string, unknown>
+      readonly where: readonly Clause[]
+      readonly returning: readonly string[] | undefined
+    }
   | { readonly kind: 'delete'; readonly where: readonly Clause[]; readonly returning: readonly string[] | undefined }
 
 /**
@@ -280,7 +306,11 @@ export class WriteQuery<TCols extends Columns, TResult = void> implements Writab
 
   where(condition: WhereObject<RowOf<TCols>> | OrCondition<RowOf<TCols>>): WriteQuery<TCols, TResult>
   where<K extends keyof RowOf<TCols> & string>(column: K, value: RowOf<TCols>[K] | null): WriteQuery<TCols, TResult>
-  where<K extends keyof RowOf<TCols> & string>(column: K, op: 'IN' | 'NOT IN', value: readonly NonNullable<RowOf<TCols>[K]>[]): WriteQuery<TCols, TResult>
+  where<K extends keyof RowOf<TCols> & string>(
+    column: K,
+    op: 'IN' | 'NOT IN',
+    value: readonly NonNullable<RowOf<TCols>[K]>[],
+  ): WriteQuery<TCols, TResult>
   where<K extends keyof RowOf<TCols> & string>(column: K, op: ScalarOp, value: RowOf<TCols>[K] | null): WriteQuery<TCols, TResult>
   where(...args: unknown[]): WriteQuery<TCols, TResult> {
     if (this.state.kind === 'insert') throw new SchemaError(`insert into ${this.info.name}: where() applies to update and delete only.`)
@@ -293,12 +323,24 @@ export class WriteQuery<TCols extends Columns, TResult = void> implements Writab
    * What to do when an inserted row conflicts on `target`: keep the old row (`'ignore'`),
    * overwrite it with the new one (`'replace'`), or set the given columns (`'update'`).
    */
-  onConflict(target: (keyof RowOf<TCols> & string) | readonly (keyof RowOf<TCols> & string)[], action: 'ignore' | 'replace'): WriteQuery<TCols, TResult>
-  onConflict(target: (keyof RowOf<TCols> & string) | readonly (keyof RowOf<TCols> & string)[], action: 'update', set: Partial<RowOf<TCols>>): WriteQuery<TCols, TResult>
-  onConflict(target: string | readonly string[], action: 'ignore' | 'replace' | 'update', set?: Record<string, unknown>): WriteQuery<TCols, TResult> {
+  onConflict(
+    target: (keyof RowOf<TCols> & string) | readonly (keyof RowOf<TCols> & string)[],
+    action: 'ignore' | 'replace',
+  ): WriteQuery<TCols, TResult>
+  onConflict(
+    target: (keyof RowOf<TCols> & string) | readonly (keyof RowOf<TCols> & string)[],
+    action: 'update',
+    set: Partial<RowOf<TCols>>,
+  ): WriteQuery<TCols, TResult>
+  onConflict(
+    target: string | readonly string[],
+    action: 'ignore' | 'replace' | 'update',
+    set?: Record<string, unknown>,
+  ): WriteQuery<TCols, TResult> {
     if (this.state.kind !== 'insert') throw new SchemaError(`onConflict applies to insert only (table ${this.info.name}).`)
     const cols = typeof target === 'string' ? [target] : [...target]
-    for (const c of cols) if (!(c in this.info.columns)) throw new ColumnValueError(this.info.name, c, 'onConflict target is not a column of the table.')
+    for (const c of cols)
+      if (!(c in this.info.columns)) throw new ColumnValueError(this.info.name, c, 'onConflict target is not a column of the table.')
     if (action === 'update' && (set === undefined || !Object.values(set).some((v) => v !== undefined))) {
       throw new SchemaError(`onConflict(..., 'update') on ${this.info.name}: pass the columns to set.`)
     }
@@ -306,7 +348,8 @@ export class WriteQuery<TCols extends Columns, TResult = void> implements Writab
   }
 
   returning<K extends keyof RowOf<TCols> & string>(...columns: K[]): WriteQuery<TCols, Pick<RowOf<TCols>, K>[]> {
-    for (const c of columns) if (!(c in this.info.columns)) throw new ColumnValueError(this.info.name, c, 'returning() names no column of the table.')
+    for (const c of columns)
+      if (!(c in this.info.columns)) throw new ColumnValueError(this.info.name, c, 'returning() names no column of the table.')
     return new WriteQuery(this.info, { ...this.state, returning: columns })
   }
 
@@ -319,7 +362,8 @@ export class WriteQuery<TCols extends Columns, TResult = void> implements Writab
     if (state.kind === 'insert') {
       const names = insertColumns(info, state.rows)
       for (const row of state.rows) {
-        for (const name of names) bindValues.push(encodeColumnValue(info.name, name, info.columns[name]!, insertValue(info.columns[name]!, row[name])))
+        for (const name of names)
+          bindValues.push(encodeColumnValue(info.name, name, info.columns[name]!, insertValue(info.columns[name]!, row[name])))
       }
       query = insertSql(info, names, state.rows.length)
       const conflict = state.conflict
@@ -405,7 +449,8 @@ function setList(info: TableInfo, set: Record<string, unknown>, bindValues: SqlV
   for (const name in set) {
     if (set[name] === undefined) continue
     const col = info.columns[name]
-    if (col === undefined) throw new ColumnValueError(info.name, name, `no such column; the table has ${Object.keys(info.columns).join(', ')}.`)
+    if (col === undefined)
+      throw new ColumnValueError(info.name, name, `no such column; the table has ${Object.keys(info.columns).join(', ')}.`)
     bindValues.push(encodeColumnValue(info.name, name, col, set[name]))
     parts.push(`${quoteId(name)} = ?`)
   }
@@ -416,7 +461,8 @@ function insertColumns(info: TableInfo, rows: readonly Record<string, unknown>[]
   const names = new Set<string>()
   for (const row of rows) {
     for (const name in row) {
-      if (!(name in info.columns)) throw new ColumnValueError(info.name, name, `no such column; the table has ${Object.keys(info.columns).join(', ')}.`)
+      if (!(name in info.columns))
+        throw new ColumnValueError(info.name, name, `no such column; the table has ${Object.keys(info.columns).join(', ')}.`)
       if (row[name] !== undefined) names.add(name)
     }
   }
@@ -481,7 +527,14 @@ function insertValue(col: AnyColumn, value: unknown): unknown {
 }
 
 export function isSqlDefault(d: unknown): d is { sql: string } {
-  return typeof d === 'object' && d !== null && !(d instanceof Date) && !(d instanceof Uint8Array) && 'sql' in d && typeof (d as { sql: unknown }).sql === 'string'
+  return (
+    typeof d === 'object' &&
+    d !== null &&
+    !(d instanceof Date) &&
+    !(d instanceof Uint8Array) &&
+    'sql' in d &&
+    typeof (d as { sql: unknown }).sql === 'string'
+  )
 }
 
 function nonNegativeInt(n: number, what: string, table: string): number {

@@ -22,7 +22,10 @@ export function makeState<const TTables extends Record<string, TableLike>>(optio
 export type UnknownEventHandling = 'warn' | 'ignore' | 'fail'
 
 /** A complete, checked schema: what `createStorePromise` takes. */
-export interface Schema<TEvents extends Record<string, AnyEventDef> = Record<string, AnyEventDef>, TTables extends Record<string, TableLike> = Record<string, TableLike>> {
+export interface Schema<
+  TEvents extends Record<string, AnyEventDef> = Record<string, AnyEventDef>,
+  TTables extends Record<string, TableLike> = Record<string, TableLike>,
+> {
   readonly events: TEvents
   readonly tables: TTables
   /** Every event by name, including the derived client-document events. */
@@ -55,16 +58,19 @@ export function makeSchema<const TEvents extends Record<string, AnyEventDef>, co
   const clientOnlyTables = new Set<string>()
 
   const addEvent = (def: AnyEventDef) => {
-    if (typeof def !== 'function' || typeof def.eventName !== 'string') throw new SchemaError('events must hold event definitions made with Events.synced / Events.clientOnly.')
+    if (typeof def !== 'function' || typeof def.eventName !== 'string')
+      throw new SchemaError('events must hold event definitions made with Events.synced / Events.clientOnly.')
     const existing = eventsByName.get(def.eventName)
-    if (existing !== undefined && existing !== def) throw new SchemaError(`Two events are named "${def.eventName}"; event names must be unique.`)
+    if (existing !== undefined && existing !== def)
+      throw new SchemaError(`Two events are named "${def.eventName}"; event names must be unique.`)
     eventsByName.set(def.eventName, def)
   }
   for (const def of Object.values(options.events)) addEvent(def)
 
   for (const [key, entry] of Object.entries(options.state.tables)) {
     const def = (isClientDocument(entry) ? entry.table : entry) as TableDef
-    if (typeof def?.name !== 'string' || def.columns === undefined) throw new SchemaError(`state.tables.${key} is not a table: define it with State.SQLite.table or clientDocument.`)
+    if (typeof def?.name !== 'string' || def.columns === undefined)
+      throw new SchemaError(`state.tables.${key} is not a table: define it with State.SQLite.table or clientDocument.`)
     if (tablesByName.has(def.name)) throw new SchemaError(`Two tables are named "${def.name}"; table names must be unique.`)
     tablesByName.set(def.name, def as TableDef)
     if (def.clientOnly) clientOnlyTables.add(def.name)
@@ -75,7 +81,10 @@ export function makeSchema<const TEvents extends Record<string, AnyEventDef>, co
   }
 
   for (const [name, fn] of Object.entries(options.state.materializers)) {
-    if (!eventsByName.has(name)) throw new SchemaError(`There is a materializer for "${name}" but no event of that name; add the event to the schema or remove the materializer.`)
+    if (!eventsByName.has(name))
+      throw new SchemaError(
+        `There is a materializer for "${name}" but no event of that name; add the event to the schema or remove the materializer.`,
+      )
     if (typeof fn !== 'function') throw new SchemaError(`The materializer for "${name}" must be a function.`)
     materializers.set(name, fn)
   }
@@ -85,7 +94,14 @@ export function makeSchema<const TEvents extends Record<string, AnyEventDef>, co
 
   const sorted = [...tablesByName.values()].sort((a, b) => (a.name < b.name ? -1 : 1))
   const ddl = sorted.flatMap((t) => tableDdl(t))
-  const hashInput = sorted.map((t) => `${t.clientOnly ? 'client ' : ''}${Object.entries(t.columns).map(([n, c]) => `${n}:${c.kind}`).join(',')}`).concat(ddl)
+  const hashInput = sorted
+    .map(
+      (t) =>
+        `${t.clientOnly ? 'client ' : ''}${Object.entries(t.columns)
+          .map(([n, c]) => `${n}:${c.kind}`)
+          .join(',')}`,
+    )
+    .concat(ddl)
   return {
     events: options.events,
     tables: options.state.tables,

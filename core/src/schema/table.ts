@@ -46,7 +46,9 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
  *   indexes: [{ name: 'todos_text', columns: ['text'] }],
  * })
  */
-export function table<const TName extends string, const TCols extends Columns>(options: TableOptions<TName, TCols>): TableDef<TName, TCols> {
+export function table<const TName extends string, const TCols extends Columns>(
+  options: TableOptions<TName, TCols>,
+): TableDef<TName, TCols> {
   const { name, columns } = options
   if (!NAME.test(name)) throw new SchemaError(`Table name ${JSON.stringify(name)} must be a plain identifier (letters, digits, _).`)
   if (name.startsWith('__cairn')) throw new SchemaError(`Table name "${name}" is reserved: names starting with __cairn belong to Cairn.`)
@@ -61,22 +63,31 @@ export function table<const TName extends string, const TCols extends Columns>(o
   }
   const columnKey = names.filter((c) => columns[c]!.primaryKey)
   if (columnKey.length > 0 && options.primaryKey !== undefined) {
-    throw new SchemaError(`Table "${name}" declares its primary key twice: use either primaryKey: true on one column or the table's primaryKey option.`)
+    throw new SchemaError(
+      `Table "${name}" declares its primary key twice: use either primaryKey: true on one column or the table's primaryKey option.`,
+    )
   }
   if (columnKey.length > 1) {
-    throw new SchemaError(`Table "${name}" marks ${columnKey.join(', ')} as primaryKey; for a composite key use the table option primaryKey: [${columnKey.map((c) => `'${c}'`).join(', ')}].`)
+    throw new SchemaError(
+      `Table "${name}" marks ${columnKey.join(', ')} as primaryKey; for a composite key use the table option primaryKey: [${columnKey.map((c) => `'${c}'`).join(', ')}].`,
+    )
   }
   const primaryKey = options.primaryKey ?? columnKey
   for (const c of primaryKey) if (!(c in columns)) throw new SchemaError(`Primary key column "${c}" is not a column of table "${name}".`)
   const indexes = options.indexes ?? []
   for (const index of indexes) {
-    if (!NAME.test(index.name)) throw new SchemaError(`Index name ${JSON.stringify(index.name)} on table "${name}" must be a plain identifier.`)
+    if (!NAME.test(index.name))
+      throw new SchemaError(`Index name ${JSON.stringify(index.name)} on table "${name}" must be a plain identifier.`)
     if (index.columns.length === 0) throw new SchemaError(`Index "${index.name}" on table "${name}" needs at least one column.`)
-    for (const c of index.columns) if (!(c in columns)) throw new SchemaError(`Index "${index.name}" names "${c}", which is not a column of table "${name}".`)
+    for (const c of index.columns)
+      if (!(c in columns)) throw new SchemaError(`Index "${index.name}" names "${c}", which is not a column of table "${name}".`)
   }
   const info = tableInfo(name, columns, primaryKey)
   const builder = new QueryBuilder<TCols, RowOf<TCols>>(info)
-  return Object.assign(builder, { name, columns, primaryKey, indexes, clientOnly: options.clientOnly ?? false }) as unknown as TableDef<TName, TCols>
+  return Object.assign(builder, { name, columns, primaryKey, indexes, clientOnly: options.clientOnly ?? false }) as unknown as TableDef<
+    TName,
+    TCols
+  >
 }
 
 /** The DDL creating a table and its indexes; also the input of the schema hash. */
@@ -85,7 +96,9 @@ export function tableDdl(def: Pick<TableDef, 'name' | 'columns' | 'primaryKey' |
   if (def.primaryKey.length > 1) cols.push(`PRIMARY KEY (${def.primaryKey.map(quoteId).join(', ')})`)
   const out = [`CREATE TABLE ${quoteId(def.name)} (${cols.join(', ')})`]
   for (const index of def.indexes) {
-    out.push(`CREATE ${index.isUnique ? 'UNIQUE ' : ''}INDEX ${quoteId(index.name)} ON ${quoteId(def.name)} (${index.columns.map(quoteId).join(', ')})`)
+    out.push(
+      `CREATE ${index.isUnique ? 'UNIQUE ' : ''}INDEX ${quoteId(index.name)} ON ${quoteId(def.name)} (${index.columns.map(quoteId).join(', ')})`,
+    )
   }
   return out
 }
@@ -106,7 +119,12 @@ function columnDdl(name: string, col: AnyColumn, primaryKey: readonly string[]):
 }
 
 function sqlLiteral(col: AnyColumn, value: unknown): string {
-  const v = col.kind === 'json' ? JSON.stringify(value) : col.kind === 'datetimeInteger' && value instanceof Date ? value.getTime() : toSqlValue(value)
+  const v =
+    col.kind === 'json'
+      ? JSON.stringify(value)
+      : col.kind === 'datetimeInteger' && value instanceof Date
+        ? value.getTime()
+        : toSqlValue(value)
   if (v === null) return 'NULL'
   if (typeof v === 'number' || typeof v === 'bigint') return String(v)
   if (v instanceof Uint8Array) return `X'${[...v].map((b) => b.toString(16).padStart(2, '0')).join('')}'`

@@ -1,7 +1,16 @@
 import { CairnError } from '../errors.ts'
 import { shortId } from '../event-record.ts'
 import type { Leader, LoggedEvent } from '../leader.ts'
-import { DEFAULT_SYNC_LIMITS, SyncError, type PushAck, type ServerEvent, type SyncBackend, type SyncConnection, type SyncLimits, type WireEvent } from './backend.ts'
+import {
+  DEFAULT_SYNC_LIMITS,
+  SyncError,
+  type PushAck,
+  type ServerEvent,
+  type SyncBackend,
+  type SyncConnection,
+  type SyncLimits,
+  type WireEvent,
+} from './backend.ts'
 
 /** What to do when the server's backendId is not the one this client synced with (the server was reset). */
 export type BackendIdMismatchPolicy = 'reset' | 'shutdown' | 'ignore'
@@ -54,7 +63,12 @@ export class LeaderSync {
       return this.openConnection(leader, storeId)
     } catch (e) {
       // a backend that cannot even start leaves the store working offline, saying why
-      const error = new SyncError('Protocol', `The sync backend "${this.options.backend.name}" failed to start: ${(e as Error)?.message ?? String(e)}. The store works offline.`, {}, { cause: e })
+      const error = new SyncError(
+        'Protocol',
+        `The sync backend "${this.options.backend.name}" failed to start: ${(e as Error)?.message ?? String(e)}. The store works offline.`,
+        {},
+        { cause: e },
+      )
       this.stalled = error
       leader.setConnection({ connected: false, error: { code: error.code, message: error.message } })
       this.hooks.reportError(error)
@@ -76,7 +90,9 @@ export class LeaderSync {
           this.guard(() => {
             const known = leader.getMeta('backendId')
             if (known !== null && known !== welcome.backendId) {
-              this.onMismatch(new SyncError('BackendIdMismatch', `The sync server's backendId changed from ${known} to ${welcome.backendId}.`))
+              this.onMismatch(
+                new SyncError('BackendIdMismatch', `The sync server's backendId changed from ${known} to ${welcome.backendId}.`),
+              )
               return
             }
             if (known === null) leader.setMeta('backendId', welcome.backendId)
@@ -155,7 +171,9 @@ export class LeaderSync {
   private onPushError(batch: readonly LoggedEvent[], error: unknown): void {
     this.inflight = false
     if (!(error instanceof SyncError)) {
-      this.stall(new SyncError('Protocol', `The sync backend failed a push: ${(error as Error)?.message ?? String(error)}`, {}, { cause: error }))
+      this.stall(
+        new SyncError('Protocol', `The sync backend failed a push: ${(error as Error)?.message ?? String(error)}`, {}, { cause: error }),
+      )
       return
     }
     switch (error.code) {
@@ -183,7 +201,10 @@ export class LeaderSync {
         const old = this.leader.clientId
         this.leader.changeClientId(shortId())
         this.hooks.reportError(
-          new CairnError('ClientIdChanged', `Client id "${old}" was already used by another client; this client is now "${this.leader.clientId}". No event was lost.`),
+          new CairnError(
+            'ClientIdChanged',
+            `Client id "${old}" was already used by another client; this client is now "${this.leader.clientId}". No event was lost.`,
+          ),
         )
         this.pushedThrough = 0
         this.connection.reconnect()
@@ -213,7 +234,9 @@ export class LeaderSync {
     }
     if (reason !== undefined) {
       // nothing of the page was applied: pull again from what we hold
-      this.hooks.reportError(new SyncError('Protocol', `Ignored a pull page from the sync server: ${reason}; pulling again from e${this.leader.upstreamHead}.`))
+      this.hooks.reportError(
+        new SyncError('Protocol', `Ignored a pull page from the sync server: ${reason}; pulling again from e${this.leader.upstreamHead}.`),
+      )
       this.connection.reconnect()
       return
     }
@@ -232,7 +255,12 @@ export class LeaderSync {
     this.leader.setConnection({ connected: false, error: { code: error.code, message: error.message } })
     void this.connection.close()
     if (policy === 'ignore') {
-      this.hooks.reportError(new SyncError('BackendIdMismatch', `${error.message} Sync stopped; the store keeps working offline (onBackendIdMismatch: 'ignore').`))
+      this.hooks.reportError(
+        new SyncError(
+          'BackendIdMismatch',
+          `${error.message} Sync stopped; the store keeps working offline (onBackendIdMismatch: 'ignore').`,
+        ),
+      )
       return
     }
     const reason =
@@ -259,7 +287,14 @@ export class LeaderSync {
 }
 
 export function toWire(e: LoggedEvent): WireEvent {
-  return { eventId: e.eventId, producerSeq: e.producerSeq, name: e.name, args: JSON.parse(e.json), clientId: e.clientId, sessionId: e.sessionId }
+  return {
+    eventId: e.eventId,
+    producerSeq: e.producerSeq,
+    name: e.name,
+    args: JSON.parse(e.json),
+    clientId: e.clientId,
+    sessionId: e.sessionId,
+  }
 }
 
 export function fromWire(e: ServerEvent): LoggedEvent {

@@ -77,7 +77,11 @@ export function localHeadGlobal(state: SyncState<Sequenced>): number {
  * generation carried by an event (a session that rebased before telling us) is adopted, so the
  * leader and its session agree on the numbers.
  */
-export function addLocal<E extends Sequenced>(state: SyncState<E>, events: readonly E[], withSeqNum: WithSeqNum<E>): { state: SyncState<E>; numbered: E[] } {
+export function addLocal<E extends Sequenced>(
+  state: SyncState<E>,
+  events: readonly E[],
+  withSeqNum: WithSeqNum<E>,
+): { state: SyncState<E>; numbered: E[] } {
   let generation = state.rebaseGeneration
   for (const e of events) generation = Math.max(generation, e.seqNum.rebaseGeneration)
   let pending: readonly E[] = state.pending
@@ -165,7 +169,12 @@ export function checkSyncState(state: SyncState<Sequenced>): void {
   })
 }
 
-function renumber<E extends Sequenced>(events: readonly E[], firstGlobal: number, rebaseGeneration: number, withSeqNum: WithSeqNum<E>): E[] {
+function renumber<E extends Sequenced>(
+  events: readonly E[],
+  firstGlobal: number,
+  rebaseGeneration: number,
+  withSeqNum: WithSeqNum<E>,
+): E[] {
   return events.map((e, k) => {
     const global = firstGlobal + k
     const s = e.seqNum

@@ -247,7 +247,13 @@ export class InMemorySyncBackend implements SyncBackend {
   }
 
   connect(params: SyncConnectParams, handlers: SyncHandlers): SyncConnection {
-    const connection = new MemoryConnection(this.server, params, handlers, () => this.online, () => this.connections.delete(connection))
+    const connection = new MemoryConnection(
+      this.server,
+      params,
+      handlers,
+      () => this.online,
+      () => this.connections.delete(connection),
+    )
     this.connections.add(connection)
     connection.open()
     return connection
@@ -317,7 +323,8 @@ class MemoryConnection implements SyncConnection {
       const head = store.head
       this.server.send(
         () => {
-          if (generation === this.generation && this.state === 'open') this.handlers.onPage({ events: page.events, head, remaining: page.remaining })
+          if (generation === this.generation && this.state === 'open')
+            this.handlers.onPage({ events: page.events, head, remaining: page.remaining })
         },
         () => this.cutIf(generation, 'a pull page was lost'),
       )
