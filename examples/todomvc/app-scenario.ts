@@ -1,4 +1,4 @@
-import { screen } from '@testing-library/dom'
+import { screen, waitFor } from '@testing-library/dom'
 import { expect } from 'vitest'
 
 /** How a framework's testing library fires events (each flushes its framework's updates). */
@@ -12,6 +12,10 @@ export interface Fire {
 export async function todoScenario(fire: Fire): Promise<void> {
   const input = await screen.findByPlaceholderText('What needs to be done?', undefined, { timeout: 10_000 })
   await fire.input(input, 'Buy milk')
+  // Like a user, press Enter once the typed text shows. React subscribes in a passive effect, which
+  // after a Suspense retry may still be queued when the input first appears; the subscription then
+  // catches up on the draft, and only that render gives the Enter handler the typed text.
+  await waitFor(() => expect((input as HTMLInputElement).value).toBe('Buy milk'))
   await fire.enter(input)
   expect(screen.getByText('Buy milk').tagName).toBe('LABEL')
   expect((input as HTMLInputElement).value).toBe('') // the draft (a client document) was cleared
