@@ -30,6 +30,14 @@ export class LiveQueryDef<T> {
     readonly map: ((result: any) => T) | undefined,
   ) {}
 
+  /**
+   * @internal The result of this definition's last unsubscribed read, for the graph and task it
+   * was read in (see `ReactivityGraph.read`). Held here rather than in a WeakMap: V8's scavenger
+   * keeps ephemerons' values alive, so a loop of inline `queryDb(...)` reads kept every result
+   * until the next full GC and made each scavenge copy them.
+   */
+  onceRead: { readonly graph: object; readonly task: number; readonly result: unknown } | undefined = undefined
+
   private static_: Queryable<unknown> | undefined
   /** The query of a definition that does not depend on other definitions, made once. */
   staticQueryable(): Queryable<unknown> | undefined {

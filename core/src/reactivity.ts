@@ -80,12 +80,14 @@ export class ReactivityGraph {
   }
 
   read<T>(def: Def<T>): T {
-    if (def.kind === 'query' && !this.instances.has(def) && !this.readOnce.has(def)) {
+    if (def.kind === 'query' && !this.instances.has(def) && this.readInThisTask(def) === UNSET) {
       // A definition read once, unsubscribed, runs without a graph node: building (and later
       // sweeping) a node costs more than the query when apps write `store.query(queryDb(...))`
       // inline. Read again in the same task, it gets a node and later reads come from it.
-      const result = this.runQuery(def as LiveQueryDef<unknown>, this.directGet, { tables: [] })
-      this.readOnce.set(def, result)
+      const result = this.runQuery(def, this.directGet, { tables: [] })
+      def.onceRead = { graph: this, task: this.task, result }
+      // the sweep forgets the first few; in a loop of inline definitions the rest die with their definition
+      if (this.readOnce.length < 64) this.readOnce.push(def)
       this.scheduleSweep()
       return result as T
     }
@@ -94,9 +96,14 @@ export class ReactivityGraph {
     return instance.node.value as T
   }
 
-  /** Results of definitions read once in this task, so a node made on the second read keeps the reference. */
-  // weak: a loop of inline `queryDb(...)` reads must not keep every result alive until the task ends
-  private readOnce = new WeakMap<Def, unknown>()
+  /** The result of `def`'s unsubscribed read in this graph and task, so a node made on the second read keeps the reference. */
+  private readInThisTask(def: LiveQueryDef<unknown>): unknown {
+    const once = def.onceRead
+    return once !== undefined && once.graph === this && once.task === this.task ? once.result : UNSET
+  }
+  /** Counts sweeps: a read-once result belongs to the task it was read in. */
+  private task = 0
+  private readOnce: LiveQueryDef<unknown>[] = []
   private readonly directGet: Getter = (child) => this.read(child) as never
 
   setSignal<T>(def: Def<T>, value: T): void {
@@ -180,7 +187,7 @@ export class ReactivityGraph {
       return { def, node: s, signal: s, refs: 0, runs: 0, tables: [], children }
     }
     const instance: Instance = { def, node: undefined as never, signal: undefined, refs: 0, runs: 0, tables: [], children }
-    let previous: unknown = this.readOnce.has(def) ? this.readOnce.get(def) : UNSET
+    let previous: unknown = def.kind === 'query' ? this.readInThisTask(def) : UNSET
     const node = preactComputed(() => {
       instance.runs++
       const next = def.kind === 'computed' ? def.fn(get) : this.runQuery(def, get, instance)
@@ -246,7 +253,9 @@ export class ReactivityGraph {
     // loop of reads is answered from the graph, then are released.
     queueMicrotask(() => {
       this.sweepScheduled = false
-      this.readOnce = new WeakMap()
+      this.task++
+      for (const def of this.readOnce) def.onceRead = undefined
+      this.readOnce = []
       for (const instance of [...this.instances.values()]) {
         if (instance.refs === 0) {
           instance.refs = 1

@@ -189,12 +189,15 @@ describe('instances', () => {
     expect(store.inspect()).toEqual([])
     // read once: run directly, no instance; read again in the same task: cached until the task ends
     const notes$ = queryDb(tables.notes)
-    store.query(notes$)
+    const first = store.query(notes$)
     expect(store.inspect()).toEqual([])
-    store.query(notes$)
+    expect(store.query(notes$)).toBe(first) // the node made by the second read keeps the reference
     store.query(notes$)
     expect(store.inspect().map((i) => i.runs)).toEqual([1])
     await flushMicrotasks()
+    expect(store.inspect()).toEqual([])
+    // the next task reads afresh (and again without a node)
+    store.query(notes$)
     expect(store.inspect()).toEqual([])
     await store.shutdown()
   })
