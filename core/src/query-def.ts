@@ -31,12 +31,12 @@ export class LiveQueryDef<T> {
   ) {}
 
   /**
-   * @internal The result of this definition's last unsubscribed read, for the graph and task it
-   * was read in (see `ReactivityGraph.read`). Held here rather than in a WeakMap: V8's scavenger
-   * keeps ephemerons' values alive, so a loop of inline `queryDb(...)` reads kept every result
-   * until the next full GC and made each scavenge copy them.
+   * @internal The result of this definition's last unsubscribed read in a graph (see
+   * `ReactivityGraph.read`). Held here rather than in a WeakMap on the graph: V8's scavenger keeps
+   * ephemerons' values alive, so a loop of inline `queryDb(...)` reads kept every result until the
+   * next full GC and made each scavenge copy them; here a result dies with its definition.
    */
-  onceRead: { readonly graph: object; readonly task: number; readonly result: unknown } | undefined = undefined
+  lastRead: LastRead | undefined = undefined
 
   private static_: Queryable<unknown> | undefined
   /** The query of a definition that does not depend on other definitions, made once. */
@@ -44,6 +44,17 @@ export class LiveQueryDef<T> {
     if (typeof this.input === 'function') return undefined
     return (this.static_ ??= toQueryable(this.input, this.label))
   }
+}
+
+/** @internal See `LiveQueryDef.lastRead`. */
+export interface LastRead {
+  /** The graph's id (not the graph: a module-level definition must not keep a closed store alive). */
+  readonly graph: number
+  readonly result: unknown
+  /** For a query without dependencies on other definitions: the versions of the tables it read, which keep it valid across tasks. */
+  readonly versions: readonly (readonly [table: string, version: number])[] | undefined
+  /** For a dynamic query: the task it was read in, the only one it is valid in. */
+  readonly task: number
 }
 
 /** A value derived from other definitions. */

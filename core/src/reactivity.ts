@@ -80,30 +80,52 @@ export class ReactivityGraph {
   }
 
   read<T>(def: Def<T>): T {
-    if (def.kind === 'query' && !this.instances.has(def) && this.readInThisTask(def) === UNSET) {
-      // A definition read once, unsubscribed, runs without a graph node: building (and later
-      // sweeping) a node costs more than the query when apps write `store.query(queryDb(...))`
-      // inline. Read again in the same task, it gets a node and later reads come from it.
-      const result = this.runQuery(def, this.directGet, { tables: [] })
-      def.onceRead = { graph: this, task: this.task, result }
-      // the sweep forgets the first few; in a loop of inline definitions the rest die with their definition
-      if (this.readOnce.length < 64) this.readOnce.push(def)
-      this.scheduleSweep()
-      return result as T
+    if (def.kind === 'query' && !this.instances.has(def)) {
+      // A query read unsubscribed runs without a graph node: building (and later sweeping) a node
+      // costs more than the query when apps write `store.query(queryDb(...))` inline. Its result
+      // stays with the definition and answers later reads while the tables it read are unchanged
+      // (a dynamic query's only for the rest of the task: what it depends on is not tracked here).
+      const last = this.lastRead(def)
+      if (last !== UNSET) return last as T
+      if (def.staticQueryable() === undefined && def.lastRead?.graph === this.id && def.lastRead.task === this.task) {
+        // read twice in one task: it gets a node, which keeps the first result's reference
+      } else {
+        const read = { tables: [] as readonly string[] }
+        let result = this.runQuery(def, this.directGet, read)
+        // an equal result keeps the reference handed out before, as a node's re-run does
+        if (def.lastRead?.graph === this.id && deepEqual(def.lastRead.result, result)) result = def.lastRead.result
+        const isStatic = def.staticQueryable() !== undefined
+        def.lastRead = {
+          graph: this.id,
+          result,
+          versions: isStatic ? read.tables.map((t) => [t, this.version(t).peek()] as const) : undefined,
+          task: this.task,
+        }
+        if (!isStatic) {
+          this.dynamicReads.push(def)
+          this.scheduleSweep()
+        }
+        return result as T
+      }
     }
     const instance = this.instance(def)
     if (instance.refs === 0) this.scheduleSweep()
     return instance.node.value as T
   }
 
-  /** The result of `def`'s unsubscribed read in this graph and task, so a node made on the second read keeps the reference. */
-  private readInThisTask(def: LiveQueryDef<unknown>): unknown {
-    const once = def.onceRead
-    return once !== undefined && once.graph === this && once.task === this.task ? once.result : UNSET
+  /** The last unsubscribed result of `def` in this graph if it is still valid, else UNSET. */
+  private lastRead(def: LiveQueryDef<unknown>): unknown {
+    const last = def.lastRead
+    if (last === undefined || last.graph !== this.id) return UNSET
+    if (last.versions === undefined) return UNSET
+    for (const [table, version] of last.versions) if (this.versions.get(table)?.peek() !== version) return UNSET
+    return last.result
   }
-  /** Counts sweeps: a read-once result belongs to the task it was read in. */
+
+  private readonly id = nextGraphId++
+  /** Counts sweeps: a dynamic query's unsubscribed result belongs to the task it was read in. */
   private task = 0
-  private readOnce: LiveQueryDef<unknown>[] = []
+  private dynamicReads: LiveQueryDef<unknown>[] = []
   private readonly directGet: Getter = (child) => this.read(child) as never
 
   setSignal<T>(def: Def<T>, value: T): void {
@@ -187,7 +209,8 @@ export class ReactivityGraph {
       return { def, node: s, signal: s, refs: 0, runs: 0, tables: [], children }
     }
     const instance: Instance = { def, node: undefined as never, signal: undefined, refs: 0, runs: 0, tables: [], children }
-    let previous: unknown = def.kind === 'query' ? this.readInThisTask(def) : UNSET
+    // a node made for a definition read unsubscribed before keeps that result's reference while equal
+    let previous: unknown = def.kind === 'query' && def.lastRead?.graph === this.id ? def.lastRead.result : UNSET
     const node = preactComputed(() => {
       instance.runs++
       const next = def.kind === 'computed' ? def.fn(get) : this.runQuery(def, get, instance)
@@ -254,8 +277,8 @@ export class ReactivityGraph {
     queueMicrotask(() => {
       this.sweepScheduled = false
       this.task++
-      for (const def of this.readOnce) def.onceRead = undefined
-      this.readOnce = []
+      for (const def of this.dynamicReads) def.lastRead = undefined
+      this.dynamicReads = []
       for (const instance of [...this.instances.values()]) {
         if (instance.refs === 0) {
           instance.refs = 1
@@ -267,3 +290,4 @@ export class ReactivityGraph {
 }
 
 const UNSET = Symbol('unset')
+let nextGraphId = 1

@@ -300,7 +300,16 @@ export class Store<S extends Schema = Schema> {
     this.statusVersion.value++
     return this.enqueue(records, synced[synced.length - 1]?.eventId, hint)
   }
-  /** Reads a definition (or runs a builder/raw query) synchronously. */
+  /**
+   * Reads a definition (or runs a builder/raw query) synchronously. A query definition read
+   * without a subscription keeps its result and answers later reads from it, in this task or a
+   * later one, until a commit writes a table it reads; so results depend only on the tables a
+   * query reads (pass the time as a bind value, not `datetime('now')`).
+   *
+   * @example
+   * const open = store.query(open$)   // runs the query
+   * store.query(open$) === open       // true while `todos` is unchanged
+   */
   query<T>(query: Def<T> | Queryable<T>): T {
     this.assertOpen('query')
     if (query instanceof LiveQueryDef || query instanceof ComputedDef || query instanceof SignalDef) return this.graph.read(query)
