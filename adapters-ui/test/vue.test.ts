@@ -2,7 +2,8 @@ import { storePlugin, useClientDocument, useQuery, useSyncStatus, provideStore }
 import type { Def } from '@cairn/core'
 import { render } from '@testing-library/vue'
 import { describe, expect, it } from 'vitest'
-import { defineComponent, h, nextTick, onErrorCaptured, shallowRef, type PropType, type WritableComputedRef } from 'vue'
+import { createSSRApp, defineComponent, h, nextTick, onErrorCaptured, shallowRef, type PropType, type WritableComputedRef } from 'vue'
+import { renderToString } from 'vue/server-renderer'
 import { behaviourSuite, type Harness } from './behaviour.ts'
 import { events, makeStore, notes$, show, texts$ } from './fixtures.ts'
 
@@ -91,6 +92,19 @@ const harness: Harness = {
 }
 
 behaviourSuite(harness)
+
+describe('vue: SSR', () => {
+  it('renders the current result on the server and leaves no listener behind', async () => {
+    const store = await makeStore()
+    store.commit(events.todoCreated({ id: 'a', text: 'one' }))
+    const Texts = defineComponent({ setup: () => ((texts) => () => h('p', show(texts.value)))(useQuery(texts$)) })
+    const Root = defineComponent({ setup: () => (provideStore(store), () => h(Texts)) })
+    for (let i = 0; i < 3; i++) expect(await renderToString(createSSRApp(Root))).toBe('<p>one</p>')
+    // the server never disposes a component's scope: a listener made there would stay for good
+    expect(store.inspect().filter((i) => i.label === 'texts')).toEqual([])
+    await store.shutdown()
+  })
+})
 
 describe('vue: provideStore and disposal', () => {
   it('provides the store to a subtree and releases queries when the effect scope stops', async () => {

@@ -17,6 +17,7 @@ import {
   inject,
   onScopeDispose,
   provide,
+  ssrContextKey,
   toValue,
   watch,
   type App,
@@ -107,6 +108,9 @@ export function useSyncStatus(): Readonly<Ref<SyncStatus>> {
  */
 function useListenable<T>(source: () => Listenable<T>): Readonly<Ref<T>> {
   const current = computed(source)
+  // Server rendering reads once and never disposes a component's scope: a listener would stay for
+  // every render. (`inject` is fine here: composables run in setup, where useStore injected too.)
+  if (inject(ssrContextKey, null) !== null) return computed(() => current.value.get())
   let stop = () => {}
   const ref = customRef<T>((track, trigger) => {
     watch(current, (l) => (stop(), (stop = l.listen(trigger))), { immediate: true, flush: 'sync' })
