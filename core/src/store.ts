@@ -171,7 +171,7 @@ export class Store<S extends Schema = Schema> {
     this.leaderStatus = boot.status
     this.localHead = boot.head
     this.stateToken = boot.pending.length === 0 ? (boot.stateToken ?? null) : null
-    this.sync = initialSyncState(boot.upstreamHead, boot.pending, boot.rebaseGeneration)
+    this.sync = initialSyncState(boot.upstreamHead, [...boot.pending], boot.rebaseGeneration)
     this.materialization = new Materialization(db, schema)
     this.graph = new ReactivityGraph(
       { run: (q) => this.materialization.read(q, this.sessionId), tablesRead: (sql) => this.db.tablesRead(sql) },
@@ -292,7 +292,10 @@ export class Store<S extends Schema = Schema> {
     if (mixed) entries.forEach((e, i) => (e.records = [synced[i]!]))
     this.undo.push(...entries)
     if (synced.length > 0) {
-      this.sync = { ...this.sync, pending: [...this.sync.pending, ...synced] }
+      // Appended in place: copying the list made a burst of commits (an import loop, before the
+      // leader confirms any) quadratic. The store is the only holder of its sync state's list.
+      const pending = this.sync.pending as EventRecord[]
+      for (const r of synced) pending.push(r)
       synced.forEach((r, i) => this.pendingArgs.set(r.eventId, args[i]))
     }
     this.clientOnlyUnpersisted += records.length - synced.length
