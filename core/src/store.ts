@@ -22,6 +22,7 @@ import { SqliteDb, type RecordedChanges } from './sqlite.ts'
 import { syncStatus$, type SyncStatus } from './sync/status.ts'
 import type { SyncOptions } from './sync/leader-sync.ts'
 import { addLocal, initialSyncState, mergeUpstream, type SyncState } from './sync/sync-state.ts'
+import { Outcome } from './outcome.ts'
 import { computed as preactComputed, signal as preactSignal } from '@preact/signals-core'
 
 export type { SyncStatus }
@@ -81,7 +82,7 @@ interface UndoEntry {
 interface OutboxEntry {
   readonly records: readonly EventRecord[]
   readonly hint: CommitHint
-  readonly settle: (error?: unknown) => void
+  readonly persisted: Outcome
 }
 
 /**
@@ -140,7 +141,7 @@ export class Store<S extends Schema = Schema> {
   /** Validated args of this session's pending events, so a replay skips parsing and validating. */
   private readonly pendingArgs = new Map<string, unknown>()
   /** Resolvers of `handle.confirmed`, by the last synced eventId of the commit. */
-  private readonly confirmWaiters = new Map<string, { resolve: () => void; reject: (e: unknown) => void }>()
+  private readonly confirmWaiters = new Map<string, Outcome>()
   private outbox: OutboxEntry[] = []
   /** Set while the session reloads from the leader (see resync). */
   private resyncing: Promise<void> | undefined
@@ -638,22 +639,24 @@ export class Store<S extends Schema = Schema> {
   }
 
   private enqueue(records: EventRecord[], lastSyncedId: string | undefined, hint: CommitHint): CommitHandle {
-    let settle!: (error?: unknown) => void
-    const persisted = new Promise<void>((resolve, reject) => {
-      settle = (error) => (error === undefined ? resolve() : reject(error))
-    })
-    // failures are also reported through onError, so an unawaited handle never crashes the app
-    persisted.catch(() => {})
+    const persisted = new Outcome()
     let confirmed = persisted
-    if (lastSyncedId !== undefined) {
-      confirmed = new Promise<void>((resolve, reject) => this.confirmWaiters.set(lastSyncedId, { resolve, reject }))
-      confirmed.catch(() => {})
-    }
+    if (lastSyncedId !== undefined) this.confirmWaiters.set(lastSyncedId, (confirmed = new Outcome()))
     if (records.length > 0) {
-      this.outbox.push({ records, hint, settle })
+      this.outbox.push({ records, hint, persisted })
       this.scheduleFlush()
-    } else settle()
-    return { seqNums: records.map((r) => r.seqNum), persisted, confirmed }
+    } else persisted.resolve()
+    return {
+      get seqNums() {
+        return records.map((r) => r.seqNum)
+      },
+      get persisted() {
+        return persisted.promise
+      },
+      get confirmed() {
+        return confirmed.promise
+      },
+    }
   }
 
   private scheduleFlush(): void {
@@ -683,7 +686,7 @@ export class Store<S extends Schema = Schema> {
             this.clientOnlyUnpersisted -= records.filter((r) => r.clientOnly).length
             this.statusVersion.value++
             for (const f of result.failures) this.reportError(f.error)
-            for (const b of batch) b.settle()
+            for (const b of batch) b.persisted.resolve()
           } catch (e) {
             this.stateToken = null
             const error = new CairnError(
@@ -692,7 +695,7 @@ export class Store<S extends Schema = Schema> {
               { cause: e },
             )
             this.reportError(error)
-            for (const b of batch) b.settle(error)
+            for (const b of batch) b.persisted.reject(error)
           }
         }
       } finally {
