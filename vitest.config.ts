@@ -39,6 +39,16 @@ export default defineConfig({
         plugins: [svelte(), svelteTesting()],
         test: ui('svelte', ['adapters-ui/test/svelte.test.ts', 'examples/todomvc/svelte/*.test.ts']),
       },
+      // server rendering: components compiled for the server, run in Node without a DOM
+      {
+        plugins: [svelte(), solid({ ssr: true })],
+        test: {
+          name: 'ssr',
+          environment: 'node',
+          include: ['adapters-ui/test/*-ssr.test.ts', 'adapters-ui/test/*-ssr.test.tsx'],
+          pool: 'threads',
+        },
+      },
       { plugins: [solid()], test: ui('solid', ['adapters-ui/test/solid.test.tsx', 'examples/todomvc/solid/*.test.tsx']) },
     ],
   },
