@@ -292,17 +292,16 @@ function decodeServerEvent(value: unknown): ServerEvent & { principal?: string }
   if (!isRecord(value)) refuse('an event is a JSON object')
   const seq = nat(value, 'seq', 1)
   const producerSeq = nat(value, 'producerSeq', 1)
-  return {
-    seq,
-    producerSeq,
-    eventId: str(value, 'eventId'),
-    name: str(value, 'name', MAX_NAME_LENGTH),
-    args: value.args ?? null,
-    clientId: str(value, 'clientId'),
-    sessionId: str(value, 'sessionId'),
-    // who pushed it, as the server's authorize said: passed on to the app, never trusted for anything here
-    ...(typeof value.principal === 'string' ? { principal: value.principal } : {}),
-  }
+  const eventId = str(value, 'eventId')
+  const name = str(value, 'name', MAX_NAME_LENGTH)
+  const args = value.args ?? null
+  const clientId = str(value, 'clientId')
+  const sessionId = str(value, 'sessionId')
+  // who pushed it, as the server's authorize said: passed on to the app, never trusted for anything here.
+  // Two literal shapes rather than a spread: this runs for every event of every page (1,000 clients × every write).
+  return typeof value.principal === 'string'
+    ? { seq, producerSeq, eventId, name, args, clientId, sessionId, principal: value.principal }
+    : { seq, producerSeq, eventId, name, args, clientId, sessionId }
 }
 
 function decodeWireError(o: Record<string, unknown>): WireError {
@@ -354,8 +353,11 @@ export function decodeServerValue(value: unknown): ServerMessage {
     case 'error':
       return { v: 1, type: 'error', ...decodeWireError(o) }
     case 'events': {
-      if (!Array.isArray(o.batch)) refuse('"batch" must be an array')
-      return { v: 1, type: 'events', batch: o.batch.map(decodeServerEvent), head: nat(o, 'head'), remaining: nat(o, 'remaining') }
+      const batch = o.batch
+      if (!Array.isArray(batch)) refuse('"batch" must be an array')
+      const events: ServerEvent[] = []
+      for (let i = 0; i < batch.length; i++) events.push(decodeServerEvent(batch[i]))
+      return { v: 1, type: 'events', batch: events, head: nat(o, 'head'), remaining: nat(o, 'remaining') }
     }
     case 'upToDate':
       return { v: 1, type: 'upToDate', head: nat(o, 'head') }

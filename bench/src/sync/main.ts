@@ -50,7 +50,8 @@ const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, 
 
 async function startServer(): Promise<{ port: number; child: ChildProcess; stop: () => Promise<void>; cpu: () => Promise<number> }> {
   const child = fork(path.join(here, 'server-child.ts'), [], {
-    execArgv: ['--import', 'tsx'],
+    // SYNC_SERVER_ARGS: extra node flags for the server process, e.g. "--cpu-prof --cpu-prof-dir=prof"
+    execArgv: ['--import', 'tsx', ...(process.env.SYNC_SERVER_ARGS ?? '').split(' ').filter((a) => a !== '')],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
   const port = await new Promise<number>((resolve, reject) => {
@@ -193,16 +194,20 @@ async function fanOut(kind: 'ws' | 'http', n: number, rate: number, writes: numb
       : makeHttpSync({ url, getAuthToken: () => 't', fetch: httpFetch, backoff: { baseMs: 100, capMs: 2_000 } })
   const sentAt = new Map<number, number>()
   const latencies: number[] = []
-  const perWrite = new Map<number, number>()
+  /** Debug only, per measured write: [ack, first delivery, last delivery] in ms after push(). */
+  const perWrite = new Map<number, [number, number, number]>()
+  const debug = process.env.SYNC_BENCH_DEBUG !== undefined
   const onEvents = (page: PullPage, c: Client) => {
     const now = performance.now()
     for (const e of page.events) {
-      const t = sentAt.get((e.args as { n: number }).n)
+      const n = (e.args as { n: number }).n
+      const t = sentAt.get(n)
       if (t !== undefined) {
         latencies.push(now - t)
+        if (!debug) continue // the breakdowns below are not kept otherwise: their upkeep would be measured too
         c.lat.push(now - t)
-        const n = (e.args as { n: number }).n
-        perWrite.set(n, Math.max(perWrite.get(n) ?? 0, now - t))
+        const w = perWrite.get(n) ?? [NaN, Infinity, 0]
+        perWrite.set(n, [w[0], Math.min(w[1], now - t), Math.max(w[2], now - t)])
       }
     }
   }
@@ -229,18 +234,31 @@ async function fanOut(kind: 'ws' | 'http', n: number, rate: number, writes: numb
     const wait = due - performance.now()
     if (wait > 0) await sleep(wait)
     if (i > warmup) sentAt.set(i, performance.now())
-    void writer.connection.push([wire('writer', i, { id: `t${i}`, text: 'x', n: i })]).catch((e) => log(`push failed: ${e.message}`))
+    void writer.connection
+      .push([wire('writer', i, { id: `t${i}`, text: 'x', n: i })])
+      .then(() => {
+        const t = debug ? sentAt.get(i) : undefined
+        if (t !== undefined)
+          perWrite.set(i, [performance.now() - t, ...(perWrite.get(i)?.slice(1) ?? [Infinity, 0])] as [number, number, number])
+      })
+      .catch((e) => log(`push failed: ${e.message}`))
   }
   await until(() => clients.every((c) => c.received >= warmup + writes), 'every client to receive every event', 60_000)
   if (process.env.SYNC_BENCH_DEBUG) {
     const byClient = clients.map((c) => Math.round(c.lat.reduce((a, b) => a + b, 0) / Math.max(1, c.lat.length)))
     log(`mean latency by client index (every 50th): ${byClient.filter((_, i) => i % 50 === 0).join(' ')}`)
   }
-  if (process.env.SYNC_BENCH_DEBUG) log(`per write max: ${JSON.stringify([...perWrite.entries()].map(([k, v]) => [k, Math.round(v)]))}`)
+  if (debug) {
+    // the slowest writes: where their time went (ack = durable on the server; first/last = deliveries)
+    const slow = [...perWrite.entries()].sort((a, b) => b[1][2] - a[1][2]).slice(0, 8)
+    log(`slowest writes [n, ack, first, last] (ms): ${JSON.stringify(slow.map(([k, v]) => [k, ...v.map(Math.round)]))}`)
+  }
   const wallMs = performance.now() - start
-  const serverCpu = ((await server.cpu()) - serverCpu0) / wallMs
+  const serverCpuMs = (await server.cpu()) - serverCpu0
   const clientUsage = process.cpuUsage(clientCpu0)
-  const clientCpu = (clientUsage.user + clientUsage.system) / 1000 / wallMs
+  const clientCpuMs = (clientUsage.user + clientUsage.system) / 1000
+  // per delivery over every write (warm-up included, as the CPU is): less noisy than latency on a shared machine
+  const allDeliveries = (warmup + writes) * n
   latencies.sort((a, b) => a - b)
   const result = {
     clients: n,
@@ -251,8 +269,10 @@ async function fanOut(kind: 'ws' | 'http', n: number, rate: number, writes: numb
     'delivery p50 (ms)': pct(latencies, 50),
     'delivery p99 (ms)': pct(latencies, 99),
     'delivery max (ms)': latencies.at(-1) ?? NaN,
-    'server CPU (cores)': serverCpu,
-    'clients CPU (cores, all clients in one process)': clientCpu,
+    'server CPU (cores)': serverCpuMs / wallMs,
+    'clients CPU (cores, all clients in one process)': clientCpuMs / wallMs,
+    'server CPU per delivery (µs)': (serverCpuMs * 1000) / allDeliveries,
+    'clients CPU per delivery (µs)': (clientCpuMs * 1000) / allDeliveries,
   }
   for (const c of [...clients, writer]) await c.connection.close()
   await server.stop()

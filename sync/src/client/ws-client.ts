@@ -68,6 +68,13 @@ export function makeWsSync(options: WsSyncOptions): SyncBackend {
 
 const OPEN = 1
 
+/** The `ws` package's extras over the browser API (feature-detected: absent in browsers). */
+interface NodeWebSocket {
+  on?: (event: string, listener: (...args: any[]) => void) => void
+  removeAllListeners?: (event: string) => void
+  terminate?: () => void
+}
+
 class WsConnection extends BaseConnection {
   private socket: WebSocketLike | undefined
   private pingTimer: ReturnType<typeof setInterval> | undefined
@@ -114,8 +121,14 @@ class WsConnection extends BaseConnection {
         }),
       )
     }
-    socket.onmessage = (event: { data: unknown }) =>
-      this.onMessage(generation, typeof event.data === 'string' ? event.data : String(event.data))
+    const node = socket as unknown as NodeWebSocket
+    if (typeof node.on === 'function') {
+      // the `ws` package: its `onmessage` wraps every frame in a MessageEvent; the plain listener gets the bytes
+      node.on('message', (data: Buffer) => this.onMessage(generation, data.toString()))
+    } else {
+      socket.onmessage = (event: { data: unknown }) =>
+        this.onMessage(generation, typeof event.data === 'string' ? event.data : String(event.data))
+    }
     socket.onerror = () => {} // a close event follows
     socket.onclose = (event: { code: number; reason: string }) => {
       if (!opened) this.failedOpens++
@@ -123,7 +136,6 @@ class WsConnection extends BaseConnection {
       this.fail(generation, closeError(event.code, event.reason))
     }
     // the `ws` package reports a refused upgrade (429 when the server is full) with its response
-    const node = socket as unknown as { on?: (event: string, listener: (...args: any[]) => void) => void; terminate?: () => void }
     node.on?.(
       'unexpected-response',
       (request: { destroy(): void }, response: { statusCode?: number; headers: Record<string, string | undefined> }) => {
@@ -210,6 +222,7 @@ class WsConnection extends BaseConnection {
     this.socket = undefined
     if (socket === undefined) return
     socket.onopen = socket.onmessage = socket.onclose = null
+    ;(socket as unknown as NodeWebSocket).removeAllListeners?.('message')
     socket.onerror = () => {}
     const node = socket as unknown as { terminate?: () => void }
     try {
