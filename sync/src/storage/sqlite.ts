@@ -3,6 +3,7 @@ import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import { newBackendId, pageEnd, planAppend } from './plan-append.ts'
 import type { AppendResult, StoredEvent, StoredPage, StoreInfo, SyncStorage } from './types.ts'
+import { Checkpointer, CHECKPOINT_PAGES } from './checkpointer.ts'
 import { DurableHeads, WalSync } from './wal-sync.ts'
 
 const DDL = `
@@ -40,6 +41,8 @@ interface EventRow {
 export interface SqliteStorageOptions {
   /** Replaces `fs.fdatasync` of the WAL file (tests hold syncs back or fail them). */
   readonly syncWal?: (fd: number, callback: (error: NodeJS.ErrnoException | null) => void) => void
+  /** Checkpoint the WAL from a worker thread (default `true`); `false` leaves it to SQLite, on the event loop. */
+  readonly checkpointInWorker?: boolean
 }
 
 /**
@@ -64,6 +67,22 @@ export function sqliteStorage(path: string, options: SqliteStorageOptions = {}):
   const walSync = new WalSync(inMemory ? undefined : `${path}-wal`, options.syncWal)
   if (!inMemory) pregrowWal(db, `${path}-wal`)
   walSync.open()
+  // checkpoints run in a worker thread, never on the event loop; if it fails, SQLite's own take over
+  let checkpointer: Checkpointer | undefined
+  if (!inMemory && options.checkpointInWorker !== false) {
+    db.pragma('wal_autocheckpoint = 0')
+    checkpointer = new Checkpointer(path, (error) => {
+      console.error(`${error.message}; checkpoints run on the main thread from now on`)
+      checkpointer = undefined
+      db.pragma(`wal_autocheckpoint = ${CHECKPOINT_PAGES}`)
+    })
+  }
+
+  /** Numbers a commit that just happened (for WalSync) and counts it towards the next checkpoint. */
+  const committed = () => {
+    checkpointer?.committed()
+    return walSync.committed()
+  }
 
   const selectStore = db.prepare<[string], { backend_id: string; head: number }>('SELECT backend_id, head FROM stores WHERE store_id = ?')
   const insertStore = db.prepare<[string, string]>('INSERT INTO stores (store_id, backend_id, head) VALUES (?, ?, 0)')
@@ -164,6 +183,9 @@ export function sqliteStorage(path: string, options: SqliteStorageOptions = {}):
     return outcomes
   })
   const flush = () => {
+    // a checkpoint is catching up with the WAL: these appends go once it is done
+    if (checkpointer?.holding) return checkpointer.whenResumed(flush)
+    if (queue.length === 0) return
     const group = queue
     queue = []
     let outcomes
@@ -174,7 +196,7 @@ export function sqliteStorage(path: string, options: SqliteStorageOptions = {}):
       for (const p of group) p.reject(error)
       return
     }
-    const commit = walSync.committed()
+    const commit = committed()
     outcomes.forEach((o, i) => {
       if (o.ok && o.result.appended > 0) heads.committed(commit, group[i]!.storeId, o.result.head, o.created)
     })
@@ -191,7 +213,7 @@ export function sqliteStorage(path: string, options: SqliteStorageOptions = {}):
       if (walSync.failed !== undefined) throw walSync.failed
       if (selectStore.get(storeId) === undefined) {
         db.transaction(() => info(storeId)).immediate()
-        heads.committed(walSync.committed(), storeId, 0, true)
+        heads.committed(committed(), storeId, 0, true)
       }
       // a client records the backendId: it must be on disk first (the row may come from an append in flight)
       await walSync.whenDurable(heads.bornAt(storeId))
@@ -217,13 +239,14 @@ export function sqliteStorage(path: string, options: SqliteStorageOptions = {}):
         deleteEvents.run(storeId)
         deleteStore.run(storeId)
       }).immediate()
-      const commit = walSync.committed()
+      const commit = committed()
       heads.wiped(commit, storeId)
       await walSync.whenDurable(commit)
     },
     async close() {
       if (closed) return
       closed = true
+      await checkpointer?.close() // lets appends held for a checkpoint go first
       if (queue.length > 0) flush()
       await walSync.close()
       db.close()
@@ -241,9 +264,9 @@ export function sqliteStorage(path: string, options: SqliteStorageOptions = {}):
  */
 function pregrowWal(db: Database.Database, walPath: string): void {
   const pageSize = db.pragma('page_size', { simple: true }) as number
-  const checkpointPages = db.pragma('wal_autocheckpoint', { simple: true }) as number
+  const checkpointPages = CHECKPOINT_PAGES
   const bytes = 32 + (checkpointPages + 64) * (pageSize + 24)
-  if (checkpointPages <= 0 || statSync(walPath, { throwIfNoEntry: false })?.size! >= bytes) return
+  if (statSync(walPath, { throwIfNoEntry: false })?.size! >= bytes) return
   db.exec('CREATE TABLE IF NOT EXISTS wal_pregrow (b BLOB)')
   db.prepare('INSERT INTO wal_pregrow VALUES (zeroblob(?))').run(checkpointPages * pageSize)
   db.exec('DROP TABLE wal_pregrow')
