@@ -4,6 +4,7 @@
 //
 //   npm run bench                          full sizes, 3 processes per cell (~10 min on 2 cores)
 //   npm run bench -- --quick               small sizes, 1 process per cell: a smoke run for CI (<1 min)
+//   --strict                               exit 1 when a system failed a workload
 //   npm run bench -- --only=w1,w3 --systems=cairn,raw --reps=1
 import { execFileSync, fork } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -25,6 +26,8 @@ interface Options {
   readonly systems: readonly SystemId[]
   readonly reps: number
   readonly out: string
+  /** Exit with status 1 when a system failed a workload (the CI smoke run). */
+  readonly strict: boolean
 }
 
 function parseOptions(argv: readonly string[]): Options {
@@ -57,6 +60,7 @@ function parseOptions(argv: readonly string[]): Options {
     systems: list('systems', SYSTEMS),
     reps,
     out: valueOf('out') ?? path.join(benchDir, 'results', 'latest.json'),
+    strict: flag('strict') !== undefined || fromNpm('strict') === 'true',
   }
 }
 
@@ -136,6 +140,7 @@ async function main(): Promise<void> {
   const t0 = performance.now()
   const info = machine()
   const outcomes: Outcomes = {}
+  const failures: string[] = []
   const log = (s: string) => process.stderr.write(`${s}\n`)
   log(
     `cairn bench (${options.quick ? 'quick' : 'full'}): workloads ${options.workloads.join(', ')}; systems ${options.systems.join(', ')}; ${options.reps} rep(s)`,
@@ -150,6 +155,7 @@ async function main(): Promise<void> {
           `  ${workload} ${system.padEnd(9)} ${(run.wallMs / 1000).toFixed(1).padStart(6)} s  ${run.error ? `FAILED: ${run.error}` : 'ok'}`,
         )
         runs.set(system, [...(runs.get(system) ?? []), run])
+        if (run.error) failures.push(`${workload} ${system}: ${run.error}`)
       }
     }
     for (const [system, list] of runs) (outcomes[workload] ??= {})[system] = combine(list)
@@ -181,6 +187,10 @@ async function main(): Promise<void> {
   }
   writeFileSync(options.out, `${JSON.stringify(json, null, 2)}\n`)
   log(`wrote ${path.relative(process.cwd(), options.out)} (${Math.round(totalS)} s)`)
+  if (options.strict && failures.length > 0) {
+    process.stderr.write(`bench --strict: ${failures.length} failed run(s):\n${failures.map((f) => `  ${f}`).join('\n')}\n`)
+    process.exit(1)
+  }
 }
 
 function collectNotes(outcomes: Outcomes, options: Options): string[] {

@@ -22,6 +22,7 @@ const argv = process.argv.slice(2)
 const fromNpm = (name: string) => process.env[`npm_config_${name}`]
 const valueOf = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fromNpm(name)
 const quick = argv.includes('--quick') || fromNpm('quick') === 'true'
+const strict = argv.includes('--strict') || fromNpm('strict') === 'true'
 const only = (valueOf('only') ?? '').split(',').filter((s) => s !== '')
 const picked = (id: string) => only.length === 0 || only.includes(id)
 const out = valueOf('sync-out') ?? path.join(benchDir, 'results', 'sync-latest.json')
@@ -327,5 +328,11 @@ if (lines.length > 2) {
       2,
     ),
   )
+}
+// --strict (the CI smoke run): a failed workload fails the run
+const failed = Object.entries(results).filter(([, r]) => 'failed' in r)
+if (strict && failed.length > 0) {
+  process.stderr.write(`sync bench --strict: ${failed.map(([id, r]) => `${id}: ${(r as { failed: string }).failed}`).join('; ')}\n`)
+  process.exit(1)
 }
 process.exit(0)
