@@ -4,7 +4,7 @@ import { Materialization } from './materialize.ts'
 import type { Schema } from './schema/schema.ts'
 import { compareSeqNum, type SeqNum } from './seq-num.ts'
 import { addLocal, confirmPrefix, initialSyncState, mergeUpstream, type SyncState } from './sync/sync-state.ts'
-import type { SqliteDb } from './sqlite.ts'
+import { SqliteError, type RecordedWrites, type SqliteDb } from './sqlite.ts'
 import { newEventId } from './event-record.ts'
 
 /** Reported while state is rebuilt from the eventlog after a schema change. */
@@ -42,8 +42,13 @@ export interface CommitHint {
    * token, or the last eventId of the previous commit. Null when the session cannot tell.
    */
   readonly base: string | null
-  /** The commit's recorded changes (null: it changed nothing); undefined: materialize it. */
+  /** The commit's recorded changes (null: it changed nothing); undefined: see `writes`. */
   readonly changeset: Uint8Array | null | undefined
+  /**
+   * The write statements the commit ran, with their bind values, for the leader to run instead
+   * of the materializers (used when there is no changeset). Neither: materialize it.
+   */
+  readonly writes?: RecordedWrites | undefined
 }
 
 export interface AppendResult {
@@ -162,7 +167,7 @@ export class Leader {
    * token started from this very state (same events, same order, nothing skipped).
    */
   private stateToken: string = newEventId()
-  /** Commits whose changeset was applied instead of materializing (tests). */
+  /** Commits whose changeset or writes were applied instead of materializing (tests). */
   changesetsApplied = 0
   /** AUTOINCREMENT keeps sqlite_sequence, which changesets do not carry: always materialize. */
   private readonly changesetsUsable: boolean
@@ -468,11 +473,11 @@ export class Leader {
   /**
    * Materializes a local batch in authority mode (`logged` is `events` as logged, same order).
    * A commit the session made on exactly our current state, numbered as we numbered it, gets
-   * the session's changeset applied instead (one C-level apply for a run of such commits,
-   * instead of every materializer and write again): the same state, as materializers are
-   * deterministic. A conflict rolls the changesets back and materializes those commits.
-   * Our state stays named by the session's token only while every commit was applied on a
-   * state named by its base and nothing failed.
+   * the session's recorded changes applied instead (its changeset, or its write statements run
+   * again; one savepoint for a run of such commits, instead of every materializer again): the
+   * same state, as materializers are deterministic. A conflict or failed write rolls them back
+   * and materializes those commits. Our state stays named by the session's token only while
+   * every commit was applied on a state named by its base and nothing failed.
    */
   private applyLocal(
     events: readonly EventRecord[],
@@ -490,7 +495,7 @@ export class Leader {
     let token = this.stateToken
     let slow: EventRecord[] = []
     let fast: EventRecord[] = []
-    let changesets: Uint8Array[] = []
+    let changes: (Uint8Array | RecordedWrites)[] = []
     let fastCommits = 0
     const materialize = (batch: readonly EventRecord[]) => {
       const failed = failures.length
@@ -503,10 +508,10 @@ export class Leader {
     }
     const flushFast = () => {
       if (fast.length === 0) return
-      if (changesets.length === 0 || this.db.applyChangesets(changesets)) this.changesetsApplied += fastCommits
+      if (this.applyChanges(changes)) this.changesetsApplied += fastCommits
       else materialize(fast)
       fast = []
-      changesets = []
+      changes = []
       fastCommits = 0
     }
     let i = 0
@@ -515,12 +520,13 @@ export class Leader {
       i += commit.count
       if (commit.count === 0) continue
       const last = events[i - 1]!.eventId
-      if (this.changesetsUsable && commit.changeset !== undefined && commit.base === token && sameNumbering(events, logged, from, i)) {
+      const recorded = commit.changeset !== undefined ? (this.changesetsUsable ? commit.changeset : undefined) : usableWrites(commit.writes)
+      if (recorded !== undefined && commit.base === token && sameNumbering(events, logged, from, i)) {
         // materializing what came before may have failed, and then our state is not the session's
         flushSlow()
         if (commit.base === token) {
           for (let k = from; k < i; k++) fast.push(logged[k]!)
-          if (commit.changeset !== null) changesets.push(commit.changeset)
+          if (recorded !== null) changes.push(recorded)
           fastCommits++
           token = last
           continue
@@ -533,6 +539,35 @@ export class Leader {
     flushSlow()
     flushFast()
     this.stateToken = token
+  }
+
+  /**
+   * Applies recorded changes in order, in one savepoint (consecutive changesets combined into
+   * one apply). Returns false, with nothing applied, on a conflict or a failed write.
+   */
+  private applyChanges(changes: readonly (Uint8Array | RecordedWrites)[]): boolean {
+    if (changes.length === 0) return true
+    try {
+      return this.db.transaction(() => {
+        let group: Uint8Array[] = []
+        const applyGroup = () => {
+          if (group.length > 0 && !this.db.applyChangesets(group)) throw CONFLICT
+          group = []
+        }
+        for (const c of changes) {
+          if (c instanceof Uint8Array) group.push(c)
+          else {
+            applyGroup()
+            this.db.replayWrites(c)
+          }
+        }
+        applyGroup()
+        return true
+      })
+    } catch (e) {
+      if (e === CONFLICT || e instanceof SqliteError) return false
+      throw e
+    }
   }
 
   /** Materializes events in one savepoint; when one fails, again one savepoint per event. */
@@ -643,6 +678,14 @@ export class Leader {
     for (let i = 1; i < log.length; i++) if (compareSeqNum(log[i - 1]!.seqNum, log[i]!.seqNum) >= 0) return false
     return true
   }
+}
+
+const CONFLICT = new Error('recorded changes conflict with the state')
+
+/** Writes the leader can run instead of materializing: null when there are none, undefined when unusable. */
+function usableWrites(writes: RecordedWrites | undefined): RecordedWrites | null | undefined {
+  if (writes === undefined || writes.failed) return undefined
+  return writes.length === 0 ? null : writes
 }
 
 /** The session materialized events[from, to) with the numbers and client id we logged them with. */

@@ -1,7 +1,10 @@
 import sqlite3InitModule from '@sqlite.org/sqlite-wasm'
 import { changesetTableNames } from './changeset.ts'
 import { revertChangeset, SqlReal, type RevertValue } from './changeset-revert.ts'
+import { RecordedWrites } from './recorded-writes.ts'
 import type { BindValues, SqlValue } from './sql.ts'
+
+export { RecordedWrites }
 
 // The sqlite-wasm typings model the module loosely; we keep our own narrow view of what we call.
 type Sqlite3 = Awaited<ReturnType<typeof sqlite3InitModule>>
@@ -53,6 +56,8 @@ export class SqliteError extends Error {
 interface CachedStatement {
   readonly stmt: OoStmt
   readonly pointer: number
+  /** Changes nothing (a read, or transaction control): never recorded by `recordWrites`. */
+  readonly readonly: boolean
   columnNames: string[] | undefined
   lastUsed: number
 }
@@ -158,7 +163,7 @@ export class SqliteDb {
     const p = cached.pointer
     const w = this.w
     try {
-      if (bindValues !== undefined && bindValues.length > 0) this.bind(p, bindValues)
+      if (bindValues !== undefined && bindValues.length > 0) this.bind(p, bindValues, 0, bindValues.length)
       const names = (cached.columnNames ??= cached.stmt.getColumnNames())
       const n = names.length
       const rows: Row[] = []
@@ -169,7 +174,12 @@ export class SqliteDb {
         rows.push(row)
       }
       this.checkStepDone(rc)
+      // a write with RETURNING, e.g. from ctx.query in a materializer
+      if (this.writes !== undefined && !cached.readonly) this.writes.push(sql, bindValues)
       return rows
+    } catch (e) {
+      if (this.writes !== undefined && !cached.readonly) this.writes.failed = true
+      throw e
     } finally {
       this.reset(p)
     }
@@ -177,15 +187,20 @@ export class SqliteDb {
 
   /** Runs a statement and returns the first column of every row. */
   selectColumn(sql: string, bindValues?: BindValues): SqlValue[] {
-    const p = this.prepare(sql).pointer
+    const cached = this.prepare(sql)
+    const p = cached.pointer
     const w = this.w
     try {
-      if (bindValues !== undefined && bindValues.length > 0) this.bind(p, bindValues)
+      if (bindValues !== undefined && bindValues.length > 0) this.bind(p, bindValues, 0, bindValues.length)
       const out: SqlValue[] = []
       let rc: number
       while ((rc = w.sqlite3_step(p)) === SQLITE_ROW) out.push(this.column(p, 0))
       this.checkStepDone(rc)
+      if (this.writes !== undefined && !cached.readonly) this.writes.push(sql, bindValues)
       return out
+    } catch (e) {
+      if (this.writes !== undefined && !cached.readonly) this.writes.failed = true
+      throw e
     } finally {
       this.reset(p)
     }
@@ -193,18 +208,67 @@ export class SqliteDb {
 
   /** Runs a write statement; returns the number of rows it changed. */
   run(sql: string, bindValues?: BindValues | readonly RevertValue[]): number {
-    const p = this.prepare(sql).pointer
+    const cached = this.prepare(sql)
+    const changes = this.step(cached, bindValues ?? NO_VALUES, 0, bindValues?.length ?? 0)
+    if (this.writes !== undefined && !cached.readonly) this.writes.push(sql, bindValues)
+    return changes
+  }
+
+  /** Binds values[from, to), steps to the end, resets; returns the number of rows changed. */
+  private step(cached: CachedStatement, values: BindValues | readonly RevertValue[], from: number, to: number): number {
+    const p = cached.pointer
     const w = this.w
     try {
-      if (bindValues !== undefined && bindValues.length > 0) this.bind(p, bindValues)
+      if (to > from) this.bind(p, values, from, to)
       let rc: number
       while ((rc = w.sqlite3_step(p)) === SQLITE_ROW) {
         // a write with RETURNING yields rows; run() ignores them
       }
       this.checkStepDone(rc)
       return w.sqlite3_changes(this.dbPointer)
+    } catch (e) {
+      if (this.writes !== undefined && !cached.readonly) this.writes.failed = true
+      throw e
     } finally {
       this.reset(p)
+    }
+  }
+
+  /**
+   * Runs `fn` and returns the tables it wrote (as `recordTables`) and every write statement it
+   * ran with its bind values, so that another database holding the same state can reach the
+   * same state by `replayWrites` alone: without running the code that decided the writes, and
+   * far cheaper to record than a changeset (which reads every changed row back).
+   */
+  recordWrites(fn: () => void): { readonly tables: ReadonlySet<string>; readonly writes: RecordedWrites } {
+    const writes = new RecordedWrites()
+    const outer = this.writes
+    this.writes = writes
+    let tables: ReadonlySet<string>
+    try {
+      tables = this.recordTables(fn)
+    } finally {
+      this.writes = outer
+    }
+    outer?.append(writes)
+    return { tables, writes }
+  }
+
+  private writes: RecordedWrites | undefined
+
+  /**
+   * Runs writes recorded by `recordWrites` on this database, in order. Throws (a SqliteError)
+   * when one fails; the caller's transaction decides what is kept.
+   */
+  replayWrites(writes: RecordedWrites): void {
+    const { sql, ends, values } = writes
+    let from = 0
+    for (let k = 0; k < sql.length; k++) {
+      const to = ends[k]!
+      const cached = this.prepare(sql[k]!)
+      this.step(cached, values, from, to)
+      if (this.writes !== undefined && !cached.readonly) this.writes.push(sql[k]!, values.slice(from, to))
+      from = to
     }
   }
 
@@ -525,7 +589,8 @@ export class SqliteDb {
       throw toSqliteError(e)
     }
     if (this.statements.size >= STATEMENT_CACHE_SIZE) this.evictLeastRecentlyUsed()
-    cached = { stmt, pointer: stmt.pointer as number, columnNames: undefined, lastUsed: ++this.useClock }
+    const pointer = stmt.pointer as number
+    cached = { stmt, pointer, readonly: this.w.sqlite3_stmt_readonly(pointer) !== 0, columnNames: undefined, lastUsed: ++this.useClock }
     this.statements.set(sql, cached)
     return cached
   }
@@ -577,14 +642,15 @@ export class SqliteDb {
     return h
   }
 
-  private bind(p: number, values: BindValues | readonly RevertValue[]): void {
+  /** Binds values[from, to) to parameters 1, 2, ... */
+  private bind(p: number, values: BindValues | readonly RevertValue[], from: number, to: number): void {
     const w = this.w
     const expected = w.sqlite3_bind_parameter_count(p)
-    if (values.length !== expected) {
-      throw new SqliteError(`The statement has ${expected} parameter(s) but ${values.length} bind value(s) were given.`, 25)
+    if (to - from !== expected) {
+      throw new SqliteError(`The statement has ${expected} parameter(s) but ${to - from} bind value(s) were given.`, 25)
     }
-    for (let i = 0; i < values.length; i++) {
-      const v = values[i]
+    for (let i = 0; i < to - from; i++) {
+      const v = values[from + i]
       let rc: number
       if (v === null || v === undefined) rc = w.sqlite3_bind_null(p, i + 1)
       else if (typeof v === 'number') {
@@ -657,6 +723,7 @@ export class SqliteDb {
 }
 
 const EMPTY_SET: ReadonlySet<string> = new Set()
+const NO_VALUES: BindValues = []
 const SQLITE_TRANSIENT = -1
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
@@ -667,6 +734,7 @@ interface RawExports {
   sqlite3_clear_bindings(p: number): number
   sqlite3_changes(db: number): number
   sqlite3_bind_parameter_count(p: number): number
+  sqlite3_stmt_readonly(p: number): number
   sqlite3_bind_null(p: number, i: number): number
   sqlite3_bind_int(p: number, i: number, v: number): number
   sqlite3_bind_int64(p: number, i: number, v: bigint): number

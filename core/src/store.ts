@@ -18,16 +18,13 @@ import type { EventInput } from './schema/events.ts'
 import type { Queryable } from './schema/query-builder.ts'
 import type { Schema } from './schema/schema.ts'
 import { compareSeqNum, formatSeqNum, nextSeqNum, type SeqNum } from './seq-num.ts'
-import { SqliteDb, type RecordedChanges } from './sqlite.ts'
+import { SqliteDb, type RecordedChanges, type RecordedWrites } from './sqlite.ts'
 import { syncStatus$, type SyncStatus } from './sync/status.ts'
 import type { SyncOptions } from './sync/leader-sync.ts'
 import { addLocal, initialSyncState, mergeUpstream, type SyncState } from './sync/sync-state.ts'
 import { computed as preactComputed, signal as preactSignal } from '@preact/signals-core'
 
 export type { SyncStatus }
-
-/** From this many events, a commit without a sync backend records its changeset for the leader. */
-export const LEADER_CHANGESET_MIN_EVENTS = 8
 
 export interface CreateStoreOptions<S extends Schema = Schema> {
   readonly schema: S
@@ -253,25 +250,34 @@ export class Store<S extends Schema = Schema> {
     let entries: UndoEntry[] = []
     let written: ReadonlySet<string> = new Set()
     let changeset: Uint8Array | null | undefined
+    let writes: RecordedWrites | undefined
     // the write checks run inside the transaction, so a refused commit leaves nothing behind
     this.db.transaction(() => {
       if (!mixed) {
         // One changeset per commit: a session's first write to a table costs a schema lookup
         // (~50 µs), so recording per event would dominate small commits. A commit is all or
         // nothing, and so is its undo.
-        // Without a sync backend nothing is ever undone, so only the tables are recorded; a large
-        // synced commit records its changeset anyway, for the leader to apply instead of running
-        // every materializer again (cheaper than recording from LEADER_CHANGESET_MIN_EVENTS on).
-        const forLeader = !this.undoable && !clientOnly && events.length >= LEADER_CHANGESET_MIN_EVENTS
+        // Without a sync backend nothing is ever undone, so only the tables are recorded, and a
+        // synced commit's write statements, for the leader to run instead of every materializer
+        // again (recording them costs an array push per write; a changeset would read every
+        // changed row back).
         const run = () => applyAll((apply) => apply())
-        const recorded = forLeader ? this.db.recordChanges(run) : this.record(run)
-        this.checkWrites(events.length === 1 ? `"${events[0]!.name}"` : 'in this commit', clientOnly, recorded.tables)
-        // client-only events are final at once: they are never undone
-        if (!clientOnly) {
-          entries = [{ records: [...records], changeset: recorded.changeset, tables: recorded.tables, done: 0 }]
-          changeset = recorded.changeset
+        if (!this.undoable && !clientOnly) {
+          const recorded = this.db.recordWrites(run)
+          this.checkWrites(events.length === 1 ? `"${events[0]!.name}"` : 'in this commit', clientOnly, recorded.tables)
+          entries = [{ records: [...records], changeset: undefined, tables: recorded.tables, done: 0 }]
+          writes = recorded.writes
+          written = recorded.tables
+        } else {
+          const recorded = this.record(run)
+          this.checkWrites(events.length === 1 ? `"${events[0]!.name}"` : 'in this commit', clientOnly, recorded.tables)
+          // client-only events are final at once: they are never undone
+          if (!clientOnly) {
+            entries = [{ records: [...records], changeset: recorded.changeset, tables: recorded.tables, done: 0 }]
+            changeset = recorded.changeset
+          }
+          written = recorded.tables
         }
-        written = recorded.tables
       } else {
         // synced and client-only events in one commit: record each event to check what it wrote
         const all = new Set<string>()
@@ -285,7 +291,7 @@ export class Store<S extends Schema = Schema> {
       }
     })
     this.localHead = head
-    const hint: CommitHint = { count: records.length, base: this.stateToken, changeset }
+    const hint: CommitHint = { count: records.length, base: this.stateToken, changeset, writes }
     this.stateToken = records[records.length - 1]!.eventId
     const synced = records.filter((r) => !r.clientOnly)
     // each mixed entry undoes one synced event, in order
