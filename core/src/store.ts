@@ -1,6 +1,6 @@
 import type { Adapter, LeaderPort } from './adapter.ts'
 import { CairnError, MaterializerError, SchemaError, StoreShutdownError } from './errors.ts'
-import { newEventId, shortId, type EventRecord } from './event-record.ts'
+import { newEventIds, shortId, type EventRecord } from './event-record.ts'
 import {
   INTERNAL_TABLES,
   type BootProgress,
@@ -134,8 +134,13 @@ export class Store<S extends Schema = Schema> {
    * failed append). Lets the leader apply our changesets instead of materializing again.
    */
   private stateToken: string | null
-  /** Validated args of this session's pending events, so a replay skips parsing and validating. */
-  private readonly pendingArgs = new Map<string, unknown>()
+  /**
+   * While a rebase or reload re-applies events: the validated args of this session's pending
+   * events by eventId, for those that come back from the leader without them, so a replay skips
+   * parsing and validating. Built only then: a map kept up to date cost two hash operations per
+   * committed event.
+   */
+  private pendingArgs: ReadonlyMap<string, unknown> | undefined
   /** Resolvers of `handle.confirmed`, by the last synced eventId of the commit. */
   private readonly confirmWaiters = new Map<string, { resolve: () => void; reject: (e: unknown) => void }>()
   private outbox: OutboxEntry[] = []
@@ -224,8 +229,8 @@ export class Store<S extends Schema = Schema> {
     const mixed = defs.some((d) => d.clientOnly !== clientOnly)
     const records: EventRecord[] = []
     let head = this.localHead
-    const args: unknown[] = []
     let nextGlobal = this.sync.upstreamHead + this.sync.pending.length + 1
+    const eventIds = newEventIds(events.length)
     const applyAll = (record: (apply: () => void, eventName: string, clientOnly: boolean) => void) => {
       for (let i = 0; i < events.length; i++) {
         const event = events[i]!
@@ -236,7 +241,7 @@ export class Store<S extends Schema = Schema> {
           seqNum: head,
           name: event.name,
           json: event.json,
-          eventId: newEventId(),
+          eventId: eventIds[i]!,
           clientId: this.clientId,
           sessionId: this.sessionId,
           clientOnly: def.clientOnly,
@@ -244,7 +249,6 @@ export class Store<S extends Schema = Schema> {
         }
         record(() => this.materialization.apply(rec, event.args), event.name, def.clientOnly)
         records.push(rec)
-        if (!def.clientOnly) args.push(event.args)
       }
     }
     let entries: UndoEntry[] = []
@@ -299,7 +303,6 @@ export class Store<S extends Schema = Schema> {
     this.undo.push(...entries)
     if (synced.length > 0) {
       this.sync = { ...this.sync, pending: [...this.sync.pending, ...synced] }
-      synced.forEach((r, i) => this.pendingArgs.set(r.eventId, args[i]))
     }
     this.clientOnlyUnpersisted += records.length - synced.length
     this.graph.bump(written)
@@ -437,7 +440,7 @@ export class Store<S extends Schema = Schema> {
       }
       const undoBefore = [...this.undo]
       try {
-        this.rebase(from, firstRolledBack, confirmedById, result, touched)
+        this.withPendingArgs(() => this.rebase(from, firstRolledBack, confirmedById, result, touched))
       } catch (e) {
         // The recorded undo no longer fits this session's state (a materializer that is not
         // deterministic, or state written behind the store's back). The transaction left the
@@ -488,7 +491,6 @@ export class Store<S extends Schema = Schema> {
     const upstream: SeqNum = { global: this.sync.upstreamHead, client: 0, rebaseGeneration: 0 }
     this.localHead = last !== undefined ? last.seqNum : compareSeqNum(this.localHead, upstream) > 0 ? this.localHead : upstream
     for (const e of [...result.confirmed, ...result.apply]) {
-      this.pendingArgs.delete(e.eventId)
       const waiter = this.confirmWaiters.get(e.eventId)
       if (waiter !== undefined) {
         this.confirmWaiters.delete(e.eventId)
@@ -532,6 +534,10 @@ export class Store<S extends Schema = Schema> {
   }
 
   private reload(boot: SessionBoot): void {
+    this.withPendingArgs(() => this.reloadFrom(boot))
+  }
+
+  private reloadFrom(boot: SessionBoot): void {
     const local = this.outbox.flatMap((entry) => entry.records)
     this.db.load(boot.snapshot)
     for (const table of INTERNAL_TABLES) this.db.exec(`DROP TABLE IF EXISTS ${table}`)
@@ -556,6 +562,18 @@ export class Store<S extends Schema = Schema> {
     this.localHead = last !== undefined ? last.seqNum : boot.head
     this.graph.bump(this.db.selectColumn("SELECT name FROM sqlite_schema WHERE type = 'table'") as string[])
     this.statusVersion.value++
+  }
+
+  /** Runs `fn` with `pendingArgs` built from the pending events as they are now. */
+  private withPendingArgs(fn: () => void): void {
+    const byId = new Map<string, unknown>()
+    for (const r of this.sync.pending) if (r.args !== undefined) byId.set(r.eventId, r.args)
+    this.pendingArgs = byId
+    try {
+      fn()
+    } finally {
+      this.pendingArgs = undefined
+    }
   }
 
   private record(fn: () => void): RecordedChanges {
@@ -603,7 +621,8 @@ export class Store<S extends Schema = Schema> {
   }
 
   private applyOne(event: EventRecord): void {
-    if (!this.materialization.apply(event, this.pendingArgs.get(event.eventId)) && this.schema.unknownEventHandling === 'fail') {
+    const args = event.args !== undefined ? event.args : this.pendingArgs?.get(event.eventId)
+    if (!this.materialization.apply(event, args) && this.schema.unknownEventHandling === 'fail') {
       this.reportError(
         new CairnError(
           'UnknownEvent',
