@@ -114,9 +114,11 @@ CREATE TABLE IF NOT EXISTS __cairn_eventlog (
 CREATE INDEX IF NOT EXISTS __cairn_eventlog_pending ON __cairn_eventlog (status) WHERE status = 'pending';
 CREATE TABLE IF NOT EXISTS __cairn_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `
-const INSERT_EVENT = `INSERT INTO __cairn_eventlog
+// the status is part of the text (one statement per status): a bind fewer per logged event
+const insertEventSql = (status: 'pending' | 'confirmed') => `INSERT INTO __cairn_eventlog
   (seq_global, seq_client, rebase_generation, name, args, event_id, client_id, session_id, client_only, producer_seq, status)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '${status}')`
+const INSERT_EVENT = { pending: insertEventSql('pending'), confirmed: insertEventSql('confirmed') }
 const SET_META = `INSERT INTO __cairn_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`
 const REPLAY_PAGE = 2000
 
@@ -455,7 +457,7 @@ export class Leader {
 
   private insertEvent(e: LoggedEvent, status: 'pending' | 'confirmed'): void {
     const s = e.seqNum
-    this.db.run(INSERT_EVENT, [
+    this.db.run(INSERT_EVENT[status], [
       s.global,
       s.client,
       s.rebaseGeneration,
@@ -466,7 +468,6 @@ export class Leader {
       e.sessionId,
       e.clientOnly ? 1 : 0,
       e.producerSeq > 0 ? e.producerSeq : null,
-      status,
     ])
   }
 

@@ -424,9 +424,9 @@ export class Store<S extends Schema = Schema> {
     // our state now holds events the leader materialized in another order or batch
     if (result.rollback.length > 0 || result.apply.length > 0) this.stateToken = null
     const touched = new Set<string>()
-    const confirmedById = new Map(result.confirmed.map((e) => [e.eventId, e]))
+    const confirmedById = () => new Map(result.confirmed.map((e) => [e.eventId, e]))
     if (result.rollback.length === 0) {
-      this.markDone(confirmedById)
+      this.markDone(result.confirmed)
       if (result.apply.length > 0) {
         const recorded = this.record(() => this.applyAll(result.apply))
         for (const t of recorded.tables) touched.add(t)
@@ -440,7 +440,7 @@ export class Store<S extends Schema = Schema> {
       }
       const undoBefore = [...this.undo]
       try {
-        this.withPendingArgs(() => this.rebase(from, firstRolledBack, confirmedById, result, touched))
+        this.withPendingArgs(() => this.rebase(from, firstRolledBack, confirmedById(), result, touched))
       } catch (e) {
         // The recorded undo no longer fits this session's state (a materializer that is not
         // deterministic, or state written behind the store's back). The transaction left the
@@ -490,11 +490,14 @@ export class Store<S extends Schema = Schema> {
     const last = this.sync.pending[this.sync.pending.length - 1]
     const upstream: SeqNum = { global: this.sync.upstreamHead, client: 0, rebaseGeneration: 0 }
     this.localHead = last !== undefined ? last.seqNum : compareSeqNum(this.localHead, upstream) > 0 ? this.localHead : upstream
-    for (const e of [...result.confirmed, ...result.apply]) {
-      const waiter = this.confirmWaiters.get(e.eventId)
-      if (waiter !== undefined) {
-        this.confirmWaiters.delete(e.eventId)
-        waiter.resolve()
+    const waiters = this.confirmWaiters
+    for (const list of [result.confirmed, result.apply]) {
+      for (let i = 0; i < list.length && waiters.size > 0; i++) {
+        const waiter = waiters.get(list[i]!.eventId)
+        if (waiter !== undefined) {
+          waiters.delete(list[i]!.eventId)
+          waiter.resolve()
+        }
       }
     }
     this.graph.bump(touched)
@@ -581,13 +584,19 @@ export class Store<S extends Schema = Schema> {
   }
 
   /** Confirmed in place: undo entries whose events are all confirmed are dropped (never undone). */
-  private markDone(confirmed: ReadonlyMap<string, EventRecord>): void {
-    let remaining = confirmed.size
+  private markDone(confirmed: readonly EventRecord[]): void {
+    let remaining = confirmed.length
+    // The confirmed events are the oldest pending ones, in order, so they match the undo records
+    // one by one; by eventId (a map of them all) only if not.
+    let next = 0
+    let byId: ReadonlyMap<string, EventRecord> | undefined
     while (remaining > 0 && this.undo.length > 0) {
       const entry = this.undo[0]!
       while (entry.done < entry.records.length && remaining > 0) {
         const record = entry.records[entry.done]!
-        const final = confirmed.get(record.eventId)
+        let final: EventRecord | undefined
+        if (byId === undefined && confirmed[next]?.eventId === record.eventId) final = confirmed[next++]
+        else final = (byId ??= new Map(confirmed.map((e) => [e.eventId, e]))).get(record.eventId)
         if (final === undefined) break
         entry.records[entry.done] = final
         entry.done++
