@@ -231,23 +231,28 @@ export class Store<S extends Schema = Schema> {
     let head = this.localHead
     let nextGlobal = this.sync.upstreamHead + this.sync.pending.length + 1
     const eventIds = newEventIds(events.length)
-    const applyAll = (record: (apply: () => void, eventName: string, clientOnly: boolean) => void) => {
+    const { clientId, sessionId } = this
+    const { rebaseGeneration } = this.sync
+    const materialization = this.materialization
+    /** Materializes every event; `record` (if given) wraps each event's materialization. */
+    const applyAll = (record?: (apply: () => void, eventName: string, clientOnly: boolean) => void) => {
       for (let i = 0; i < events.length; i++) {
         const event = events[i]!
         const def = defs[i]!
         // synced events chain after the pending ones; client-only ones count after the head
-        head = def.clientOnly ? nextSeqNum(head, true) : { global: nextGlobal++, client: 0, rebaseGeneration: this.sync.rebaseGeneration }
+        head = def.clientOnly ? nextSeqNum(head, true) : { global: nextGlobal++, client: 0, rebaseGeneration }
         const rec: EventRecord = {
           seqNum: head,
           name: event.name,
           json: event.json,
           eventId: eventIds[i]!,
-          clientId: this.clientId,
-          sessionId: this.sessionId,
+          clientId,
+          sessionId,
           clientOnly: def.clientOnly,
           args: event.args,
         }
-        record(() => this.materialization.apply(rec, event.args), event.name, def.clientOnly)
+        if (record === undefined) materialization.apply(rec, event.args)
+        else record(() => materialization.apply(rec, event.args), event.name, def.clientOnly)
         records.push(rec)
       }
     }
@@ -265,7 +270,7 @@ export class Store<S extends Schema = Schema> {
         // synced commit's write statements, for the leader to run instead of every materializer
         // again (recording them costs an array push per write; a changeset would read every
         // changed row back).
-        const run = () => applyAll((apply) => apply())
+        const run = () => applyAll()
         if (!this.undoable && !clientOnly) {
           const recorded = this.db.recordWrites(run)
           this.checkWrites(events.length === 1 ? `"${events[0]!.name}"` : 'in this commit', clientOnly, recorded.tables)
