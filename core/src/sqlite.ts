@@ -343,14 +343,20 @@ export class SqliteDb {
     if (this.tableHooks) return
     this.tableHooks = true
     const { wasm } = this.sqlite3
-    const onUpdate = wasm.installFunction('v(pippj)', (_arg: number, _op: number, _db: number, zTable: number) => {
+    const onTable = (zTable: number) => {
       const into = this.recordingTables
       if (into === undefined) return
       // the name lives in the table's schema object; a schema change clears the cache (exec)
       let name = this.tableNames.get(zTable)
       if (name === undefined) this.tableNames.set(zTable, (name = wasm.cstrToJs(zTable) as string))
       into.add(name)
-    }) as number
+    }
+    const thunk = updateHookThunk(onTable)
+    const onUpdate = (
+      thunk !== undefined
+        ? wasm.installFunction(thunk as unknown as (...args: unknown[]) => unknown, 'v(pippj)')
+        : wasm.installFunction('v(pippj)', (_arg: number, _op: number, _db: number, zTable: number) => onTable(zTable))
+    ) as number
     this.w.sqlite3_update_hook(this.dbPointer, onUpdate, 0)
     // `DELETE FROM t` without WHERE empties a table in one go and calls no update hook. An
     // authorizer answering IGNORE to a delete turns that optimization off (documented for
@@ -811,6 +817,32 @@ function decodeUtf8(heap: Uint8Array, ptr: number, n: number): string {
     return s
   }
   return decoder.decode(heap.subarray(ptr, ptr + n))
+}
+
+/**
+ * The update hook as a wasm function passing only the table name on to `onTable`: a JS function
+ * installed with the hook's C signature gets the rowid as a BigInt, an allocation and a slow
+ * conversion per changed row. Undefined where wasm cannot be compiled here (the JS function is
+ * used then).
+ */
+function updateHookThunk(onTable: (zTable: number) => void): WebAssembly.ExportValue | undefined {
+  // (module (import "e" "f" (func (param i32)))
+  //   (func (export "h") (param i32 i32 i32 i32 i64) (call 0 (local.get 3))))
+  // prettier-ignore
+  const bytes = new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x01, 0x0d, 0x02, 0x60, 0x01, 0x7f, 0x00, 0x60, 0x05, 0x7f, 0x7f, 0x7f, 0x7f, 0x7e, 0x00, // types
+    0x02, 0x07, 0x01, 0x01, 0x65, 0x01, 0x66, 0x00, 0x00, // import e.f: type 0
+    0x03, 0x02, 0x01, 0x01, // one function of type 1
+    0x07, 0x05, 0x01, 0x01, 0x68, 0x00, 0x01, // export h: function 1
+    0x0a, 0x08, 0x01, 0x06, 0x00, 0x20, 0x03, 0x10, 0x00, 0x0b, // body: local.get 3, call 0
+  ])
+  try {
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { e: { f: onTable } })
+    return instance.exports.h
+  } catch {
+    return undefined
+  }
 }
 
 function check(rc: number, what: string): void {
