@@ -66,35 +66,39 @@ export function newEventIds(n: number): string[] {
     for (let k = 0; k < n; k++) ids[k] = newEventId()
     return ids
   }
+  // each byte of an id goes in as its two hex digits at once (one 16-bit store) at a fixed place
   const out = new Uint8Array(n * 36)
-  let o = 0
-  const hex = (byte: number) => {
-    out[o++] = HEX_CODES[byte * 2]!
-    out[o++] = HEX_CODES[byte * 2 + 1]!
-  }
+  const pairs = HEX_PAIRS
+  const view = new DataView(out.buffer)
   for (let k = 0; k < n; k++) {
     tick()
     if (poolAt + 8 > pool.length) refill()
     const ms = lastMs
     const high = Math.floor(ms / 0x10000) >>> 0
-    hex(high >>> 24)
-    hex((high >>> 16) & 0xff)
-    hex((high >>> 8) & 0xff)
-    hex(high & 0xff)
-    out[o++] = DASH
-    hex((ms >>> 8) & 0xff)
-    hex(ms & 0xff)
-    out[o++] = DASH
-    hex(0x70 | (counter >>> 8))
-    hex(counter & 0xff)
-    out[o++] = DASH
+    const o = k * 36
     const b = pool
     const i = poolAt
     poolAt += 8
-    hex((b[i]! & 0x3f) | 0x80)
-    hex(b[i + 1]!)
-    out[o++] = DASH
-    for (let j = 2; j < 8; j++) hex(b[i + j]!)
+    view.setUint16(o, pairs[high >>> 24]!, true)
+    view.setUint16(o + 2, pairs[(high >>> 16) & 0xff]!, true)
+    view.setUint16(o + 4, pairs[(high >>> 8) & 0xff]!, true)
+    view.setUint16(o + 6, pairs[high & 0xff]!, true)
+    out[o + 8] = DASH
+    view.setUint16(o + 9, pairs[(ms >>> 8) & 0xff]!, true)
+    view.setUint16(o + 11, pairs[ms & 0xff]!, true)
+    out[o + 13] = DASH
+    view.setUint16(o + 14, pairs[0x70 | (counter >>> 8)]!, true)
+    view.setUint16(o + 16, pairs[counter & 0xff]!, true)
+    out[o + 18] = DASH
+    view.setUint16(o + 19, pairs[(b[i]! & 0x3f) | 0x80]!, true)
+    view.setUint16(o + 21, pairs[b[i + 1]!]!, true)
+    out[o + 23] = DASH
+    view.setUint16(o + 24, pairs[b[i + 2]!]!, true)
+    view.setUint16(o + 26, pairs[b[i + 3]!]!, true)
+    view.setUint16(o + 28, pairs[b[i + 4]!]!, true)
+    view.setUint16(o + 30, pairs[b[i + 5]!]!, true)
+    view.setUint16(o + 32, pairs[b[i + 6]!]!, true)
+    view.setUint16(o + 34, pairs[b[i + 7]!]!, true)
   }
   const all = asciiDecoder.decode(out)
   for (let k = 0; k < n; k++) ids[k] = all.slice(k * 36, k * 36 + 36)
@@ -122,7 +126,8 @@ function refill(): void {
 }
 
 const HEX = Array.from({ length: 256 }, (_, n) => n.toString(16).padStart(2, '0'))
-const HEX_CODES = Uint8Array.from(HEX.join(''), (c) => c.charCodeAt(0))
+/** Per byte, its two hex digits as one 16-bit number stored little-endian: first digit in the low byte. */
+const HEX_PAIRS = Uint16Array.from(HEX, (h) => h.charCodeAt(0) | (h.charCodeAt(1) << 8))
 const DASH = 0x2d
 const asciiDecoder = new TextDecoder()
 const pool = new Uint8Array(4096)

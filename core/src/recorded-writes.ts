@@ -1,16 +1,17 @@
 import type { RevertValue } from './changeset-revert.ts'
-import type { BindValues, SqlValue } from './sql.ts'
+import type { BindValues } from './sql.ts'
+
+export type RecordedBinds = BindValues | readonly RevertValue[]
 
 /**
  * The write statements a piece of code ran, in order, with their bind values (see
- * `recordWrites`). Flat arrays: a 10,000-event commit records 10,000 writes, and an object per
- * write would be garbage the collector has to copy.
+ * `recordWrites`): two parallel arrays rather than an object per write, which a 10,000-event
+ * commit would have the collector copy 10,000 times.
  */
 export class RecordedWrites {
   readonly sql: string[] = []
-  /** Where each write's bind values end in `values` (they start where the previous one's end). */
-  readonly ends: number[] = []
-  readonly values: (SqlValue | RevertValue)[] = []
+  /** Each write's bind values: a copy, as the caller may reuse its array for the next write. */
+  readonly binds: (RecordedBinds | undefined)[] = []
   /** A write failed while recording: its partial effects (e.g. `OR FAIL`) cannot be replayed. */
   failed = false
 
@@ -18,19 +19,15 @@ export class RecordedWrites {
     return this.sql.length
   }
 
-  push(sql: string, bindValues: BindValues | readonly RevertValue[] | undefined): void {
+  push(sql: string, bindValues: RecordedBinds | undefined): void {
     this.sql.push(sql)
-    if (bindValues !== undefined) for (let i = 0; i < bindValues.length; i++) this.values.push(bindValues[i]!)
-    this.ends.push(this.values.length)
+    this.binds.push(bindValues === undefined || bindValues.length === 0 ? undefined : bindValues.slice())
   }
 
   append(other: RecordedWrites): void {
-    for (let k = 0, from = 0; k < other.sql.length; k++) {
-      const to = other.ends[k]!
+    for (let k = 0; k < other.sql.length; k++) {
       this.sql.push(other.sql[k]!)
-      for (let i = from; i < to; i++) this.values.push(other.values[i]!)
-      this.ends.push(this.values.length)
-      from = to
+      this.binds.push(other.binds[k])
     }
     if (other.failed) this.failed = true
   }

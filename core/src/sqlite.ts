@@ -263,14 +263,12 @@ export class SqliteDb {
    * when one fails; the caller's transaction decides what is kept.
    */
   replayWrites(writes: RecordedWrites): void {
-    const { sql, ends, values } = writes
-    let from = 0
+    const { sql, binds } = writes
     for (let k = 0; k < sql.length; k++) {
-      const to = ends[k]!
       const cached = this.prepare(sql[k]!)
-      this.step(cached, values, from, to)
-      if (this.writes !== undefined && !cached.readonly) this.writes.push(sql[k]!, values.slice(from, to))
-      from = to
+      const values = binds[k] ?? NO_VALUES
+      this.step(cached, values, 0, values.length)
+      if (this.writes !== undefined && !cached.readonly) this.writes.push(sql[k]!, values)
     }
   }
 

@@ -356,7 +356,6 @@ export class WriteQuery<TCols extends Columns, TResult = void> implements Writab
   asSql(): SqlFragment {
     if (this.cachedSql !== undefined) return this.cachedSql
     const { info, state } = this
-    const table = quoteId(info.name)
     const bindValues: SqlValue[] = []
     let query: string
     if (state.kind === 'insert') {
@@ -379,9 +378,9 @@ export class WriteQuery<TCols extends Columns, TResult = void> implements Writab
         } else query += 'UPDATE SET ' + setList(info, conflict.set!, bindValues)
       }
     } else if (state.kind === 'update') {
-      query = `UPDATE ${table} SET ${setList(info, state.set, bindValues)}${whereSql(state.where, bindValues)}`
+      query = `UPDATE ${quoteId(info.name)} SET ${setList(info, state.set, bindValues)}${whereSql(state.where, bindValues)}`
     } else {
-      query = `DELETE FROM ${table}${whereSql(state.where, bindValues)}`
+      query = `DELETE FROM ${quoteId(info.name)}${whereSql(state.where, bindValues)}`
     }
     if (state.returning !== undefined) query += ' RETURNING ' + state.returning.map(quoteId).join(', ')
     this.cachedSql = { query, bindValues }
