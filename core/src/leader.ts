@@ -4,6 +4,7 @@ import { Materialization } from './materialize.ts'
 import type { Schema } from './schema/schema.ts'
 import { compareSeqNum, type SeqNum } from './seq-num.ts'
 import { addLocal, confirmPrefix, initialSyncState, mergeUpstream, type SyncState } from './sync/sync-state.ts'
+import type { SqlValue } from './sql.ts'
 import { SqliteError, type RecordedWrites, type SqliteDb } from './sqlite.ts'
 import { newEventId } from './event-record.ts'
 
@@ -457,19 +458,22 @@ export class Leader {
 
   private insertEvent(e: LoggedEvent, status: 'pending' | 'confirmed'): void {
     const s = e.seqNum
-    this.db.run(INSERT_EVENT[status], [
-      s.global,
-      s.client,
-      s.rebaseGeneration,
-      e.name,
-      e.json,
-      e.eventId,
-      e.clientId,
-      e.sessionId,
-      e.clientOnly ? 1 : 0,
-      e.producerSeq > 0 ? e.producerSeq : null,
-    ])
+    // one array for every row: a batch logs thousands, and nothing keeps the values after the run
+    const v = this.eventValues
+    v[0] = s.global
+    v[1] = s.client
+    v[2] = s.rebaseGeneration
+    v[3] = e.name
+    v[4] = e.json
+    v[5] = e.eventId
+    v[6] = e.clientId
+    v[7] = e.sessionId
+    v[8] = e.clientOnly ? 1 : 0
+    v[9] = e.producerSeq > 0 ? e.producerSeq : null
+    this.db.run(INSERT_EVENT[status], v)
   }
+
+  private readonly eventValues: SqlValue[] = new Array<SqlValue>(10).fill(null)
 
   /**
    * Materializes a local batch in authority mode (`logged` is `events` as logged, same order).

@@ -93,9 +93,13 @@ export class Materialization {
   private write(eventName: string, write: MaterializerWrite): void {
     let sql: string
     let bindValues: BindValues | undefined
+    // a builder's bind values are made for this write and never changed (raw ones may be reused)
+    let owned = false
     try {
-      if (write instanceof WriteQuery) ({ query: sql, bindValues } = write.asSql())
-      else if ('~writable' in write || ('asSql' in write && typeof (write as { asSql?: unknown }).asSql === 'function')) {
+      if (write instanceof WriteQuery) {
+        ;({ query: sql, bindValues } = write.asSql())
+        owned = true
+      } else if ('~writable' in write || ('asSql' in write && typeof (write as { asSql?: unknown }).asSql === 'function')) {
         ;({ query: sql, bindValues } = (write as { asSql(): SqlFragment }).asSql())
       } else if (isSqlFragment(write)) ({ query: sql, bindValues } = write)
       else if (typeof (write as { sql?: unknown }).sql === 'string')
@@ -108,7 +112,7 @@ export class Materialization {
       throw materializerError(eventName, e)
     }
     try {
-      this.db.run(sql, bindValues)
+      this.db.runOwned(sql, bindValues, owned)
     } catch (e) {
       throw materializerError(eventName, e, sql)
     }

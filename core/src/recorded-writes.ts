@@ -10,7 +10,7 @@ export type RecordedBinds = BindValues | readonly RevertValue[]
  */
 export class RecordedWrites {
   readonly sql: string[] = []
-  /** Each write's bind values: a copy, as the caller may reuse its array for the next write. */
+  /** Each write's bind values: a copy unless the caller never changes its array (`owned`). */
   readonly binds: (RecordedBinds | undefined)[] = []
   /** A write failed while recording: its partial effects (e.g. `OR FAIL`) cannot be replayed. */
   failed = false
@@ -19,9 +19,9 @@ export class RecordedWrites {
     return this.sql.length
   }
 
-  push(sql: string, bindValues: RecordedBinds | undefined): void {
+  push(sql: string, bindValues: RecordedBinds | undefined, owned = false): void {
     this.sql.push(sql)
-    this.binds.push(bindValues === undefined || bindValues.length === 0 ? undefined : bindValues.slice())
+    this.binds.push(bindValues === undefined || bindValues.length === 0 ? undefined : owned ? bindValues : bindValues.slice())
   }
 
   append(other: RecordedWrites): void {

@@ -193,9 +193,17 @@ export class SqliteDb {
 
   /** Runs a write statement; returns the number of rows it changed. */
   run(sql: string, bindValues?: BindValues | readonly RevertValue[]): number {
+    return this.runOwned(sql, bindValues, false)
+  }
+
+  /**
+   * `run` for callers that never change `bindValues` afterwards (`owned`): `recordWrites`
+   * then keeps the array itself instead of a copy.
+   */
+  runOwned(sql: string, bindValues: BindValues | readonly RevertValue[] | undefined, owned: boolean): number {
     const cached = this.prepare(sql)
     const changes = this.step(cached, bindValues ?? NO_VALUES, 0, bindValues?.length ?? 0)
-    if (this.writes !== undefined && !cached.readonly) this.writes.push(sql, bindValues)
+    if (this.writes !== undefined && !cached.readonly) this.writes.push(sql, bindValues, owned)
     return changes
   }
 
@@ -251,7 +259,7 @@ export class SqliteDb {
       const cached = this.prepare(sql[k]!)
       const values = binds[k] ?? NO_VALUES
       this.step(cached, values, 0, values.length)
-      if (this.writes !== undefined && !cached.readonly) this.writes.push(sql[k]!, values)
+      if (this.writes !== undefined && !cached.readonly) this.writes.push(sql[k]!, values, true)
     }
   }
 
