@@ -66,7 +66,7 @@ export {
 } from './sync/backend.ts'
 export type { EventRecord } from './event-record.ts'
 export { formatSeqNum, compareSeqNum, type SeqNum } from './seq-num.ts'
-export { SqliteDb, SqliteError, type Row } from './sqlite.ts'
+export { SqliteDb, SqliteError, RecordedWrites, type Row } from './sqlite.ts'
 export {
   CairnError,
   InvalidEventArgsError,

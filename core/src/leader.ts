@@ -4,7 +4,8 @@ import { Materialization } from './materialize.ts'
 import type { Schema } from './schema/schema.ts'
 import { compareSeqNum, type SeqNum } from './seq-num.ts'
 import { addLocal, confirmPrefix, initialSyncState, mergeUpstream, type SyncState } from './sync/sync-state.ts'
-import type { SqliteDb } from './sqlite.ts'
+import type { SqlValue } from './sql.ts'
+import { SqliteError, type RecordedWrites, type SqliteDb } from './sqlite.ts'
 import { newEventId } from './event-record.ts'
 
 /** Reported while state is rebuilt from the eventlog after a schema change. */
@@ -42,8 +43,13 @@ export interface CommitHint {
    * token, or the last eventId of the previous commit. Null when the session cannot tell.
    */
   readonly base: string | null
-  /** The commit's recorded changes (null: it changed nothing); undefined: materialize it. */
+  /** The commit's recorded changes (null: it changed nothing); undefined: see `writes`. */
   readonly changeset: Uint8Array | null | undefined
+  /**
+   * The write statements the commit ran, with their bind values, for the leader to run instead
+   * of the materializers (used when there is no changeset). Neither: materialize it.
+   */
+  readonly writes?: RecordedWrites | undefined
 }
 
 export interface AppendResult {
@@ -109,9 +115,11 @@ CREATE TABLE IF NOT EXISTS __cairn_eventlog (
 CREATE INDEX IF NOT EXISTS __cairn_eventlog_pending ON __cairn_eventlog (status) WHERE status = 'pending';
 CREATE TABLE IF NOT EXISTS __cairn_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `
-const INSERT_EVENT = `INSERT INTO __cairn_eventlog
+// the status is part of the text (one statement per status): a bind fewer per logged event
+const insertEventSql = (status: 'pending' | 'confirmed') => `INSERT INTO __cairn_eventlog
   (seq_global, seq_client, rebase_generation, name, args, event_id, client_id, session_id, client_only, producer_seq, status)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '${status}')`
+const INSERT_EVENT = { pending: insertEventSql('pending'), confirmed: insertEventSql('confirmed') }
 const SET_META = `INSERT INTO __cairn_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`
 const REPLAY_PAGE = 2000
 
@@ -162,7 +170,7 @@ export class Leader {
    * token started from this very state (same events, same order, nothing skipped).
    */
   private stateToken: string = newEventId()
-  /** Commits whose changeset was applied instead of materializing (tests). */
+  /** Commits whose changeset or writes were applied instead of materializing (tests). */
   changesetsApplied = 0
   /** AUTOINCREMENT keeps sqlite_sequence, which changesets do not carry: always materialize. */
   private readonly changesetsUsable: boolean
@@ -450,29 +458,31 @@ export class Leader {
 
   private insertEvent(e: LoggedEvent, status: 'pending' | 'confirmed'): void {
     const s = e.seqNum
-    this.db.run(INSERT_EVENT, [
-      s.global,
-      s.client,
-      s.rebaseGeneration,
-      e.name,
-      e.json,
-      e.eventId,
-      e.clientId,
-      e.sessionId,
-      e.clientOnly ? 1 : 0,
-      e.producerSeq > 0 ? e.producerSeq : null,
-      status,
-    ])
+    // one array for every row: a batch logs thousands, and nothing keeps the values after the run
+    const v = this.eventValues
+    v[0] = s.global
+    v[1] = s.client
+    v[2] = s.rebaseGeneration
+    v[3] = e.name
+    v[4] = e.json
+    v[5] = e.eventId
+    v[6] = e.clientId
+    v[7] = e.sessionId
+    v[8] = e.clientOnly ? 1 : 0
+    v[9] = e.producerSeq > 0 ? e.producerSeq : null
+    this.db.run(INSERT_EVENT[status], v)
   }
+
+  private readonly eventValues: SqlValue[] = new Array<SqlValue>(10).fill(null)
 
   /**
    * Materializes a local batch in authority mode (`logged` is `events` as logged, same order).
    * A commit the session made on exactly our current state, numbered as we numbered it, gets
-   * the session's changeset applied instead (one C-level apply for a run of such commits,
-   * instead of every materializer and write again): the same state, as materializers are
-   * deterministic. A conflict rolls the changesets back and materializes those commits.
-   * Our state stays named by the session's token only while every commit was applied on a
-   * state named by its base and nothing failed.
+   * the session's recorded changes applied instead (its changeset, or its write statements run
+   * again; one savepoint for a run of such commits, instead of every materializer again): the
+   * same state, as materializers are deterministic. A conflict or failed write rolls them back
+   * and materializes those commits. Our state stays named by the session's token only while
+   * every commit was applied on a state named by its base and nothing failed.
    */
   private applyLocal(
     events: readonly EventRecord[],
@@ -490,7 +500,7 @@ export class Leader {
     let token = this.stateToken
     let slow: EventRecord[] = []
     let fast: EventRecord[] = []
-    let changesets: Uint8Array[] = []
+    let changes: (Uint8Array | RecordedWrites)[] = []
     let fastCommits = 0
     const materialize = (batch: readonly EventRecord[]) => {
       const failed = failures.length
@@ -503,10 +513,10 @@ export class Leader {
     }
     const flushFast = () => {
       if (fast.length === 0) return
-      if (changesets.length === 0 || this.db.applyChangesets(changesets)) this.changesetsApplied += fastCommits
+      if (this.applyChanges(changes)) this.changesetsApplied += fastCommits
       else materialize(fast)
       fast = []
-      changesets = []
+      changes = []
       fastCommits = 0
     }
     let i = 0
@@ -515,12 +525,13 @@ export class Leader {
       i += commit.count
       if (commit.count === 0) continue
       const last = events[i - 1]!.eventId
-      if (this.changesetsUsable && commit.changeset !== undefined && commit.base === token && sameNumbering(events, logged, from, i)) {
+      const recorded = commit.changeset !== undefined ? (this.changesetsUsable ? commit.changeset : undefined) : usableWrites(commit.writes)
+      if (recorded !== undefined && commit.base === token && sameNumbering(events, logged, from, i)) {
         // materializing what came before may have failed, and then our state is not the session's
         flushSlow()
         if (commit.base === token) {
           for (let k = from; k < i; k++) fast.push(logged[k]!)
-          if (commit.changeset !== null) changesets.push(commit.changeset)
+          if (recorded !== null) changes.push(recorded)
           fastCommits++
           token = last
           continue
@@ -533,6 +544,35 @@ export class Leader {
     flushSlow()
     flushFast()
     this.stateToken = token
+  }
+
+  /**
+   * Applies recorded changes in order, in one savepoint (consecutive changesets combined into
+   * one apply). Returns false, with nothing applied, on a conflict or a failed write.
+   */
+  private applyChanges(changes: readonly (Uint8Array | RecordedWrites)[]): boolean {
+    if (changes.length === 0) return true
+    try {
+      return this.db.transaction(() => {
+        let group: Uint8Array[] = []
+        const applyGroup = () => {
+          if (group.length > 0 && !this.db.applyChangesets(group)) throw CONFLICT
+          group = []
+        }
+        for (const c of changes) {
+          if (c instanceof Uint8Array) group.push(c)
+          else {
+            applyGroup()
+            this.db.replayWrites(c)
+          }
+        }
+        applyGroup()
+        return true
+      })
+    } catch (e) {
+      if (e === CONFLICT || e instanceof SqliteError) return false
+      throw e
+    }
   }
 
   /** Materializes events in one savepoint; when one fails, again one savepoint per event. */
@@ -643,6 +683,14 @@ export class Leader {
     for (let i = 1; i < log.length; i++) if (compareSeqNum(log[i - 1]!.seqNum, log[i]!.seqNum) >= 0) return false
     return true
   }
+}
+
+const CONFLICT = new Error('recorded changes conflict with the state')
+
+/** Writes the leader can run instead of materializing: null when there are none, undefined when unusable. */
+function usableWrites(writes: RecordedWrites | undefined): RecordedWrites | null | undefined {
+  if (writes === undefined || writes.failed) return undefined
+  return writes.length === 0 ? null : writes
 }
 
 /** The session materialized events[from, to) with the numbers and client id we logged them with. */

@@ -1,8 +1,9 @@
 import { CairnError, ColumnValueError, MaterializerError, SchemaError } from './errors.ts'
 import type { EventRecord } from './event-record.ts'
 import { SESSION_BIND } from './schema/client-document.ts'
-import type { EventMeta, MaterializerContext, MaterializerWrite, RawRead } from './schema/materializers.ts'
-import type { Queryable } from './schema/query-builder.ts'
+import type { AnyEventDef } from './schema/events.ts'
+import type { EventMeta, Materializer, MaterializerContext, MaterializerWrite, RawRead } from './schema/materializers.ts'
+import { WriteQuery, type Queryable } from './schema/query-builder.ts'
 import type { Schema } from './schema/schema.ts'
 import { isSqlFragment, type BindValues, type SqlFragment } from './sql.ts'
 import { SqliteError, type SqliteDb } from './sqlite.ts'
@@ -12,10 +13,18 @@ import { SqliteError, type SqliteDb } from './sqlite.ts'
  * (with changeset recording around it) and by the leader (plain).
  */
 export class Materialization {
+  /** Materializer and definition by event name: one lookup per event instead of two. */
+  private readonly byName = new Map<string, { readonly materializer: Materializer; readonly def: AnyEventDef }>()
+
   constructor(
     private readonly db: SqliteDb,
     private readonly schema: Schema,
-  ) {}
+  ) {
+    for (const [name, materializer] of schema.materializers) {
+      const def = schema.eventsByName.get(name)
+      if (def !== undefined) this.byName.set(name, { materializer, def })
+    }
+  }
 
   /**
    * Runs the event's materializer and executes its writes. Throws `MaterializerError` naming the
@@ -23,9 +32,9 @@ export class Materialization {
    * Returns false when the event is unknown to the schema (nothing was written).
    */
   apply(event: EventRecord, args?: unknown): boolean {
-    const materializer = this.schema.materializers.get(event.name)
-    const def = this.schema.eventsByName.get(event.name)
-    if (materializer === undefined || def === undefined) return false
+    const known = this.byName.get(event.name)
+    if (known === undefined) return false
+    const { materializer, def } = known
     const meta: EventMeta = {
       name: event.name,
       eventId: event.eventId,
@@ -45,8 +54,8 @@ export class Materialization {
       )
     }
     if (result === undefined || result === null) return true
-    const writes = Array.isArray(result) ? (result as readonly MaterializerWrite[]) : [result as MaterializerWrite]
-    for (const write of writes) this.write(event.name, write)
+    if (!Array.isArray(result)) this.write(event.name, result as MaterializerWrite)
+    else for (const write of result as readonly MaterializerWrite[]) this.write(event.name, write)
     return true
   }
 
@@ -84,8 +93,13 @@ export class Materialization {
   private write(eventName: string, write: MaterializerWrite): void {
     let sql: string
     let bindValues: BindValues | undefined
+    // a builder's bind values are made for this write and never changed (raw ones may be reused)
+    let owned = false
     try {
-      if ('~writable' in write || ('asSql' in write && typeof (write as { asSql?: unknown }).asSql === 'function')) {
+      if (write instanceof WriteQuery) {
+        ;({ query: sql, bindValues } = write.asSql())
+        owned = true
+      } else if ('~writable' in write || ('asSql' in write && typeof (write as { asSql?: unknown }).asSql === 'function')) {
         ;({ query: sql, bindValues } = (write as { asSql(): SqlFragment }).asSql())
       } else if (isSqlFragment(write)) ({ query: sql, bindValues } = write)
       else if (typeof (write as { sql?: unknown }).sql === 'string')
@@ -98,7 +112,7 @@ export class Materialization {
       throw materializerError(eventName, e)
     }
     try {
-      this.db.run(sql, bindValues)
+      this.db.runOwned(sql, bindValues, owned)
     } catch (e) {
       throw materializerError(eventName, e, sql)
     }

@@ -1,7 +1,11 @@
 import sqlite3InitModule from '@sqlite.org/sqlite-wasm'
 import { changesetTableNames } from './changeset.ts'
 import { revertChangeset, SqlReal, type RevertValue } from './changeset-revert.ts'
+import { RecordedWrites } from './recorded-writes.ts'
+import { check, decodeUtf8, SqliteError, toSqliteError, updateHookThunk, type RawExports } from './sqlite-wasm.ts'
 import type { BindValues, SqlValue } from './sql.ts'
+
+export { RecordedWrites, SqliteError }
 
 // The sqlite-wasm typings model the module loosely; we keep our own narrow view of what we call.
 type Sqlite3 = Awaited<ReturnType<typeof sqlite3InitModule>>
@@ -32,27 +36,13 @@ const SQLITE_CHANGESET_ABORT = 2
 let conflictHandler = 0
 let conflicted = false
 
-/** A failure reported by SQLite, with the table and column parsed out of constraint messages. */
-export class SqliteError extends Error {
-  readonly resultCode: number
-  readonly table: string | undefined
-  readonly column: string | undefined
-  constructor(message: string, resultCode: number, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'SqliteError'
-    this.resultCode = resultCode
-    const m = /constraint failed: ([\w$]+)\.([\w$]+)/i.exec(message)
-    this.table = m?.[1]
-    this.column = m?.[2]
-  }
-  get isConstraint(): boolean {
-    return (this.resultCode & 0xff) === 19
-  }
-}
-
 interface CachedStatement {
   readonly stmt: OoStmt
   readonly pointer: number
+  /** Changes nothing (a read, or transaction control): never recorded by `recordWrites`. */
+  readonly readonly: boolean
+  /** How many parameters it has. */
+  readonly params: number
   columnNames: string[] | undefined
   lastUsed: number
 }
@@ -158,7 +148,7 @@ export class SqliteDb {
     const p = cached.pointer
     const w = this.w
     try {
-      if (bindValues !== undefined && bindValues.length > 0) this.bind(p, bindValues)
+      this.bind(cached, bindValues ?? NO_VALUES, 0, bindValues?.length ?? 0)
       const names = (cached.columnNames ??= cached.stmt.getColumnNames())
       const n = names.length
       const rows: Row[] = []
@@ -169,7 +159,12 @@ export class SqliteDb {
         rows.push(row)
       }
       this.checkStepDone(rc)
+      // a write with RETURNING, e.g. from ctx.query in a materializer
+      if (this.writes !== undefined && !cached.readonly) this.writes.push(sql, bindValues)
       return rows
+    } catch (e) {
+      if (this.writes !== undefined && !cached.readonly) this.writes.failed = true
+      throw e
     } finally {
       this.reset(p)
     }
@@ -177,15 +172,20 @@ export class SqliteDb {
 
   /** Runs a statement and returns the first column of every row. */
   selectColumn(sql: string, bindValues?: BindValues): SqlValue[] {
-    const p = this.prepare(sql).pointer
+    const cached = this.prepare(sql)
+    const p = cached.pointer
     const w = this.w
     try {
-      if (bindValues !== undefined && bindValues.length > 0) this.bind(p, bindValues)
+      this.bind(cached, bindValues ?? NO_VALUES, 0, bindValues?.length ?? 0)
       const out: SqlValue[] = []
       let rc: number
       while ((rc = w.sqlite3_step(p)) === SQLITE_ROW) out.push(this.column(p, 0))
       this.checkStepDone(rc)
+      if (this.writes !== undefined && !cached.readonly) this.writes.push(sql, bindValues)
       return out
+    } catch (e) {
+      if (this.writes !== undefined && !cached.readonly) this.writes.failed = true
+      throw e
     } finally {
       this.reset(p)
     }
@@ -193,18 +193,73 @@ export class SqliteDb {
 
   /** Runs a write statement; returns the number of rows it changed. */
   run(sql: string, bindValues?: BindValues | readonly RevertValue[]): number {
-    const p = this.prepare(sql).pointer
+    return this.runOwned(sql, bindValues, false)
+  }
+
+  /**
+   * `run` for callers that never change `bindValues` afterwards (`owned`): `recordWrites`
+   * then keeps the array itself instead of a copy.
+   */
+  runOwned(sql: string, bindValues: BindValues | readonly RevertValue[] | undefined, owned: boolean): number {
+    const cached = this.prepare(sql)
+    const changes = this.step(cached, bindValues ?? NO_VALUES, 0, bindValues?.length ?? 0)
+    if (this.writes !== undefined && !cached.readonly) this.writes.push(sql, bindValues, owned)
+    return changes
+  }
+
+  /** Binds values[from, to), steps to the end, resets; returns the number of rows changed. */
+  private step(cached: CachedStatement, values: BindValues | readonly RevertValue[], from: number, to: number): number {
+    const p = cached.pointer
     const w = this.w
     try {
-      if (bindValues !== undefined && bindValues.length > 0) this.bind(p, bindValues)
+      this.bind(cached, values, from, to)
       let rc: number
       while ((rc = w.sqlite3_step(p)) === SQLITE_ROW) {
         // a write with RETURNING yields rows; run() ignores them
       }
       this.checkStepDone(rc)
       return w.sqlite3_changes(this.dbPointer)
+    } catch (e) {
+      if (this.writes !== undefined && !cached.readonly) this.writes.failed = true
+      throw e
     } finally {
       this.reset(p)
+    }
+  }
+
+  /**
+   * Runs `fn` and returns the tables it wrote (as `recordTables`) and every write statement it
+   * ran with its bind values, so that another database holding the same state can reach the
+   * same state by `replayWrites` alone: without running the code that decided the writes, and
+   * far cheaper to record than a changeset (which reads every changed row back).
+   */
+  recordWrites(fn: () => void): { readonly tables: ReadonlySet<string>; readonly writes: RecordedWrites } {
+    const writes = new RecordedWrites()
+    const outer = this.writes
+    this.writes = writes
+    let tables: ReadonlySet<string>
+    try {
+      tables = this.recordTables(fn)
+    } finally {
+      this.writes = outer
+    }
+    outer?.append(writes)
+    return { tables, writes }
+  }
+
+  private writes: RecordedWrites | undefined
+
+  /**
+   * Runs writes recorded by `recordWrites` on this database, in order. Throws (a SqliteError)
+   * when one fails; the caller's transaction decides what is kept.
+   */
+  replayWrites(writes: RecordedWrites): void {
+    const { sql, binds } = writes
+    for (let k = 0; k < sql.length; k++) {
+      const cached = this.prepare(sql[k]!)
+      const values = binds[k] ?? NO_VALUES
+      this.step(cached, values, 0, values.length)
+      if (this.writes !== undefined && !cached.readonly) this.writes.push(sql[k]!, values, true)
     }
   }
 
@@ -277,14 +332,20 @@ export class SqliteDb {
     if (this.tableHooks) return
     this.tableHooks = true
     const { wasm } = this.sqlite3
-    const onUpdate = wasm.installFunction('v(pippj)', (_arg: number, _op: number, _db: number, zTable: number) => {
+    const onTable = (zTable: number) => {
       const into = this.recordingTables
       if (into === undefined) return
       // the name lives in the table's schema object; a schema change clears the cache (exec)
       let name = this.tableNames.get(zTable)
       if (name === undefined) this.tableNames.set(zTable, (name = wasm.cstrToJs(zTable) as string))
       into.add(name)
-    }) as number
+    }
+    const thunk = updateHookThunk(onTable)
+    const onUpdate = (
+      thunk !== undefined
+        ? wasm.installFunction(thunk as unknown as (...args: unknown[]) => unknown, 'v(pippj)')
+        : wasm.installFunction('v(pippj)', (_arg: number, _op: number, _db: number, zTable: number) => onTable(zTable))
+    ) as number
     this.w.sqlite3_update_hook(this.dbPointer, onUpdate, 0)
     // `DELETE FROM t` without WHERE empties a table in one go and calls no update hook. An
     // authorizer answering IGNORE to a delete turns that optimization off (documented for
@@ -525,7 +586,15 @@ export class SqliteDb {
       throw toSqliteError(e)
     }
     if (this.statements.size >= STATEMENT_CACHE_SIZE) this.evictLeastRecentlyUsed()
-    cached = { stmt, pointer: stmt.pointer as number, columnNames: undefined, lastUsed: ++this.useClock }
+    const pointer = stmt.pointer as number
+    cached = {
+      stmt,
+      pointer,
+      readonly: this.w.sqlite3_stmt_readonly(pointer) !== 0,
+      params: this.w.sqlite3_bind_parameter_count(pointer),
+      columnNames: undefined,
+      lastUsed: ++this.useClock,
+    }
     this.statements.set(sql, cached)
     return cached
   }
@@ -577,14 +646,38 @@ export class SqliteDb {
     return h
   }
 
-  private bind(p: number, values: BindValues | readonly RevertValue[]): void {
+  /**
+   * Binds values[from, to) to parameters 1, 2, ... No values leave every parameter NULL. Bound
+   * values stay until the next bind (no sqlite3_clear_bindings after each run: every run binds
+   * all parameters anew, and the call was a tenth of a small insert's cost).
+   *
+   * Text and blobs are bound SQLITE_STATIC from one scratch buffer, each value at its own offset:
+   * SQLite then reads them in place instead of allocating and copying each one. This holds
+   * because the buffer is only rewritten by the next bind, and every step is preceded by a bind
+   * (or a clear) of all its parameters: a statement never steps with another's leftovers.
+   */
+  private bind(cached: CachedStatement, values: BindValues | readonly RevertValue[], from: number, to: number): void {
     const w = this.w
-    const expected = w.sqlite3_bind_parameter_count(p)
-    if (values.length !== expected) {
-      throw new SqliteError(`The statement has ${expected} parameter(s) but ${values.length} bind value(s) were given.`, 25)
+    const p = cached.pointer
+    const expected = cached.params
+    if (to === from) {
+      if (expected > 0) w.sqlite3_clear_bindings(p)
+      return
     }
-    for (let i = 0; i < values.length; i++) {
+    if (to - from !== expected) {
+      throw new SqliteError(`The statement has ${expected} parameter(s) but ${to - from} bind value(s) were given.`, 25)
+    }
+    // room for every text and blob first: growing the buffer mid-way would move values bound already
+    let room = 0
+    for (let i = from; i < to; i++) {
       const v = values[i]
+      if (typeof v === 'string') room += v.length * 3 + 1
+      else if (v instanceof Uint8Array) room += v.byteLength + 1
+    }
+    if (room > 0) this.ensureScratch(room)
+    let at = this.scratch
+    for (let i = 0; i < to - from; i++) {
+      const v = values[from + i]
       let rc: number
       if (v === null || v === undefined) rc = w.sqlite3_bind_null(p, i + 1)
       else if (typeof v === 'number') {
@@ -596,13 +689,14 @@ export class SqliteDb {
               ? w.sqlite3_bind_int64(p, i + 1, BigInt(v))
               : w.sqlite3_bind_double(p, i + 1, v)
       } else if (typeof v === 'string') {
-        const n = this.writeScratch(v)
-        rc = w.sqlite3_bind_text(p, i + 1, this.scratch, n, SQLITE_TRANSIENT)
+        const n = this.writeUtf8(v, at)
+        rc = w.sqlite3_bind_text(p, i + 1, at, n, SQLITE_STATIC)
+        at += n
       } else if (typeof v === 'bigint') rc = w.sqlite3_bind_int64(p, i + 1, v)
       else if (v instanceof Uint8Array) {
-        this.ensureScratch(v.byteLength + 1)
-        this.heap().set(v, this.scratch)
-        rc = w.sqlite3_bind_blob(p, i + 1, this.scratch, v.byteLength, SQLITE_TRANSIENT)
+        this.heap().set(v, at)
+        rc = w.sqlite3_bind_blob(p, i + 1, at, v.byteLength, SQLITE_STATIC)
+        at += v.byteLength
       } else if (typeof v === 'boolean') rc = w.sqlite3_bind_int64(p, i + 1, v ? 1n : 0n)
       else if (v instanceof SqlReal) rc = w.sqlite3_bind_double(p, i + 1, v.value)
       else
@@ -614,10 +708,9 @@ export class SqliteDb {
     }
   }
 
-  /** Writes a string as UTF-8 into the scratch buffer; returns its byte length. */
-  private writeScratch(value: string): number {
+  /** Writes a string as UTF-8 at `at` (with room for length * 3 bytes); returns its byte length. */
+  private writeUtf8(value: string, at: number): number {
     const max = value.length * 3
-    this.ensureScratch(max + 1)
     const heap = this.heap()
     if (max < 256) {
       // short ASCII strings are the common case; encodeInto has a fixed cost that dominates them
@@ -628,11 +721,11 @@ export class SqliteDb {
           ascii = false
           break
         }
-        heap[this.scratch + j] = c
+        heap[at + j] = c
       }
       if (ascii) return value.length
     }
-    return encoder.encodeInto(value, heap.subarray(this.scratch, this.scratch + max + 1)).written
+    return encoder.encodeInto(value, heap.subarray(at, at + max)).written
   }
 
   private ensureScratch(size: number): void {
@@ -646,7 +739,6 @@ export class SqliteDb {
   /** Resets without throwing: a failed step's error was already raised by checkStepDone. */
   private reset(p: number): void {
     this.w.sqlite3_reset(p)
-    this.w.sqlite3_clear_bindings(p)
   }
 
   private checkStepDone(rc: number): void {
@@ -657,70 +749,6 @@ export class SqliteDb {
 }
 
 const EMPTY_SET: ReadonlySet<string> = new Set()
-const SQLITE_TRANSIENT = -1
+const NO_VALUES: BindValues = []
+const SQLITE_STATIC = 0
 const encoder = new TextEncoder()
-const decoder = new TextDecoder()
-
-interface RawExports {
-  sqlite3_step(p: number): number
-  sqlite3_reset(p: number): number
-  sqlite3_clear_bindings(p: number): number
-  sqlite3_changes(db: number): number
-  sqlite3_bind_parameter_count(p: number): number
-  sqlite3_bind_null(p: number, i: number): number
-  sqlite3_bind_int(p: number, i: number, v: number): number
-  sqlite3_bind_int64(p: number, i: number, v: bigint): number
-  sqlite3_bind_double(p: number, i: number, v: number): number
-  sqlite3_bind_text(p: number, i: number, ptr: number, n: number, destructor: number): number
-  sqlite3_bind_blob(p: number, i: number, ptr: number, n: number, destructor: number): number
-  sqlite3_column_type(p: number, i: number): number
-  sqlite3_column_double(p: number, i: number): number
-  sqlite3_column_int64(p: number, i: number): bigint
-  sqlite3_column_text(p: number, i: number): number
-  sqlite3_column_blob(p: number, i: number): number
-  sqlite3_column_bytes(p: number, i: number): number
-  sqlite3session_create(db: number, zDb: number, ppSession: number): number
-  sqlite3session_object_config(p: number, op: number, pArg: number): number
-  sqlite3session_attach(p: number, zTab: number): number
-  sqlite3session_changeset(p: number, pn: number, pp: number): number
-  sqlite3session_delete(p: number): void
-  sqlite3changeset_start(pp: number, n: number, p: number): number
-  sqlite3changeset_next(p: number): number
-  sqlite3changeset_op(p: number, pzTab: number, pnCol: number, pOp: number, pbIndirect: number): number
-  sqlite3changeset_finalize(p: number): number
-  sqlite3changeset_invert(n: number, p: number, pnOut: number, ppOut: number): number
-  sqlite3changeset_apply(db: number, n: number, p: number, xFilter: number, xConflict: number, pCtx: number): number
-  sqlite3changegroup_new(pp: number): number
-  sqlite3changegroup_add(pGroup: number, n: number, p: number): number
-  sqlite3changegroup_output(pGroup: number, pn: number, pp: number): number
-  sqlite3changegroup_delete(pGroup: number): void
-  sqlite3_malloc(n: number): number
-  sqlite3_update_hook(db: number, fn: number, arg: number): number
-  sqlite3_set_authorizer(db: number, fn: number, arg: number): number
-  sqlite3_free(p: number): void
-}
-
-/** UTF-8 to string; short ASCII runs are decoded by hand, which beats TextDecoder's call cost. */
-function decodeUtf8(heap: Uint8Array, ptr: number, n: number): string {
-  if (n < 48) {
-    let s = ''
-    for (let i = 0; i < n; i++) {
-      const c = heap[ptr + i]!
-      if (c > 127) return decoder.decode(heap.subarray(ptr, ptr + n))
-      s += String.fromCharCode(c)
-    }
-    return s
-  }
-  return decoder.decode(heap.subarray(ptr, ptr + n))
-}
-
-function check(rc: number, what: string): void {
-  if (rc !== 0) throw new SqliteError(`${what} failed (sqlite code ${rc})`, rc)
-}
-
-function toSqliteError(e: unknown): SqliteError {
-  if (e instanceof SqliteError) return e
-  const err = e as { message?: string; resultCode?: number }
-  const message = String(err.message ?? e).replace(/^SQLITE_\w+: sqlite3 result code \d+: /, '')
-  return new SqliteError(message, typeof err.resultCode === 'number' ? err.resultCode : 1, { cause: e })
-}

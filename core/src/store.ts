@@ -1,6 +1,6 @@
 import type { Adapter, LeaderPort } from './adapter.ts'
 import { CairnError, MaterializerError, SchemaError, StoreShutdownError } from './errors.ts'
-import { newEventId, shortId, type EventRecord } from './event-record.ts'
+import { newEventIds, shortId, type EventRecord } from './event-record.ts'
 import {
   INTERNAL_TABLES,
   type BootProgress,
@@ -18,7 +18,7 @@ import type { EventInput } from './schema/events.ts'
 import type { Queryable } from './schema/query-builder.ts'
 import type { Schema } from './schema/schema.ts'
 import { compareSeqNum, formatSeqNum, nextSeqNum, type SeqNum } from './seq-num.ts'
-import { SqliteDb, type RecordedChanges } from './sqlite.ts'
+import { SqliteDb, type RecordedChanges, type RecordedWrites } from './sqlite.ts'
 import { syncStatus$, type SyncStatus } from './sync/status.ts'
 import type { SyncOptions } from './sync/leader-sync.ts'
 import { addLocal, initialSyncState, mergeUpstream, type SyncState } from './sync/sync-state.ts'
@@ -26,9 +26,6 @@ import { Outcome } from './outcome.ts'
 import { computed as preactComputed, signal as preactSignal } from '@preact/signals-core'
 
 export type { SyncStatus }
-
-/** From this many events, a commit without a sync backend records its changeset for the leader. */
-export const LEADER_CHANGESET_MIN_EVENTS = 8
 
 export interface CreateStoreOptions<S extends Schema = Schema> {
   readonly schema: S
@@ -138,8 +135,13 @@ export class Store<S extends Schema = Schema> {
    * failed append). Lets the leader apply our changesets instead of materializing again.
    */
   private stateToken: string | null
-  /** Validated args of this session's pending events, so a replay skips parsing and validating. */
-  private readonly pendingArgs = new Map<string, unknown>()
+  /**
+   * While a rebase or reload re-applies events: the validated args of this session's pending
+   * events by eventId, for those that come back from the leader without them, so a replay skips
+   * parsing and validating. Built only then: a map kept up to date cost two hash operations per
+   * committed event.
+   */
+  private pendingArgs: ReadonlyMap<string, unknown> | undefined
   /** Resolvers of `handle.confirmed`, by the last synced eventId of the commit. */
   private readonly confirmWaiters = new Map<string, Outcome>()
   private outbox: OutboxEntry[] = []
@@ -228,51 +230,64 @@ export class Store<S extends Schema = Schema> {
     const mixed = defs.some((d) => d.clientOnly !== clientOnly)
     const records: EventRecord[] = []
     let head = this.localHead
-    const args: unknown[] = []
     let nextGlobal = this.sync.upstreamHead + this.sync.pending.length + 1
-    const applyAll = (record: (apply: () => void, eventName: string, clientOnly: boolean) => void) => {
+    const eventIds = newEventIds(events.length)
+    const { clientId, sessionId } = this
+    const { rebaseGeneration } = this.sync
+    const materialization = this.materialization
+    /** Materializes every event; `record` (if given) wraps each event's materialization. */
+    const applyAll = (record?: (apply: () => void, eventName: string, clientOnly: boolean) => void) => {
       for (let i = 0; i < events.length; i++) {
         const event = events[i]!
         const def = defs[i]!
         // synced events chain after the pending ones; client-only ones count after the head
-        head = def.clientOnly ? nextSeqNum(head, true) : { global: nextGlobal++, client: 0, rebaseGeneration: this.sync.rebaseGeneration }
+        head = def.clientOnly ? nextSeqNum(head, true) : { global: nextGlobal++, client: 0, rebaseGeneration }
         const rec: EventRecord = {
           seqNum: head,
           name: event.name,
           json: event.json,
-          eventId: newEventId(),
-          clientId: this.clientId,
-          sessionId: this.sessionId,
+          eventId: eventIds[i]!,
+          clientId,
+          sessionId,
           clientOnly: def.clientOnly,
           args: event.args,
         }
-        record(() => this.materialization.apply(rec, event.args), event.name, def.clientOnly)
+        if (record === undefined) materialization.apply(rec, event.args)
+        else record(() => materialization.apply(rec, event.args), event.name, def.clientOnly)
         records.push(rec)
-        if (!def.clientOnly) args.push(event.args)
       }
     }
     let entries: UndoEntry[] = []
     let written: ReadonlySet<string> = new Set()
     let changeset: Uint8Array | null | undefined
+    let writes: RecordedWrites | undefined
     // the write checks run inside the transaction, so a refused commit leaves nothing behind
     this.db.transaction(() => {
       if (!mixed) {
         // One changeset per commit: a session's first write to a table costs a schema lookup
         // (~50 µs), so recording per event would dominate small commits. A commit is all or
         // nothing, and so is its undo.
-        // Without a sync backend nothing is ever undone, so only the tables are recorded; a large
-        // synced commit records its changeset anyway, for the leader to apply instead of running
-        // every materializer again (cheaper than recording from LEADER_CHANGESET_MIN_EVENTS on).
-        const forLeader = !this.undoable && !clientOnly && events.length >= LEADER_CHANGESET_MIN_EVENTS
-        const run = () => applyAll((apply) => apply())
-        const recorded = forLeader ? this.db.recordChanges(run) : this.record(run)
-        this.checkWrites(events.length === 1 ? `"${events[0]!.name}"` : 'in this commit', clientOnly, recorded.tables)
-        // client-only events are final at once: they are never undone
-        if (!clientOnly) {
-          entries = [{ records: [...records], changeset: recorded.changeset, tables: recorded.tables, done: 0 }]
-          changeset = recorded.changeset
+        // Without a sync backend nothing is ever undone, so only the tables are recorded, and a
+        // synced commit's write statements, for the leader to run instead of every materializer
+        // again (recording them costs an array push per write; a changeset would read every
+        // changed row back).
+        const run = () => applyAll()
+        if (!this.undoable && !clientOnly) {
+          const recorded = this.db.recordWrites(run)
+          this.checkWrites(events.length === 1 ? `"${events[0]!.name}"` : 'in this commit', clientOnly, recorded.tables)
+          entries = [{ records: [...records], changeset: undefined, tables: recorded.tables, done: 0 }]
+          writes = recorded.writes
+          written = recorded.tables
+        } else {
+          const recorded = this.record(run)
+          this.checkWrites(events.length === 1 ? `"${events[0]!.name}"` : 'in this commit', clientOnly, recorded.tables)
+          // client-only events are final at once: they are never undone
+          if (!clientOnly) {
+            entries = [{ records: [...records], changeset: recorded.changeset, tables: recorded.tables, done: 0 }]
+            changeset = recorded.changeset
+          }
+          written = recorded.tables
         }
-        written = recorded.tables
       } else {
         // synced and client-only events in one commit: record each event to check what it wrote
         const all = new Set<string>()
@@ -286,7 +301,7 @@ export class Store<S extends Schema = Schema> {
       }
     })
     this.localHead = head
-    const hint: CommitHint = { count: records.length, base: this.stateToken, changeset }
+    const hint: CommitHint = { count: records.length, base: this.stateToken, changeset, writes }
     this.stateToken = records[records.length - 1]!.eventId
     const synced = records.filter((r) => !r.clientOnly)
     // each mixed entry undoes one synced event, in order
@@ -297,7 +312,6 @@ export class Store<S extends Schema = Schema> {
       // leader confirms any) quadratic. The store is the only holder of its sync state's list.
       const pending = this.sync.pending as EventRecord[]
       for (const r of synced) pending.push(r)
-      synced.forEach((r, i) => this.pendingArgs.set(r.eventId, args[i]))
     }
     this.clientOnlyUnpersisted += records.length - synced.length
     this.graph.bump(written)
@@ -428,9 +442,9 @@ export class Store<S extends Schema = Schema> {
     // our state now holds events the leader materialized in another order or batch
     if (result.rollback.length > 0 || result.apply.length > 0) this.stateToken = null
     const touched = new Set<string>()
-    const confirmedById = new Map(result.confirmed.map((e) => [e.eventId, e]))
+    const confirmedById = () => new Map(result.confirmed.map((e) => [e.eventId, e]))
     if (result.rollback.length === 0) {
-      this.markDone(confirmedById)
+      this.markDone(result.confirmed)
       if (result.apply.length > 0) {
         const recorded = this.record(() => this.applyAll(result.apply))
         for (const t of recorded.tables) touched.add(t)
@@ -444,7 +458,7 @@ export class Store<S extends Schema = Schema> {
       }
       const undoBefore = [...this.undo]
       try {
-        this.rebase(from, firstRolledBack, confirmedById, result, touched)
+        this.withPendingArgs(() => this.rebase(from, firstRolledBack, confirmedById(), result, touched))
       } catch (e) {
         // The recorded undo no longer fits this session's state (a materializer that is not
         // deterministic, or state written behind the store's back). The transaction left the
@@ -494,12 +508,14 @@ export class Store<S extends Schema = Schema> {
     const last = this.sync.pending[this.sync.pending.length - 1]
     const upstream: SeqNum = { global: this.sync.upstreamHead, client: 0, rebaseGeneration: 0 }
     this.localHead = last !== undefined ? last.seqNum : compareSeqNum(this.localHead, upstream) > 0 ? this.localHead : upstream
-    for (const e of [...result.confirmed, ...result.apply]) {
-      this.pendingArgs.delete(e.eventId)
-      const waiter = this.confirmWaiters.get(e.eventId)
-      if (waiter !== undefined) {
-        this.confirmWaiters.delete(e.eventId)
-        waiter.resolve()
+    const waiters = this.confirmWaiters
+    for (const list of [result.confirmed, result.apply]) {
+      for (let i = 0; i < list.length && waiters.size > 0; i++) {
+        const waiter = waiters.get(list[i]!.eventId)
+        if (waiter !== undefined) {
+          waiters.delete(list[i]!.eventId)
+          waiter.resolve()
+        }
       }
     }
     this.graph.bump(touched)
@@ -539,6 +555,10 @@ export class Store<S extends Schema = Schema> {
   }
 
   private reload(boot: SessionBoot): void {
+    this.withPendingArgs(() => this.reloadFrom(boot))
+  }
+
+  private reloadFrom(boot: SessionBoot): void {
     const local = this.outbox.flatMap((entry) => entry.records)
     this.db.load(boot.snapshot)
     for (const table of INTERNAL_TABLES) this.db.exec(`DROP TABLE IF EXISTS ${table}`)
@@ -565,18 +585,36 @@ export class Store<S extends Schema = Schema> {
     this.statusVersion.value++
   }
 
+  /** Runs `fn` with `pendingArgs` built from the pending events as they are now. */
+  private withPendingArgs(fn: () => void): void {
+    const byId = new Map<string, unknown>()
+    for (const r of this.sync.pending) if (r.args !== undefined) byId.set(r.eventId, r.args)
+    this.pendingArgs = byId
+    try {
+      fn()
+    } finally {
+      this.pendingArgs = undefined
+    }
+  }
+
   private record(fn: () => void): RecordedChanges {
     return this.undoable ? this.db.recordChanges(fn) : { changeset: undefined, tables: this.db.recordTables(fn) }
   }
 
   /** Confirmed in place: undo entries whose events are all confirmed are dropped (never undone). */
-  private markDone(confirmed: ReadonlyMap<string, EventRecord>): void {
-    let remaining = confirmed.size
+  private markDone(confirmed: readonly EventRecord[]): void {
+    let remaining = confirmed.length
+    // The confirmed events are the oldest pending ones, in order, so they match the undo records
+    // one by one; by eventId (a map of them all) only if not.
+    let next = 0
+    let byId: ReadonlyMap<string, EventRecord> | undefined
     while (remaining > 0 && this.undo.length > 0) {
       const entry = this.undo[0]!
       while (entry.done < entry.records.length && remaining > 0) {
         const record = entry.records[entry.done]!
-        const final = confirmed.get(record.eventId)
+        let final: EventRecord | undefined
+        if (byId === undefined && confirmed[next]?.eventId === record.eventId) final = confirmed[next++]
+        else final = (byId ??= new Map(confirmed.map((e) => [e.eventId, e]))).get(record.eventId)
         if (final === undefined) break
         entry.records[entry.done] = final
         entry.done++
@@ -610,7 +648,8 @@ export class Store<S extends Schema = Schema> {
   }
 
   private applyOne(event: EventRecord): void {
-    if (!this.materialization.apply(event, this.pendingArgs.get(event.eventId)) && this.schema.unknownEventHandling === 'fail') {
+    const args = event.args !== undefined ? event.args : this.pendingArgs?.get(event.eventId)
+    if (!this.materialization.apply(event, args) && this.schema.unknownEventHandling === 'fail') {
       this.reportError(
         new CairnError(
           'UnknownEvent',

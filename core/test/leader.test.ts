@@ -12,7 +12,7 @@ import {
   type BootProgress,
   type EventRecord,
 } from '@cairn/core'
-import { newEventId } from '../src/event-record.ts'
+import { newEventId, newEventIds } from '../src/event-record.ts'
 import { describe, expect, it, vi } from 'vitest'
 import { z } from 'zod'
 import { events, makeStore, materializers, schema, tables } from './fixtures.ts'
@@ -88,10 +88,11 @@ describe('session boot', () => {
     await last.persisted
     const clientId = first.clientId
     await first.shutdown()
-    expect(calls).toHaveBeenCalledTimes(4) // once in the session, once in the leader, per event
+    // once per event, in the session: the leader runs the session's recorded writes
+    expect(calls).toHaveBeenCalledTimes(2)
 
     const second = await createStorePromise({ schema: counting, adapter, storeId: 's' })
-    expect(calls).toHaveBeenCalledTimes(4)
+    expect(calls).toHaveBeenCalledTimes(2)
     expect(second.query(queryDb(tables.todos.orderBy('id'))).map((t) => t.id)).toEqual(['a', 'b'])
     expect(second.query(queryDb(tables.drafts))).toEqual([{ id: 'current', text: 'draft' }])
     expect(second.clientId).toBe(clientId)
@@ -264,6 +265,26 @@ describe('newEventId', () => {
       now.mockReturnValue(1_000_000_000_000)
       const b = newEventId()
       expect(b > a).toBe(true)
+    } finally {
+      now.mockRestore()
+    }
+  })
+
+  it('gives the same ids in batches: v7, distinct, ascending with the ids made before and after, through clock steps back', () => {
+    const now = vi.spyOn(Date, 'now')
+    try {
+      now.mockReturnValue(3_000_000_000_000)
+      const first = newEventId()
+      const batch = newEventIds(6000) // more than the 4,096 of one millisecond, and a pool refill
+      now.mockReturnValue(2_500_000_000_000)
+      const small = newEventIds(3)
+      const back = newEventIds(100)
+      const last = newEventId()
+      const ids = [first, ...batch, ...small, ...back, last]
+      for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+      expect(new Set(ids).size).toBe(ids.length)
+      expect([...ids].sort()).toEqual(ids)
+      expect(parseInt(batch[0]!.slice(0, 8) + batch[0]!.slice(9, 13), 16)).toBe(3_000_000_000_000)
     } finally {
       now.mockRestore()
     }

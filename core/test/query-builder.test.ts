@@ -230,6 +230,29 @@ describe('insert', () => {
     }
   })
 
+  test('one-row inserts of a repeated shape: every row checked, encoded and defaulted on its own', () => {
+    let n = 0
+    const notes = table({
+      name: 'notes',
+      columns: { id: text({ primaryKey: true }), n: integer({ default: () => ++n }), body: text({ nullable: true }) },
+    })
+    const sqlOf = (row: Record<string, unknown>) => notes.insert(row as never).asSql()
+    const plain = 'INSERT INTO "notes" ("id", "body", "n") VALUES (?, ?, ?)'
+    expect(sqlOf({ id: 'a', body: 'x' })).toEqual({ query: plain, bindValues: ['a', 'x', 1] })
+    expect(sqlOf({ id: 'b', body: 'y' })).toEqual({ query: plain, bindValues: ['b', 'y', 2] })
+    // the same keys with an undefined value: that column is left out, as for any row
+    expect(sqlOf({ id: 'c', body: undefined })).toEqual({ query: 'INSERT INTO "notes" ("id", "n") VALUES (?, ?)', bindValues: ['c', 3] })
+    expect(sqlOf({ id: 'd', body: 'z' })).toEqual({ query: plain, bindValues: ['d', 'z', 4] })
+    // a bad value or an unknown column is refused though the shape was seen before
+    expectColumnError(() => sqlOf({ id: 5, body: 'x' }), 'notes', 'id', 'expected a string, got number 5')
+    expectColumnError(() => sqlOf({ id: 'e', body: 'x', nope: 1 }), 'notes', 'nope', 'no such column')
+    expectColumnError(() => sqlOf({ id: null, body: 'x' }), 'notes', 'id', 'got null but the column is not nullable')
+    expect(sqlOf({ body: 'w', id: 'f', n: 9 })).toEqual({
+      query: 'INSERT INTO "notes" ("body", "id", "n") VALUES (?, ?, ?)',
+      bindValues: ['w', 'f', 9],
+    })
+  })
+
   test('thunk defaults run per row; SQL defaults and auto-increment are left to SQLite', () => {
     let n = 0
     const log = table({

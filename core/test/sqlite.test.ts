@@ -21,6 +21,33 @@ describe('SqliteDb.select', () => {
     expect(db.select('SELECT b FROM t WHERE id = 1')).toEqual([{ b: new Uint8Array([1, 2, 3]) }])
   })
 
+  it('binds many text and blob values of one statement, of every size, and never mixes them up across statements', async () => {
+    const db = await SqliteDb.open()
+    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, b TEXT, c BLOB, d TEXT)')
+    db.exec('CREATE TABLE u (id INTEGER PRIMARY KEY, a TEXT)')
+    const insert = 'INSERT INTO t VALUES (?, ?, ?, ?, ?)'
+    const long = 'x'.repeat(300_000) + 'ü' // grows the bind buffer in the middle of the values
+    const rows = [
+      [1, 'short', '', new Uint8Array([9, 8]), 'ünïcödé ✓'],
+      [2, 'a', long, new Uint8Array(0), 'after the long one'],
+      [3, long, 'b', new Uint8Array(100_000).fill(3), ''],
+    ] as const
+    for (const row of rows) {
+      db.run(insert, row)
+      // another statement binds in between: the next run of the first binds all its values again
+      db.run('INSERT INTO u VALUES (?, ?)', [row[0], `u${row[0]}`])
+    }
+    db.run('INSERT INTO t (id) VALUES (?)', [4])
+    const read = db.select('SELECT id, a, b, c, d FROM t ORDER BY id')
+    expect(read.slice(0, 3)).toEqual(rows.map(([id, a, b, c, d]) => ({ id, a, b, c, d })))
+    expect(read[3]).toEqual({ id: 4, a: null, b: null, c: null, d: null })
+    expect(db.selectColumn('SELECT a FROM u ORDER BY id')).toEqual(['u1', 'u2', 'u3'])
+    // a statement run without values binds none of the previous run's: its parameters are NULL
+    db.run('INSERT INTO u (a) VALUES (?)', ['given'])
+    db.run('INSERT INTO u (a) VALUES (?)')
+    expect(db.selectColumn('SELECT a FROM u WHERE id > 3 ORDER BY id')).toEqual(['given', null])
+  })
+
   it('keeps integers beyond 2^53 exact as bigint', async () => {
     const db = await SqliteDb.open()
     expect(db.select('SELECT 9007199254740993 AS big, 42 AS small')).toEqual([{ big: 9007199254740993n, small: 42 }])

@@ -3,7 +3,9 @@ import {
   createStorePromise,
   type Adapter,
   makeInMemoryAdapter,
+  makeSchema,
   queryDb,
+  State,
   syncStatus$,
   SyncError,
   type ServerEvent,
@@ -13,7 +15,7 @@ import { makeInMemorySyncServer } from '@cairn/core/testing'
 import { Leader } from '../src/leader.ts'
 import { SqliteDb } from '../src/sqlite.ts'
 import { describe, expect, it } from 'vitest'
-import { events, schema, tables } from './fixtures.ts'
+import { events, materializers, schema, tables } from './fixtures.ts'
 import { makeClient, stateOf, syncedLog, until } from './sync-helpers.ts'
 
 const todos = queryDb(tables.todos.orderBy('id'))
@@ -261,6 +263,45 @@ describe('rebase', () => {
     expect(stateOf(a.store)).toBe(stateOf(b.store))
     await a.store.shutdown()
     await b.store.shutdown()
+  })
+
+  it('replays its pending events with the args they were committed with (not parsed and validated again)', async () => {
+    const server = makeInMemorySyncServer({ seed: 5 })
+    const committed = new Set<unknown>()
+    let replayedWithSameArgs = 0
+    const tracking = makeSchema({
+      events,
+      state: State.SQLite.makeState({
+        tables,
+        materializers: {
+          ...materializers,
+          'v1.TodoRenamed': (args: { id: string; text: string }) => {
+            if (committed.has(args)) replayedWithSameArgs++
+            return tables.todos.update({ text: args.text }).where({ id: args.id })
+          },
+        },
+      }),
+    })
+    const backendA = server.backend({ name: 'A' })
+    const client = (backend: SyncBackend) =>
+      createStorePromise({ schema: tracking, adapter: makeInMemoryAdapter(), storeId: 'shared', sync: { backend } })
+    const a = await client(backendA)
+    const b = await client(server.backend({ name: 'B' }))
+    b.commit(events.todoCreated({ id: 't1', text: 'one' }))
+    await server.settled([a, b])
+    backendA.setOnline(false)
+    const renames = [events.todoRenamed({ id: 't1', text: 'A1' }), events.todoRenamed({ id: 't1', text: 'A2' })]
+    a.commit(...renames)
+    for (const r of renames) committed.add(r.args)
+    b.commit(events.todoCompleted({ id: 't1' }))
+    await until(() => server.head('shared') === 2)
+    backendA.setOnline(true)
+    await server.settled([a, b])
+    expect(replayedWithSameArgs).toBe(2) // A's two renames, replayed after B's event by A's session
+    expect(a.query(todos)).toEqual([{ id: 't1', text: 'A2', completed: true }])
+    expect(stateOf(a)).toBe(stateOf(b))
+    await a.shutdown()
+    await b.shutdown()
   })
 
   it('reloads from the leader, losing nothing, when its recorded undo no longer fits its state', async () => {

@@ -39,8 +39,9 @@ function define<TName extends string, S extends StandardSchemaV1>(
   if (schema === null || typeof schema !== 'object' || !('~standard' in schema)) {
     throw new SchemaError(`Event "${name}": schema must be a Standard Schema v1 validator (Zod, Valibot, ArkType, Effect Schema...).`)
   }
+  const what = `Event "${name}"`
   const validate = (input: unknown): StandardSchemaV1.InferOutput<S> => {
-    const result = validateSync(schema, input, `Event "${name}"`)
+    const result = validateSync(schema, input, what)
     if (!result.ok) throw new InvalidEventArgsError(name, result.issues)
     return result.value
   }

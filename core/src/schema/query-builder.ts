@@ -356,16 +356,18 @@ export class WriteQuery<TCols extends Columns, TResult = void> implements Writab
   asSql(): SqlFragment {
     if (this.cachedSql !== undefined) return this.cachedSql
     const { info, state } = this
-    const table = quoteId(info.name)
     const bindValues: SqlValue[] = []
     let query: string
     if (state.kind === 'insert') {
-      const names = insertColumns(info, state.rows)
-      for (const row of state.rows) {
-        for (const name of names)
-          bindValues.push(encodeColumnValue(info.name, name, info.columns[name]!, insertValue(info.columns[name]!, row[name])))
+      if (state.rows.length === 1) query = singleRowInsert(info, state.rows[0]!, bindValues)
+      else {
+        const names = insertColumns(info, state.rows)
+        for (const row of state.rows) {
+          for (const name of names)
+            bindValues.push(encodeColumnValue(info.name, name, info.columns[name]!, insertValue(info.columns[name]!, row[name])))
+        }
+        query = insertSql(info, names, state.rows.length)
       }
-      query = insertSql(info, names, state.rows.length)
       const conflict = state.conflict
       if (conflict !== undefined) {
         query += ` ON CONFLICT (${conflict.target.map(quoteId).join(', ')}) DO `
@@ -376,9 +378,9 @@ export class WriteQuery<TCols extends Columns, TResult = void> implements Writab
         } else query += 'UPDATE SET ' + setList(info, conflict.set!, bindValues)
       }
     } else if (state.kind === 'update') {
-      query = `UPDATE ${table} SET ${setList(info, state.set, bindValues)}${whereSql(state.where, bindValues)}`
+      query = `UPDATE ${quoteId(info.name)} SET ${setList(info, state.set, bindValues)}${whereSql(state.where, bindValues)}`
     } else {
-      query = `DELETE FROM ${table}${whereSql(state.where, bindValues)}`
+      query = `DELETE FROM ${quoteId(info.name)}${whereSql(state.where, bindValues)}`
     }
     if (state.returning !== undefined) query += ' RETURNING ' + state.returning.map(quoteId).join(', ')
     this.cachedSql = { query, bindValues }
@@ -455,6 +457,53 @@ function setList(info: TableInfo, set: Record<string, unknown>, bindValues: SqlV
     parts.push(`${quoteId(name)} = ?`)
   }
   return parts.join(', ')
+}
+
+/**
+ * The columns of a one-row insert, the statement and its columns as last worked out for a row
+ * with these keys: a materializer inserts rows of one shape over and over, so a batch of
+ * events checks the keys once instead of collecting and checking them per row.
+ */
+interface InsertPlan {
+  /** The row's keys (for...in order), every one with a defined value. */
+  readonly keys: readonly string[]
+  readonly names: readonly string[]
+  readonly columns: readonly AnyColumn[]
+  readonly query: string
+}
+const insertPlans = new WeakMap<TableInfo, InsertPlan>()
+
+/** Pushes the bind values of a one-row insert; returns its statement. */
+function singleRowInsert(info: TableInfo, row: Record<string, unknown>, bindValues: SqlValue[]): string {
+  let plan = insertPlans.get(info)
+  if (plan === undefined || !hasKeys(row, plan.keys)) {
+    const names = insertColumns(info, [row])
+    const keys: string[] = []
+    let defined = true
+    for (const key in row) {
+      keys.push(key)
+      if (row[key] === undefined) defined = false
+    }
+    plan = { keys, names, columns: names.map((n) => info.columns[n]!), query: insertSql(info, names, 1) }
+    // a row with undefined values has other columns than its keys say: not a reusable shape
+    if (defined) insertPlans.set(info, plan)
+  }
+  const { names, columns } = plan
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!
+    bindValues.push(encodeColumnValue(info.name, name, columns[i]!, insertValue(columns[i]!, row[name])))
+  }
+  return plan.query
+}
+
+/** The row's keys are exactly `keys`, in this order, each with a defined value. */
+function hasKeys(row: Record<string, unknown>, keys: readonly string[]): boolean {
+  let i = 0
+  for (const key in row) {
+    if (key !== keys[i] || row[key] === undefined) return false
+    i++
+  }
+  return i === keys.length
 }
 
 function insertColumns(info: TableInfo, rows: readonly Record<string, unknown>[]): string[] {
