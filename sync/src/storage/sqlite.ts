@@ -70,12 +70,18 @@ export function sqliteStorage(path: string, options: SqliteStorageOptions = {}):
   // checkpoints run in a worker thread, never on the event loop; if it fails, SQLite's own take over
   let checkpointer: Checkpointer | undefined
   if (!inMemory && options.checkpointInWorker !== false) {
-    db.pragma('wal_autocheckpoint = 0')
-    checkpointer = new Checkpointer(path, (error) => {
+    const onMainThread = (error: Error) => {
       console.error(`${error.message}; checkpoints run on the main thread from now on`)
       checkpointer = undefined
       db.pragma(`wal_autocheckpoint = ${CHECKPOINT_PAGES}`)
-    })
+    }
+    try {
+      checkpointer = new Checkpointer(path, onMainThread)
+      db.pragma('wal_autocheckpoint = 0')
+    } catch (e) {
+      // no worker here (a bundle without the driver's file, a runtime without worker_threads)
+      onMainThread(new Error(`sync storage: cannot start the checkpoint worker (${(e as Error)?.message ?? e})`, { cause: e }))
+    }
   }
 
   /** Numbers a commit that just happened (for WalSync) and counts it towards the next checkpoint. */
