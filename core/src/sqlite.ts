@@ -1,7 +1,14 @@
 import sqlite3InitModule from '@sqlite.org/sqlite-wasm'
-import { changesetTableNames } from './changeset.ts'
 import { revertChangeset, SqlReal, type RevertValue } from './changeset-revert.ts'
 import { RecordedWrites } from './recorded-writes.ts'
+import {
+  applyChangesets,
+  combineChangesets,
+  recordChangeset,
+  revertWithSessionApply,
+  type SessionTarget,
+  type SessionWasm,
+} from './sqlite-session.ts'
 import { check, decodeUtf8, SqliteError, toSqliteError, updateHookThunk, type RawExports } from './sqlite-wasm.ts'
 import type { BindValues, SqlValue } from './sql.ts'
 
@@ -27,14 +34,9 @@ const SQLITE_INTEGER = 1
 const SQLITE_FLOAT = 2
 const SQLITE_TEXT = 3
 const SQLITE_BLOB = 4
-const SQLITE_SESSION_OBJCONFIG_ROWID = 2
 const STATEMENT_CACHE_SIZE = 256
 const SQLITE_DELETE_ACTION = 9
 const SQLITE_IGNORE = 2
-const SQLITE_CHANGESET_ABORT = 2
-
-let conflictHandler = 0
-let conflicted = false
 
 interface CachedStatement {
   readonly stmt: OoStmt
@@ -72,12 +74,16 @@ export class SqliteDb {
   private out = 0
   private mainName = 0
 
+  /** What the session-extension functions (sqlite-session.ts) use of this database. */
+  private readonly session: SessionTarget
+
   private constructor(
     private readonly sqlite3: Sqlite3,
     private readonly db: OoDb,
   ) {
     this.w = sqlite3.wasm.exports as unknown as RawExports
     this.dbPointer = db.pointer as number
+    this.session = { wasm: sqlite3.wasm as unknown as SessionWasm, w: this.w, dbPointer: this.dbPointer, heap: () => this.heap() }
   }
 
   static async open(): Promise<SqliteDb> {
@@ -363,31 +369,8 @@ export class SqliteDb {
    * explicit primary key are recorded by rowid.
    */
   recordChanges(fn: () => void): RecordedChanges {
-    const w = this.w
-    const { wasm } = this.sqlite3
     const out = this.outPointers()
-    let pSession = 0
-    try {
-      check(w.sqlite3session_create(this.dbPointer, this.mainName, out), 'sqlite3session_create')
-      pSession = wasm.peekPtr(out) as number
-      wasm.poke32(out + 8, 1)
-      check(w.sqlite3session_object_config(pSession, SQLITE_SESSION_OBJCONFIG_ROWID, out + 8), 'session rowid config')
-      check(w.sqlite3session_attach(pSession, 0), 'sqlite3session_attach')
-      fn()
-      check(w.sqlite3session_changeset(pSession, out + 8, out), 'sqlite3session_changeset')
-      const n = wasm.peek32(out + 8) as number
-      const p = wasm.peekPtr(out) as number
-      if (n === 0) {
-        if (p) w.sqlite3_free(p)
-        return { changeset: null, tables: EMPTY_SET }
-      }
-      const changeset = this.heap().slice(p, p + n)
-      w.sqlite3_free(p)
-      const tables = changesetTableNames(changeset)
-      return { changeset, tables }
-    } finally {
-      if (pSession) w.sqlite3session_delete(pSession)
-    }
+    return recordChangeset(this.session, out, this.mainName, fn)
   }
 
   /**
@@ -406,7 +389,7 @@ export class SqliteDb {
    */
   revertAll(changesets: readonly Uint8Array[]): ReadonlySet<string> {
     if (changesets.length === 0) return new Set()
-    const bytes = changesets.length === 1 ? changesets[0]! : this.combine(changesets)
+    const bytes = changesets.length === 1 ? changesets[0]! : combineChangesets(this.session, changesets)
     try {
       return this.transaction(() => revertChangeset(this, bytes))
     } catch (e) {
@@ -414,103 +397,7 @@ export class SqliteDb {
       // Rows that can only be restored together (two rows trading a UNIQUE value) or anything
       // else this path refuses: SQLite's own apply decides, at the price of recompiling the
       // connection's statements once. It also reports a real conflict.
-      return this.revertWithSessionApply(changesets)
-    }
-  }
-
-  private revertWithSessionApply(changesets: readonly Uint8Array[]): ReadonlySet<string> {
-    const { wasm } = this.sqlite3
-    const w = this.w
-    if (changesets.length === 0) return new Set()
-    const stack = wasm.pstack
-    const sp = stack.pointer
-    const inputs: number[] = []
-    let pGroup = 0
-    let pAll = 0
-    let pInv = 0
-    try {
-      const pn = stack.alloc(4) as number
-      const pp = stack.allocPtr() as number
-      let total = 0
-      if (changesets.length === 1) {
-        pAll = wasm.allocFromTypedArray(changesets[0]!) as number
-        inputs.push(pAll)
-        total = changesets[0]!.byteLength
-      } else {
-        check(w.sqlite3changegroup_new(pp), 'sqlite3changegroup_new')
-        pGroup = wasm.peekPtr(pp) as number
-        for (const c of changesets) {
-          const p = wasm.allocFromTypedArray(c) as number
-          inputs.push(p)
-          check(w.sqlite3changegroup_add(pGroup, c.byteLength, p), 'sqlite3changegroup_add')
-        }
-        check(w.sqlite3changegroup_output(pGroup, pn, pp), 'sqlite3changegroup_output')
-        total = wasm.peek32(pn) as number
-        pAll = wasm.peekPtr(pp) as number
-      }
-      check(w.sqlite3changeset_invert(total, pAll, pn, pp), 'sqlite3changeset_invert')
-      const n = wasm.peek32(pn) as number
-      pInv = wasm.peekPtr(pp) as number
-      const tables = changesetTableNames(this.heap().subarray(pInv, pInv + n))
-      const rc = w.sqlite3changeset_apply(this.dbPointer, n, pInv, 0, this.abortOnConflict(), 0)
-      if (conflicted || rc !== 0) {
-        throw new SqliteError(`Reverting a changeset conflicted with the current state (sqlite code ${rc})`, rc)
-      }
-      return tables
-    } finally {
-      for (const p of inputs) wasm.dealloc(p)
-      if (pGroup) {
-        if (pAll) w.sqlite3_free(pAll)
-        w.sqlite3changegroup_delete(pGroup)
-      }
-      if (pInv) w.sqlite3_free(pInv)
-      stack.restore(sp)
-    }
-  }
-
-  // The conflict callback lives in the wasm function table once per process: passing a JS
-  // function to the wrapped sqlite3changeset_apply compiles and installs a new wasm thunk on every
-  // call, which cost more than the rest of a small rebase. Applies run synchronously, one at a
-  // time, so one flag serves every database.
-  private abortOnConflict(): number {
-    if (conflictHandler === 0) {
-      conflictHandler = this.sqlite3.wasm.installFunction('i(pip)', () => {
-        conflicted = true
-        return SQLITE_CHANGESET_ABORT
-      }) as number
-    }
-    conflicted = false
-    return conflictHandler
-  }
-
-  /** Several changesets recorded one after another, as one (each row's net change). */
-  private combine(changesets: readonly Uint8Array[]): Uint8Array {
-    const { wasm } = this.sqlite3
-    const w = this.w
-    const stack = wasm.pstack
-    const sp = stack.pointer
-    const inputs: number[] = []
-    let pGroup = 0
-    let pAll = 0
-    try {
-      const pn = stack.alloc(4) as number
-      const pp = stack.allocPtr() as number
-      check(w.sqlite3changegroup_new(pp), 'sqlite3changegroup_new')
-      pGroup = wasm.peekPtr(pp) as number
-      for (const c of changesets) {
-        const p = wasm.allocFromTypedArray(c) as number
-        inputs.push(p)
-        check(w.sqlite3changegroup_add(pGroup, c.byteLength, p), 'sqlite3changegroup_add')
-      }
-      check(w.sqlite3changegroup_output(pGroup, pn, pp), 'sqlite3changegroup_output')
-      const n = wasm.peek32(pn) as number
-      pAll = wasm.peekPtr(pp) as number
-      return this.heap().slice(pAll, pAll + n)
-    } finally {
-      for (const p of inputs) wasm.dealloc(p)
-      if (pAll) w.sqlite3_free(pAll)
-      if (pGroup) w.sqlite3changegroup_delete(pGroup)
-      stack.restore(sp)
+      return revertWithSessionApply(this.session, changesets)
     }
   }
 
@@ -522,19 +409,7 @@ export class SqliteDb {
    * the caller then runs the writes itself.
    */
   applyChangesets(changesets: readonly Uint8Array[]): boolean {
-    if (changesets.length === 0) return true
-    const all = changesets.length === 1 ? changesets[0]! : this.combine(changesets)
-    const { wasm } = this.sqlite3
-    const p = wasm.allocFromTypedArray(all) as number
-    try {
-      // SQLite applies all or nothing: on ABORT it rolls back its own savepoint
-      const rc = this.w.sqlite3changeset_apply(this.dbPointer, all.byteLength, p, 0, this.abortOnConflict(), 0)
-      if (conflicted) return false
-      if (rc !== 0) throw new SqliteError(`Applying a changeset failed (sqlite code ${rc})`, rc)
-      return true
-    } finally {
-      wasm.dealloc(p)
-    }
+    return applyChangesets(this.session, changesets)
   }
 
   private readonly columnsByTable = new Map<string, readonly string[]>()
