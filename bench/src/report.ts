@@ -49,6 +49,11 @@ export const WORKLOAD_DEFS: readonly WorkloadDef[] = [
       { id: 'commit_ms', label: 'commit call (ms, synchronous part) †', total: true },
       { id: 'total_ms', label: 'total until durable (ms) †', total: true },
       { id: 'events_per_s', label: 'events/s incl. durable write' },
+      {
+        id: 'validate_ms',
+        label: "for reference: Zod validation of the same args alone, cold (ms; inside Cairn's commit call, not done by raw) †",
+        total: true,
+      },
       { id: 'rss_mb', label: 'peak RSS (MB)', total: true },
     ],
   },
