@@ -58,36 +58,19 @@ export function recordChangeset(db: SessionTarget, out: number, mainName: number
 
 /** Undoes changesets with SQLite's own apply of their inverse; throws on a conflict. */
 export function revertWithSessionApply(db: SessionTarget, changesets: readonly Uint8Array[]): ReadonlySet<string> {
+  if (changesets.length === 0) return new Set()
+  const all = changesets.length === 1 ? changesets[0]! : combineChangesets(db, changesets)
   const wasm = db.wasm
   const w = db.w
-  if (changesets.length === 0) return new Set()
   const stack = wasm.pstack
   const sp = stack.pointer
-  const inputs: number[] = []
-  let pGroup = 0
   let pAll = 0
   let pInv = 0
   try {
     const pn = stack.alloc(4) as number
     const pp = stack.allocPtr() as number
-    let total = 0
-    if (changesets.length === 1) {
-      pAll = wasm.allocFromTypedArray(changesets[0]!) as number
-      inputs.push(pAll)
-      total = changesets[0]!.byteLength
-    } else {
-      check(w.sqlite3changegroup_new(pp), 'sqlite3changegroup_new')
-      pGroup = wasm.peekPtr(pp) as number
-      for (const c of changesets) {
-        const p = wasm.allocFromTypedArray(c) as number
-        inputs.push(p)
-        check(w.sqlite3changegroup_add(pGroup, c.byteLength, p), 'sqlite3changegroup_add')
-      }
-      check(w.sqlite3changegroup_output(pGroup, pn, pp), 'sqlite3changegroup_output')
-      total = wasm.peek32(pn) as number
-      pAll = wasm.peekPtr(pp) as number
-    }
-    check(w.sqlite3changeset_invert(total, pAll, pn, pp), 'sqlite3changeset_invert')
+    pAll = wasm.allocFromTypedArray(all) as number
+    check(w.sqlite3changeset_invert(all.byteLength, pAll, pn, pp), 'sqlite3changeset_invert')
     const n = wasm.peek32(pn) as number
     pInv = wasm.peekPtr(pp) as number
     const tables = changesetTableNames(db.heap().subarray(pInv, pInv + n))
@@ -97,11 +80,7 @@ export function revertWithSessionApply(db: SessionTarget, changesets: readonly U
     }
     return tables
   } finally {
-    for (const p of inputs) wasm.dealloc(p)
-    if (pGroup) {
-      if (pAll) w.sqlite3_free(pAll)
-      w.sqlite3changegroup_delete(pGroup)
-    }
+    if (pAll) wasm.dealloc(pAll)
     if (pInv) w.sqlite3_free(pInv)
     stack.restore(sp)
   }

@@ -65,6 +65,16 @@ function adapterFor(leader: Leader): Adapter {
 const todos = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => events.todoCreated({ id: `${prefix}${i}`, text: `${i}` }))
 const leaderDb = (leader: Leader) => (leader as unknown as { db: SqliteDb }).db
 const todoIds = (db: SqliteDb) => db.select('SELECT id, text FROM todos ORDER BY id')
+/** A logged v1.TodoCreated as the leader receives it, numbered `global`. */
+const rec = (id: string, global: number): EventRecord => ({
+  seqNum: { global, client: 0, rebaseGeneration: 0 },
+  name: 'v1.TodoCreated',
+  json: JSON.stringify({ id, text: 'leader' }),
+  eventId: `ev-${global}`,
+  clientId: 'c1',
+  sessionId: 's1',
+  clientOnly: false,
+})
 
 describe('leader applies session changes', () => {
   it('applies a synced commit made on its own state without running the materializers again', async () => {
@@ -136,15 +146,6 @@ describe('leader applies session changes', () => {
     const session = await SqliteDb.deserialize(boot.snapshot)
     session.exec('DROP TABLE __cairn_eventlog; DROP TABLE __cairn_meta')
     const recorded = session.recordChanges(() => session.run(`INSERT INTO todos (id, text, completed) VALUES ('x', 'session', 0)`))
-    const rec = (id: string, global: number): EventRecord => ({
-      seqNum: { global, client: 0, rebaseGeneration: 0 },
-      name: 'v1.TodoCreated',
-      json: JSON.stringify({ id, text: 'leader' }),
-      eventId: `ev-${global}`,
-      clientId: 'c1',
-      sessionId: 's1',
-      clientOnly: false,
-    })
     // a stale base: materialized, the changeset is ignored
     leader.append([rec('x', 1)], [{ count: 1, base: 'not-the-state', changeset: recorded.changeset }])
     expect(leader.changesetsApplied).toBe(0)
@@ -333,15 +334,6 @@ describe('leader applies session changes', () => {
       session.run(`INSERT INTO todos (id, text, completed) VALUES (?, 'session', 0)`, ['y'])
     })
     expect([...recorded.tables]).toEqual(['todos'])
-    const rec = (id: string, global: number): EventRecord => ({
-      seqNum: { global, client: 0, rebaseGeneration: 0 },
-      name: 'v1.TodoCreated',
-      json: JSON.stringify({ id, text: 'leader' }),
-      eventId: `ev-${global}`,
-      clientId: 'c1',
-      sessionId: 's1',
-      clientOnly: false,
-    })
     const token = leader.snapshot().stateToken!
     leaderDb(leader).run(`INSERT INTO todos (id, text, completed) VALUES ('y', 'behind', 0)`)
     const result = leader.append([rec('x', 1), rec('y', 2)], [{ count: 2, base: token, changeset: undefined, writes: recorded.writes }])
