@@ -55,10 +55,13 @@ export function newEventId(): string {
 }
 
 /**
- * `n` new event ids, as `newEventId` makes them one by one. A large batch writes them as ASCII
- * into one buffer, decodes it once and slices it: an id built by concatenation is a tree of
- * string pieces that V8 copies into a flat string the first time it is hashed or read (the
- * leader's log, the pending map), and that building and copying cost more than the rest of the id.
+ * `n` new event ids, in the order `newEventId` would make them. A large batch writes them as
+ * ASCII into one buffer, decodes it once and slices it: an id built by concatenation is a tree
+ * of string pieces that V8 copies into a flat string the first time it is hashed or read (the
+ * leader's log, the pending map). The ids of a batch share one draw of random bits: within this
+ * process each id has its own (ms, counter), and across processes the 62 random bits still
+ * tell batches apart. So each id is the previous one with its counter (and, every 4,096 ids,
+ * its milliseconds) rewritten.
  */
 export function newEventIds(n: number): string[] {
   const ids = new Array<string>(n)
@@ -66,43 +69,49 @@ export function newEventIds(n: number): string[] {
     for (let k = 0; k < n; k++) ids[k] = newEventId()
     return ids
   }
-  // each byte of an id goes in as its two hex digits at once (one 16-bit store) at a fixed place
   const out = new Uint8Array(n * 36)
-  const pairs = HEX_PAIRS
   const view = new DataView(out.buffer)
-  for (let k = 0; k < n; k++) {
-    tick()
-    if (poolAt + 8 > pool.length) refill()
-    const ms = lastMs
-    const high = Math.floor(ms / 0x10000) >>> 0
+  tick()
+  if (poolAt + 8 > pool.length) refill()
+  writeTime(view, 0, lastMs)
+  writeCounter(view, 0, counter)
+  const b = pool
+  const i = poolAt
+  poolAt += 8
+  out[8] = out[13] = out[18] = out[23] = DASH
+  view.setUint16(19, HEX_PAIRS[(b[i]! & 0x3f) | 0x80]!, true)
+  view.setUint16(21, HEX_PAIRS[b[i + 1]!]!, true)
+  for (let k = 2; k < 8; k++) view.setUint16(20 + 2 * k, HEX_PAIRS[b[i + k]!]!, true)
+  for (let k = 1; k < n; k++) {
     const o = k * 36
-    const b = pool
-    const i = poolAt
-    poolAt += 8
-    view.setUint16(o, pairs[high >>> 24]!, true)
-    view.setUint16(o + 2, pairs[(high >>> 16) & 0xff]!, true)
-    view.setUint16(o + 4, pairs[(high >>> 8) & 0xff]!, true)
-    view.setUint16(o + 6, pairs[high & 0xff]!, true)
-    out[o + 8] = DASH
-    view.setUint16(o + 9, pairs[(ms >>> 8) & 0xff]!, true)
-    view.setUint16(o + 11, pairs[ms & 0xff]!, true)
-    out[o + 13] = DASH
-    view.setUint16(o + 14, pairs[0x70 | (counter >>> 8)]!, true)
-    view.setUint16(o + 16, pairs[counter & 0xff]!, true)
-    out[o + 18] = DASH
-    view.setUint16(o + 19, pairs[(b[i]! & 0x3f) | 0x80]!, true)
-    view.setUint16(o + 21, pairs[b[i + 1]!]!, true)
-    out[o + 23] = DASH
-    view.setUint16(o + 24, pairs[b[i + 2]!]!, true)
-    view.setUint16(o + 26, pairs[b[i + 3]!]!, true)
-    view.setUint16(o + 28, pairs[b[i + 4]!]!, true)
-    view.setUint16(o + 30, pairs[b[i + 5]!]!, true)
-    view.setUint16(o + 32, pairs[b[i + 6]!]!, true)
-    view.setUint16(o + 34, pairs[b[i + 7]!]!, true)
+    out.copyWithin(o, o - 36, o)
+    if (++counter > 0xfff) {
+      lastMs++
+      counter = 0
+      writeTime(view, o, lastMs)
+    }
+    writeCounter(view, o, counter)
   }
   const all = asciiDecoder.decode(out)
   for (let k = 0; k < n; k++) ids[k] = all.slice(k * 36, k * 36 + 36)
   return ids
+}
+
+/** The 48 bits of milliseconds, as `xxxxxxxx-xxxx`, at `o`. */
+function writeTime(view: DataView, o: number, ms: number): void {
+  const high = Math.floor(ms / 0x10000) >>> 0
+  view.setUint16(o, HEX_PAIRS[high >>> 24]!, true)
+  view.setUint16(o + 2, HEX_PAIRS[(high >>> 16) & 0xff]!, true)
+  view.setUint16(o + 4, HEX_PAIRS[(high >>> 8) & 0xff]!, true)
+  view.setUint16(o + 6, HEX_PAIRS[high & 0xff]!, true)
+  view.setUint16(o + 9, HEX_PAIRS[(ms >>> 8) & 0xff]!, true)
+  view.setUint16(o + 11, HEX_PAIRS[ms & 0xff]!, true)
+}
+
+/** The version digit (7) and the 12-bit counter, as `7xxx`, at `o`. */
+function writeCounter(view: DataView, o: number, c: number): void {
+  view.setUint16(o + 14, HEX_PAIRS[0x70 | (c >>> 8)]!, true)
+  view.setUint16(o + 16, HEX_PAIRS[c & 0xff]!, true)
 }
 
 /** Moves the clock of ids to the next (lastMs, counter): never below the last one. */

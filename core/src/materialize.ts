@@ -35,16 +35,11 @@ export class Materialization {
     const known = this.byName.get(event.name)
     if (known === undefined) return false
     const { materializer, def } = known
-    const meta: EventMeta = {
-      name: event.name,
-      eventId: event.eventId,
-      seqNum: event.seqNum,
-      clientId: event.clientId,
-      sessionId: event.sessionId,
-    }
     let result
     try {
-      result = materializer(args === undefined ? def.decode(event.json) : args, this.context(meta))
+      // the record is the event's meta (it has every EventMeta field): no copy per event, which
+      // a 10,000-event commit would allocate 10,000 times
+      result = materializer(args === undefined ? def.decode(event.json) : args, this.context(event))
     } catch (e) {
       if (e instanceof MaterializerError) throw e
       throw new MaterializerError(
@@ -68,8 +63,16 @@ export class Materialization {
 
   private context(meta: EventMeta): MaterializerContext {
     this.current = meta
-    return { query: this.contextRead, event: meta }
+    return this.sharedContext
   }
+
+  // One context for every event (not an object per event): `event` is the one being materialized.
+  private readonly sharedContext: MaterializerContext = ((m: Materialization) => ({
+    query: ((q: Queryable<unknown>) => m.contextRead(q)) as MaterializerContext['query'],
+    get event(): EventMeta {
+      return m.current!
+    },
+  }))(this)
 
   // One function for every event (not a closure per event): materializers run one at a time and
   // synchronously, so the event being materialized is `current`.

@@ -1,5 +1,6 @@
 import sqlite3InitModule from '@sqlite.org/sqlite-wasm'
 import { revertChangeset, SqlReal, type RevertValue } from './changeset-revert.ts'
+import { insertChunk, insertRunLength } from './insert-runs.ts'
 import { RecordedWrites } from './recorded-writes.ts'
 import {
   applyChangesets,
@@ -261,13 +262,36 @@ export class SqliteDb {
    */
   replayWrites(writes: RecordedWrites): void {
     const { sql, binds } = writes
-    for (let k = 0; k < sql.length; k++) {
+    for (let k = 0; k < sql.length; ) {
+      // a run of the same one-row insert (a batch of events of one kind) goes in chunks of rows
+      let run = insertRunLength(sql, k)
+      while (run > 1) {
+        const chunk = insertChunk(sql[k]!, run)
+        if (chunk.rows === 1) break
+        const flat = this.rowValues
+        let n = 0
+        for (let r = k; r < k + chunk.rows; r++) {
+          const values = binds[r] ?? NO_VALUES
+          for (let v = 0; v < values.length; v++) flat[n++] = values[v]
+        }
+        const cached = this.prepare(chunk.sql)
+        this.step(cached, flat as BindValues, 0, n)
+        flat.length = 0
+        if (this.writes !== undefined) for (let r = k; r < k + chunk.rows; r++) this.writes.push(sql[r]!, binds[r], true)
+        k += chunk.rows
+        run -= chunk.rows
+      }
+      if (run === 0) continue
       const cached = this.prepare(sql[k]!)
       const values = binds[k] ?? NO_VALUES
       this.step(cached, values, 0, values.length)
       if (this.writes !== undefined && !cached.readonly) this.writes.push(sql[k]!, values, true)
+      k++
     }
   }
+
+  /** The bind values of a multi-row insert, reused (see `replayWrites`). */
+  private readonly rowValues: unknown[] = []
 
   /**
    * The tables a statement reads, from SQLite's own plan (`tables_used`), so joins, subqueries,
@@ -587,8 +611,9 @@ export class SqliteDb {
   private writeUtf8(value: string, at: number): number {
     const max = value.length * 3
     const heap = this.heap()
-    if (max < 256) {
-      // short ASCII strings are the common case; encodeInto has a fixed cost that dominates them
+    if (max <= 12_288) {
+      // ASCII is the common case (ids, names, the JSON of args): a plain loop beats encodeInto,
+      // whose fixed cost (a call and a subarray per string) dominated even 100-character strings
       let ascii = true
       for (let j = 0; j < value.length; j++) {
         const c = value.charCodeAt(j)

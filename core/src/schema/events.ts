@@ -117,7 +117,9 @@ function copyPlainJson(value: unknown, depth: number): unknown {
       const proto = Object.getPrototypeOf(value)
       if ((proto !== Object.prototype && proto !== null) || 'toJSON' in value) return NOT_PLAIN
       const out: Record<string, unknown> = {}
-      for (const key of Object.keys(value)) {
+      // for-in, not Object.keys: no array of keys per event; inherited keys are not JSON's
+      for (const key in value) {
+        if (!Object.hasOwn(value, key)) continue
         if (key === '__proto__') return NOT_PLAIN
         const c = copyPlainJson((value as Record<string, unknown>)[key], depth + 1)
         if (c === NOT_PLAIN) return NOT_PLAIN

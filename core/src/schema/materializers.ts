@@ -13,10 +13,12 @@ export interface EventMeta {
   readonly sessionId: string
 }
 
+/** What a materializer gets besides the args; valid while the materializer runs. */
 export interface MaterializerContext {
   /** Reads state inside the materializing transaction (sees this commit's earlier writes). */
   query<T>(query: Queryable<T>): T
   query(query: RawRead): Row[]
+  /** The event being materialized (keep `ctx.event` itself, not `ctx`, to use it later). */
   readonly event: EventMeta
 }
 

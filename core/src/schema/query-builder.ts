@@ -166,8 +166,9 @@ export class QueryBuilder<TCols extends Columns, TRow, TMode extends Mode = 'man
   }
 
   insert(values: InsertOf<TCols> | readonly InsertOf<TCols>[]): WriteQuery<TCols> {
-    const rows = (Array.isArray(values) ? values : [values]) as readonly Record<string, unknown>[]
-    if (rows.length === 0) throw new SchemaError(`insert into ${this.info.name}: pass at least one row.`)
+    // one row stays as it is (no array around it): materializers insert one row per event
+    const rows = values as Record<string, unknown> | readonly Record<string, unknown>[]
+    if (Array.isArray(rows) && rows.length === 0) throw new SchemaError(`insert into ${this.info.name}: pass at least one row.`)
     return new WriteQuery(this.info, { kind: 'insert', rows, conflict: undefined, returning: undefined })
   }
 
@@ -272,7 +273,8 @@ const OPS = new Set<Op>(['=', '!=', '<', '>', '<=', '>=', 'LIKE', 'NOT LIKE', 'I
 type WriteState =
   | {
       readonly kind: 'insert'
-      readonly rows: readonly Record<string, unknown>[]
+      /** One row, or several (a non-empty array). */
+      readonly rows: Record<string, unknown> | readonly Record<string, unknown>[]
       readonly conflict:
         | { readonly target: readonly string[]; readonly action: 'ignore' | 'replace' | 'update'; readonly set?: Record<string, unknown> }
         | undefined
@@ -356,17 +358,31 @@ export class WriteQuery<TCols extends Columns, TResult = void> implements Writab
   asSql(): SqlFragment {
     if (this.cachedSql !== undefined) return this.cachedSql
     const { info, state } = this
-    const bindValues: SqlValue[] = []
+    let bindValues: SqlValue[]
     let query: string
     if (state.kind === 'insert') {
-      if (state.rows.length === 1) query = singleRowInsert(info, state.rows[0]!, bindValues)
-      else {
-        const names = insertColumns(info, state.rows)
-        for (const row of state.rows) {
+      const rows = state.rows
+      const one = !Array.isArray(rows) ? rows : rows.length === 1 ? rows[0]! : undefined
+      if (one !== undefined) {
+        const row = one as Record<string, unknown>
+        const { names, columns, query: planned } = insertPlan(info, row)
+        // sized exactly: a pushed-to empty array gets room for 17 values, and the array lives on
+        // as the recorded write the leader replays
+        bindValues = new Array<SqlValue>(names.length)
+        for (let i = 0; i < names.length; i++) {
+          const name = names[i]!
+          bindValues[i] = encodeColumnValue(info.name, name, columns[i]!, insertValue(columns[i]!, row[name]))
+        }
+        query = planned
+      } else {
+        const many = rows as readonly Record<string, unknown>[]
+        const names = insertColumns(info, many)
+        bindValues = []
+        for (const row of many) {
           for (const name of names)
             bindValues.push(encodeColumnValue(info.name, name, info.columns[name]!, insertValue(info.columns[name]!, row[name])))
         }
-        query = insertSql(info, names, state.rows.length)
+        query = insertSql(info, names, many.length)
       }
       const conflict = state.conflict
       if (conflict !== undefined) {
@@ -378,8 +394,10 @@ export class WriteQuery<TCols extends Columns, TResult = void> implements Writab
         } else query += 'UPDATE SET ' + setList(info, conflict.set!, bindValues)
       }
     } else if (state.kind === 'update') {
+      bindValues = []
       query = `UPDATE ${quoteId(info.name)} SET ${setList(info, state.set, bindValues)}${whereSql(state.where, bindValues)}`
     } else {
+      bindValues = []
       query = `DELETE FROM ${quoteId(info.name)}${whereSql(state.where, bindValues)}`
     }
     if (state.returning !== undefined) query += ' RETURNING ' + state.returning.map(quoteId).join(', ')
@@ -473,8 +491,8 @@ interface InsertPlan {
 }
 const insertPlans = new WeakMap<TableInfo, InsertPlan>()
 
-/** Pushes the bind values of a one-row insert; returns its statement. */
-function singleRowInsert(info: TableInfo, row: Record<string, unknown>, bindValues: SqlValue[]): string {
+/** The columns and statement of a one-row insert of `row`: the last shape's, when it matches. */
+function insertPlan(info: TableInfo, row: Record<string, unknown>): InsertPlan {
   let plan = insertPlans.get(info)
   if (plan === undefined || !hasKeys(row, plan.keys)) {
     const names = insertColumns(info, [row])
@@ -488,12 +506,7 @@ function singleRowInsert(info: TableInfo, row: Record<string, unknown>, bindValu
     // a row with undefined values has other columns than its keys say: not a reusable shape
     if (defined) insertPlans.set(info, plan)
   }
-  const { names, columns } = plan
-  for (let i = 0; i < names.length; i++) {
-    const name = names[i]!
-    bindValues.push(encodeColumnValue(info.name, name, columns[i]!, insertValue(columns[i]!, row[name])))
-  }
-  return plan.query
+  return plan
 }
 
 /** The row's keys are exactly `keys`, in this order, each with a defined value. */
