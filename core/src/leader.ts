@@ -51,11 +51,18 @@ CREATE TABLE IF NOT EXISTS __cairn_eventlog (
 CREATE INDEX IF NOT EXISTS __cairn_eventlog_pending ON __cairn_eventlog (status) WHERE status = 'pending';
 CREATE TABLE IF NOT EXISTS __cairn_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `
-// the status is part of the text (one statement per status): a bind fewer per logged event
-const insertEventSql = (status: 'pending' | 'confirmed') => `INSERT INTO __cairn_eventlog
+// The status is part of the text (one statement per status): a bind fewer per logged event.
+// A batch is logged 64 rows per statement (then 16, 4, 1): each statement run costs bind calls,
+// a step and a reset besides the rows' B-tree work.
+const EVENT_COLUMNS = 10
+const LOG_CHUNKS = [64, 16, 4, 1] as const
+const insertEventsSql = (status: 'pending' | 'confirmed', rows: number) => `INSERT INTO __cairn_eventlog
   (seq_global, seq_client, rebase_generation, name, args, event_id, client_id, session_id, client_only, producer_seq, status)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '${status}')`
-const INSERT_EVENT = { pending: insertEventSql('pending'), confirmed: insertEventSql('confirmed') }
+  VALUES ${Array.from({ length: rows }, () => `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '${status}')`).join(', ')}`
+const INSERT_EVENTS = {
+  pending: LOG_CHUNKS.map((n) => insertEventsSql('pending', n)),
+  confirmed: LOG_CHUNKS.map((n) => insertEventsSql('confirmed', n)),
+}
 const SET_META = `INSERT INTO __cairn_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`
 const REPLAY_PAGE = 2000
 
@@ -231,6 +238,8 @@ export class Leader {
         let upstream = this.sync.upstreamHead
         // materialized together after the loop, in log order: one savepoint for the batch
         const toApply: EventRecord[] = []
+        const logConfirmed: LoggedEvent[] = []
+        const logPending: LoggedEvent[] = []
         for (const event of events) {
           if (event.clientOnly) {
             const logged: LoggedEvent = {
@@ -238,7 +247,7 @@ export class Leader {
               seqNum: { global: upstream, client: ++this.clientCounter, rebaseGeneration: 0 },
               producerSeq: 0,
             }
-            this.insertEvent(logged, 'confirmed')
+            logConfirmed.push(logged)
             toApply.push(logged)
             assigned.push(logged.seqNum)
             continue
@@ -247,12 +256,14 @@ export class Leader {
           if (this.authority) {
             upstream = logged.seqNum.global
             this.clientCounter = 0
-            this.insertEvent(logged, 'confirmed')
+            logConfirmed.push(logged)
             toApply.push(logged)
             confirmedNow.push(logged)
-          } else this.insertEvent(logged, 'pending')
+          } else logPending.push(logged)
           assigned.push(logged.seqNum)
         }
+        this.insertEvents(logConfirmed, 'confirmed')
+        this.insertEvents(logPending, 'pending')
         if (this.authority) this.applyLocal(events, toApply, commits, failures)
         else {
           this.applyBatch(toApply, failures)
@@ -309,11 +320,11 @@ export class Leader {
       for (const e of result.apply) {
         // an event of ours that the rollback above removed comes back at its final place
         if (rolledBack.has(e.eventId)) this.db.run('DELETE FROM __cairn_eventlog WHERE event_id = ?', [e.eventId])
-        this.insertEvent(e, 'confirmed')
       }
+      this.insertEvents(result.apply, 'confirmed')
       this.applyBatch(fresh, failures)
       this.stateToken = newEventId()
-      if (!shift) for (const e of result.replay) this.insertEvent(e, 'pending')
+      if (!shift) this.insertEvents(result.replay, 'pending')
       this.sync = result.state
       this.clientCounter = 0
       this.saveSyncMeta()
@@ -392,24 +403,37 @@ export class Leader {
     return Number(this.db.select('SELECT count(*) AS n FROM __cairn_eventlog')[0]!.n)
   }
 
-  private insertEvent(e: LoggedEvent, status: 'pending' | 'confirmed'): void {
-    const s = e.seqNum
-    // one array for every row: a batch logs thousands, and nothing keeps the values after the run
+  /** Logs events with one status, in as few statements as LOG_CHUNKS allows. */
+  private insertEvents(events: readonly LoggedEvent[], status: 'pending' | 'confirmed'): void {
+    // one array for every statement: a batch logs thousands, and nothing keeps the values after the run
     const v = this.eventValues
-    v[0] = s.global
-    v[1] = s.client
-    v[2] = s.rebaseGeneration
-    v[3] = e.name
-    v[4] = e.json
-    v[5] = e.eventId
-    v[6] = e.clientId
-    v[7] = e.sessionId
-    v[8] = e.clientOnly ? 1 : 0
-    v[9] = e.producerSeq > 0 ? e.producerSeq : null
-    this.db.run(INSERT_EVENT[status], v)
+    for (let i = 0; i < events.length; ) {
+      let c = 0
+      while (LOG_CHUNKS[c]! > events.length - i) c++
+      const rows = LOG_CHUNKS[c]!
+      v.length = rows * EVENT_COLUMNS
+      for (let r = 0; r < rows; r++) {
+        const e = events[i + r]!
+        const s = e.seqNum
+        const o = r * EVENT_COLUMNS
+        v[o] = s.global
+        v[o + 1] = s.client
+        v[o + 2] = s.rebaseGeneration
+        v[o + 3] = e.name
+        v[o + 4] = e.json
+        v[o + 5] = e.eventId
+        v[o + 6] = e.clientId
+        v[o + 7] = e.sessionId
+        v[o + 8] = e.clientOnly ? 1 : 0
+        v[o + 9] = e.producerSeq > 0 ? e.producerSeq : null
+      }
+      this.db.run(INSERT_EVENTS[status][c]!, v)
+      i += rows
+    }
+    v.length = 0
   }
 
-  private readonly eventValues: SqlValue[] = new Array<SqlValue>(10).fill(null)
+  private readonly eventValues: SqlValue[] = []
 
   /**
    * Materializes a local batch in authority mode (`logged` is `events` as logged, same order).

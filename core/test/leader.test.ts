@@ -51,6 +51,28 @@ describe('Leader.append', () => {
     expect(formatSeqNum(leader.head)).toBe('e1.1')
   })
 
+  it('logs a batch of every size whole, in order, synced and client-only events mixed', async () => {
+    const leader = Leader.open(await SqliteDb.open(), schema, { clientId: 'c1' })
+    let n = 0
+    const ids: string[] = []
+    // 64 + 16 + 4 + 1 rows per statement: sizes that end on each of them, and one event
+    for (const size of [1, 85, 150, 3]) {
+      const batch = Array.from({ length: size }, (_, k) => {
+        if (k % 7 === 3) return record(n + k + 1, 'DraftChanged', { text: `d${n + k}` }, true, 1)
+        ids.push(`t${n + k}`)
+        return record(n + k + 1, 'v1.TodoCreated', { id: `t${n + k}`, text: '' })
+      })
+      leader.append(batch)
+      n += size
+    }
+    const log = leader.readLog()
+    expect(log).toHaveLength(n)
+    expect(new Set(log.map((e) => e.eventId)).size).toBe(n)
+    expect(log.filter((e) => e.name === 'v1.TodoCreated').map((e) => JSON.parse(e.json).id)).toEqual(ids)
+    const db = (leader as unknown as { db: SqliteDb }).db
+    expect(db.select(`SELECT count(*) AS n FROM __cairn_eventlog WHERE status = 'confirmed'`)).toEqual([{ n }])
+  })
+
   it('keeps an event whose materializer fails in the leader and reports the failure', async () => {
     const leader = Leader.open(await SqliteDb.open(), schema, { clientId: 'c1' })
     const result = leader.append([
