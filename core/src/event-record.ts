@@ -19,6 +19,49 @@ export interface EventRecord {
 }
 
 /**
+ * `e` with another number, as a plain record. Not a spread: a session's records (LocalRecord)
+ * make their JSON on demand, and a spread would leave it out.
+ */
+export function withSeqNum(e: EventRecord, seqNum: SeqNum): EventRecord {
+  return {
+    seqNum,
+    name: e.name,
+    json: e.json,
+    eventId: e.eventId,
+    clientId: e.clientId,
+    sessionId: e.sessionId,
+    clientOnly: e.clientOnly,
+    args: e.args,
+  }
+}
+
+/**
+ * An event as a session's commit records it. Its JSON is the event input's, made when first
+ * read: the leader reads it after the commit returned, so a large commit does not serialize its
+ * args while the app waits (10% of a 10,000-event commit).
+ */
+export class LocalRecord implements EventRecord {
+  readonly #input: { readonly json: string }
+
+  constructor(
+    readonly seqNum: SeqNum,
+    readonly name: string,
+    input: { readonly json: string },
+    readonly eventId: string,
+    readonly clientId: string,
+    readonly sessionId: string,
+    readonly clientOnly: boolean,
+    readonly args: unknown,
+  ) {
+    this.#input = input
+  }
+
+  get json(): string {
+    return this.#input.json
+  }
+}
+
+/**
  * A unique event id: a time-ordered UUID (version 7, RFC 9562): 48 bits of Unix milliseconds,
  * a 12-bit counter for ids of the same millisecond, 62 random bits. Ids made one after another
  * sort one after another, so the eventlog's unique index on them grows at its end instead of

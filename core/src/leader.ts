@@ -242,11 +242,7 @@ export class Leader {
         const logPending: LoggedEvent[] = []
         for (const event of events) {
           if (event.clientOnly) {
-            const logged: LoggedEvent = {
-              ...event,
-              seqNum: { global: upstream, client: ++this.clientCounter, rebaseGeneration: 0 },
-              producerSeq: 0,
-            }
+            const logged = loggedEvent(event, { global: upstream, client: ++this.clientCounter, rebaseGeneration: 0 }, event.clientId, 0)
             logConfirmed.push(logged)
             toApply.push(logged)
             assigned.push(logged.seqNum)

@@ -1,6 +1,6 @@
 import type { Adapter, LeaderPort } from './adapter.ts'
 import { CairnError, MaterializerError, SchemaError, StoreShutdownError } from './errors.ts'
-import { newEventIds, shortId, type EventRecord } from './event-record.ts'
+import { LocalRecord, newEventIds, shortId, withSeqNum, type EventRecord } from './event-record.ts'
 import {
   INTERNAL_TABLES,
   type BootProgress,
@@ -14,7 +14,7 @@ import { Materialization } from './materialize.ts'
 import { ComputedDef, LiveQueryDef, SignalDef, type Def } from './query-def.ts'
 import { deepEqual } from './equal.ts'
 import { ReactivityGraph, type InstanceInfo } from './reactivity.ts'
-import type { EventInput } from './schema/events.ts'
+import { CreatedEvent, type EventInput } from './schema/events.ts'
 import type { Queryable } from './schema/query-builder.ts'
 import type { Schema } from './schema/schema.ts'
 import { compareSeqNum, formatSeqNum, nextSeqNum, type SeqNum } from './seq-num.ts'
@@ -218,7 +218,8 @@ export class Store<S extends Schema = Schema> {
     this.assertOpen('commit')
     const defs = events.map((event) => {
       const def = this.schema.eventsByName.get(event?.name)
-      if (def === undefined || typeof event.json !== 'string') {
+      // a CreatedEvent's JSON is made later: reading it here would make it now
+      if (def === undefined || (!(event instanceof CreatedEvent) && typeof event.json !== 'string')) {
         throw new SchemaError(
           `Cannot commit ${event?.name === undefined ? 'a value that is not an event' : `event "${event.name}"`}: it is not in this store's schema. Create events by calling their definition, e.g. events.todoCreated({ ... }).`,
         )
@@ -242,16 +243,7 @@ export class Store<S extends Schema = Schema> {
         const def = defs[i]!
         // synced events chain after the pending ones; client-only ones count after the head
         head = def.clientOnly ? nextSeqNum(head, true) : { global: nextGlobal++, client: 0, rebaseGeneration }
-        const rec: EventRecord = {
-          seqNum: head,
-          name: event.name,
-          json: event.json,
-          eventId: eventIds[i]!,
-          clientId,
-          sessionId,
-          clientOnly: def.clientOnly,
-          args: event.args,
-        }
+        const rec = new LocalRecord(head, event.name, event, eventIds[i]!, clientId, sessionId, def.clientOnly, event.args)
         if (record === undefined) materialization.apply(rec, event.args)
         else record(() => materialization.apply(rec, event.args), event.name, def.clientOnly)
         records.push(rec)
@@ -433,7 +425,7 @@ export class Store<S extends Schema = Schema> {
    * transaction, then one refresh of the tables that changed.
    */
   private receiveUpstream(incoming: readonly EventRecord[]): void {
-    const result = mergeUpstream(this.sync, incoming, (e, seqNum) => ({ ...e, seqNum }))
+    const result = mergeUpstream(this.sync, incoming, withSeqNum)
     if (result.type === 'rejected') {
       this.reportError(new CairnError('SyncOutOfOrder', `The leader sent events out of order: ${result.reason}.`))
       return
@@ -566,7 +558,7 @@ export class Store<S extends Schema = Schema> {
     const { state, numbered } = addLocal<EventRecord>(
       initialSyncState(boot.upstreamHead, boot.pending, boot.rebaseGeneration),
       local.filter((r) => !r.clientOnly),
-      (e, seqNum) => ({ ...e, seqNum }),
+      withSeqNum,
     )
     this.sync = state
     this.undo.length = 0

@@ -11,6 +11,7 @@ import {
   sql,
   State,
   type AnyEventDef,
+  type StandardSchemaV1,
   type Store,
 } from '@cairn/core'
 import fc from 'fast-check'
@@ -172,7 +173,7 @@ describe('events', () => {
 
     test('valid args give { name, args, json }', () => {
       const event = created({ id: 'a', text: 'Buy milk', meta: { tags: ['x'] } })
-      expect(event).toEqual({
+      expect({ name: event.name, args: event.args, json: event.json }).toEqual({
         name,
         args: { id: 'a', text: 'Buy milk', meta: { tags: ['x'] } },
         json: '{"id":"a","text":"Buy milk","meta":{"tags":["x"]}}',
@@ -225,7 +226,8 @@ describe('events', () => {
       name: 'v1.Counted',
       schema: z.object({ n: z.string().transform(Number), tag: z.string().default('none') }),
     })
-    expect(counted({ n: '3' })).toEqual({ name: 'v1.Counted', args: { n: 3, tag: 'none' }, json: '{"n":"3"}' })
+    const event = counted({ n: '3' })
+    expect({ name: event.name, args: event.args, json: event.json }).toEqual({ name: 'v1.Counted', args: { n: 3, tag: 'none' }, json: '{"n":"3"}' })
     expect(counted.decode('{"n":"4","tag":"x"}')).toEqual({ n: 4, tag: 'x' })
   })
 
@@ -264,6 +266,28 @@ describe('events', () => {
       },
     })
     expect(JSON.parse(event.json)).toEqual(event.args)
+  })
+
+  test('json is the args as given, whatever happens to the caller’s object or the args afterwards', () => {
+    const flat = Events.synced({ name: 'v1.Flat', schema: z.object({ id: z.string(), text: z.string() }) })
+    const input = { id: 'a', text: 'before' }
+    const event = flat(input)
+    input.text = 'after'
+    expect(event.json).toBe('{"id":"a","text":"before"}')
+    // a validator that hands its input back: the args are the copy it was given, and a
+    // materializer that changed them (it must not) could not reach the JSON
+    const passthrough = Events.synced({
+      name: 'v1.Pass',
+      schema: { '~standard': { version: 1, vendor: 'test', validate: (value: unknown) => ({ value }) } } as StandardSchemaV1<{ id: string }>,
+    })
+    const passed = passthrough({ id: 'a' })
+    ;(passed.args as { id: string }).id = 'changed'
+    expect(passed.json).toBe('{"id":"a"}')
+    // nested values: the JSON is made at once, before anything could share and change them
+    const nested = Events.synced({ name: 'v1.Nested', schema: z.object({ meta: z.any() }) })
+    const withMeta = nested({ meta: { tags: ['x'] } })
+    ;(withMeta.args as { meta: { tags: string[] } }).meta.tags.push('y')
+    expect(withMeta.json).toBe('{"meta":{"tags":["x"]}}')
   })
 
   test('definitions are checked', () => {

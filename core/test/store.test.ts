@@ -9,8 +9,8 @@ import {
   StoreShutdownError,
   syncStatus$,
 } from '@cairn/core'
-import { describe, expect, it } from 'vitest'
-import { events, makeStore, tables } from './fixtures.ts'
+import { describe, expect, it, vi } from 'vitest'
+import { events, makeStore, schema, tables } from './fixtures.ts'
 
 const allTodos = () => queryDb(tables.todos.orderBy('id'))
 const rawCount = (table: string) => queryDb({ query: `SELECT count(*) AS n FROM ${table}` })
@@ -62,6 +62,26 @@ describe('store.commit', () => {
     store.commit(events.todoCreated({ id: 'a', text: 'Buy milk' }))
     expect(store.query(allTodos())).toEqual([{ id: 'a', text: 'Buy milk', completed: false }])
     await store.shutdown()
+  })
+
+  it('leaves serializing the args to the leader, after the commit returned; the log holds them', async () => {
+    const adapter = makeInMemoryAdapter()
+    const store = await makeStore({ adapter })
+    const batch = Array.from({ length: 50 }, (_, i) => events.todoCreated({ id: `t${i}`, text: `n${i}` }))
+    const stringify = vi.spyOn(JSON, 'stringify')
+    let during: number
+    try {
+      store.commit(...batch)
+      during = stringify.mock.calls.length
+    } finally {
+      stringify.mockRestore()
+    }
+    expect(during).toBe(0)
+    await store.shutdown()
+    const leader = await adapter.openLeader({ storeId: 'test', schema })
+    const log = await leader.readLog()
+    expect(log.map((e) => e.json)).toEqual(batch.map((_, i) => `{"id":"t${i}","text":"n${i}"}`))
+    await leader.close()
   })
 
   it('returns a handle whose persisted and confirmed promises resolve', async () => {

@@ -51,7 +51,13 @@ function define<TName extends string, S extends StandardSchemaV1>(
     // Plain data gets a copy instead of the round trip: parsing dominated creating an event, and
     // the copy is what JSON.parse(json) would give, since json is the copy's stringification.
     const copy = copyPlainJson(args, 0)
-    if (copy !== NOT_PLAIN) return { name, args: validate(copy), json: JSON.stringify(copy) }
+    if (copy !== NOT_PLAIN) {
+      const value = validate(copy)
+      // The JSON is made when the leader logs the event, after the commit: unless the args share
+      // an object with the copy (a validator that hands its input back, or nested values), which
+      // a materializer could change before then.
+      return value === copy || !isFlat(copy) ? new CreatedEvent(name, value, JSON.stringify(copy)) : new CreatedEvent(name, value, undefined, copy)
+    }
     let json: string | undefined
     try {
       json = JSON.stringify(args)
@@ -59,7 +65,7 @@ function define<TName extends string, S extends StandardSchemaV1>(
       throw new InvalidEventArgsError(name, [{ path: '', message: `args must be JSON-serializable (${(e as Error).message})` }])
     }
     if (json === undefined) throw new InvalidEventArgsError(name, [{ path: '', message: 'args are missing' }])
-    return { name, args: validate(JSON.parse(json)), json }
+    return new CreatedEvent(name, validate(JSON.parse(json)), json)
   }
   return Object.assign(create, {
     eventName: name,
@@ -67,6 +73,31 @@ function define<TName extends string, S extends StandardSchemaV1>(
     clientOnly,
     decode: (json: string) => validate(JSON.parse(json)),
   })
+}
+
+/** An event made by an event definition: its JSON is made once, when first read. */
+export class CreatedEvent<TName extends string = string, TArgs = unknown> implements EventInput<TName, TArgs> {
+  #encoded: string | undefined
+  /** Plain JSON data of our own, sharing no object with `args`, until it is encoded. */
+  #source: unknown
+
+  constructor(
+    readonly name: TName,
+    readonly args: TArgs,
+    encoded: string | undefined,
+    source?: unknown,
+  ) {
+    this.#encoded = encoded
+    this.#source = source
+  }
+
+  get json(): string {
+    if (this.#encoded === undefined) {
+      this.#encoded = JSON.stringify(this.#source)
+      this.#source = undefined
+    }
+    return this.#encoded
+  }
 }
 
 /**
@@ -82,6 +113,16 @@ export const Events = {
     define(options, false) as EventDef<TName, StandardSchemaV1.InferInput<S>, StandardSchemaV1.InferOutput<S>, false>,
   clientOnly: <const TName extends string, S extends StandardSchemaV1>(options: EventOptions<TName, S>) =>
     define(options, true) as EventDef<TName, StandardSchemaV1.InferInput<S>, StandardSchemaV1.InferOutput<S>, true>,
+}
+
+/** A plain object or array made by copyPlainJson holds no object or array. */
+function isFlat(copy: unknown): boolean {
+  if (typeof copy !== 'object' || copy === null) return true
+  for (const key in copy) {
+    const v = (copy as Record<string, unknown>)[key]
+    if (typeof v === 'object' && v !== null) return false
+  }
+  return true
 }
 
 const NOT_PLAIN: unique symbol = Symbol('not plain JSON')
