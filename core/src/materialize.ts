@@ -100,7 +100,8 @@ export class Materialization {
     let owned = false
     try {
       if (write instanceof WriteQuery) {
-        ;({ query: sql, bindValues } = write.asSql())
+        sql = write.statement()
+        bindValues = write.binds
         owned = true
       } else if ('~writable' in write || ('asSql' in write && typeof (write as { asSql?: unknown }).asSql === 'function')) {
         ;({ query: sql, bindValues } = (write as { asSql(): SqlFragment }).asSql())

@@ -141,7 +141,7 @@ export function toQueryable(input: QueryInput<unknown>, label: string): Queryabl
     decodeResult: (rows: Row[]) => {
       if (schema === undefined) return rows
       const result = validateSync(schema, rows, `query "${label}"`)
-      if (!result.ok) {
+      if (result.issues !== undefined) {
         const detail = result.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')
         throw new Error(`its rows do not match the query's schema: ${detail}`)
       }

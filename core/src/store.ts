@@ -295,7 +295,7 @@ export class Store<S extends Schema = Schema> {
     this.localHead = head
     const hint: CommitHint = { count: records.length, base: this.stateToken, changeset, writes }
     this.stateToken = records[records.length - 1]!.eventId
-    const synced = records.filter((r) => !r.clientOnly)
+    const synced = mixed ? records.filter((r) => !r.clientOnly) : clientOnly ? [] : records
     // each mixed entry undoes one synced event, in order
     if (mixed) entries.forEach((e, i) => (e.records = [synced[i]!]))
     this.undo.push(...entries)

@@ -80,7 +80,7 @@ export function clientDocument<const TName extends string, S extends StandardSch
   const defaultId = options.default.id ?? 'default'
   const defaultValue = options.default.value
   const check = validateSync(schema, defaultValue, `client document "${name}"`)
-  if (!check.ok)
+  if (check.issues !== undefined)
     throw new SchemaError(
       `The default value of client document "${name}" does not match its schema: ${check.issues.map((i) => i.message).join('; ')}.`,
     )
@@ -122,7 +122,7 @@ export function clientDocumentMaterializer(doc: ClientDocumentDef) {
     const current = ctx.query(doc.get(id)) as Record<string, unknown>
     const next = { ...current, ...args.value }
     const result = validateSync(doc.schema, next, `client document "${doc.name}"`)
-    if (!result.ok) {
+    if (result.issues !== undefined) {
       const detail = result.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')
       throw new SchemaError(`Setting client document "${doc.name}" gives an invalid value: ${detail}.`)
     }

@@ -118,7 +118,7 @@ export function encodeColumnValue(table: string, name: string, col: AnyColumn, v
     case 'json': {
       if (col.schema !== undefined) {
         const result = validateSync(col.schema, value, `${table}.${name}`)
-        if (!result.ok) {
+        if (result.issues !== undefined) {
           const detail = result.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')
           throw new ColumnValueError(table, name, `value does not match the column's schema: ${detail}`)
         }

@@ -42,7 +42,7 @@ function define<TName extends string, S extends StandardSchemaV1>(
   const what = `Event "${name}"`
   const validate = (input: unknown): StandardSchemaV1.InferOutput<S> => {
     const result = validateSync(schema, input, what)
-    if (!result.ok) throw new InvalidEventArgsError(name, result.issues)
+    if (result.issues !== undefined) throw new InvalidEventArgsError(name, result.issues)
     return result.value
   }
   const create = (args: StandardSchemaV1.InferInput<S>) => {
@@ -50,13 +50,15 @@ function define<TName extends string, S extends StandardSchemaV1>(
     // so args that do not survive JSON (Dates, undefined, Maps) are refused at commit time.
     // Plain data gets a copy instead of the round trip: parsing dominated creating an event, and
     // the copy is what JSON.parse(json) would give, since json is the copy's stringification.
+    copiedNested = false
     const copy = copyPlainJson(args, 0)
+    const nested = copiedNested
     if (copy !== NOT_PLAIN) {
       const value = validate(copy)
       // The JSON is made when the leader logs the event, after the commit: unless the args share
       // an object with the copy (a validator that hands its input back, or nested values), which
       // a materializer could change before then.
-      return value === copy || !isFlat(copy) ? new CreatedEvent(name, value, JSON.stringify(copy)) : new CreatedEvent(name, value, undefined, copy)
+      return value === copy || nested ? new CreatedEvent(name, value, JSON.stringify(copy)) : new CreatedEvent(name, value, undefined, copy)
     }
     let json: string | undefined
     try {
@@ -115,15 +117,8 @@ export const Events = {
     define(options, true) as EventDef<TName, StandardSchemaV1.InferInput<S>, StandardSchemaV1.InferOutput<S>, true>,
 }
 
-/** A plain object or array made by copyPlainJson holds no object or array. */
-function isFlat(copy: unknown): boolean {
-  if (typeof copy !== 'object' || copy === null) return true
-  for (const key in copy) {
-    const v = (copy as Record<string, unknown>)[key]
-    if (typeof v === 'object' && v !== null) return false
-  }
-  return true
-}
+/** Whether the last copyPlainJson copied an object or array inside the top-level value. */
+let copiedNested = false
 
 const NOT_PLAIN: unique symbol = Symbol('not plain JSON')
 const MAX_DEPTH = 64
@@ -144,6 +139,7 @@ function copyPlainJson(value: unknown, depth: number): unknown {
     case 'object': {
       if (value === null) return null
       if (depth >= MAX_DEPTH) return NOT_PLAIN
+      if (depth > 0) copiedNested = true
       if (Array.isArray(value)) {
         if (Object.getPrototypeOf(value) !== Array.prototype || Object.hasOwn(value, 'toJSON')) return NOT_PLAIN
         const out = new Array<unknown>(value.length)

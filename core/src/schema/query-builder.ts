@@ -356,7 +356,24 @@ export class WriteQuery<TCols extends Columns, TResult = void> implements Writab
   }
 
   asSql(): SqlFragment {
-    if (this.cachedSql !== undefined) return this.cachedSql
+    return (this.cachedSql ??= { query: this.statement(), bindValues: this.statementBinds! })
+  }
+
+  private statementText: string | undefined
+  private statementBinds: SqlValue[] | undefined
+
+  /** The bind values of `statement()`; made once, never changed after. @internal */
+  get binds(): SqlValue[] {
+    this.statement()
+    return this.statementBinds!
+  }
+
+  /**
+   * The statement text, with its bind values in `binds`: `asSql` without an object around them,
+   * for materialization, which runs one write per event. @internal
+   */
+  statement(): string {
+    if (this.statementText !== undefined) return this.statementText
     const { info, state } = this
     let bindValues: SqlValue[]
     let query: string
@@ -401,8 +418,8 @@ export class WriteQuery<TCols extends Columns, TResult = void> implements Writab
       query = `DELETE FROM ${quoteId(info.name)}${whereSql(state.where, bindValues)}`
     }
     if (state.returning !== undefined) query += ' RETURNING ' + state.returning.map(quoteId).join(', ')
-    this.cachedSql = { query, bindValues }
-    return this.cachedSql
+    this.statementBinds = bindValues
+    return (this.statementText = query)
   }
 
   decodeResult(rows: Row[]): TResult {

@@ -3,7 +3,8 @@ import type { Issue } from '../errors.ts'
 
 export type { StandardSchemaV1 }
 
-export type ValidationResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly issues: Issue[] }
+/** The validator's own success result (no copy per call), or its issues as Cairn reports them. */
+export type ValidationResult<T> = { readonly value: T; readonly issues?: undefined } | { readonly issues: Issue[] }
 
 /**
  * Validates synchronously with any Standard Schema v1 validator. Async validators are refused
@@ -18,10 +19,8 @@ export function validateSync<S extends StandardSchemaV1>(
   if (result instanceof Promise) {
     throw new TypeError(`${what}: its schema validates asynchronously; Cairn needs a synchronous schema.`)
   }
-  if (result.issues !== undefined) {
-    return { ok: false, issues: result.issues.map(toIssue) }
-  }
-  return { ok: true, value: result.value as StandardSchemaV1.InferOutput<S> }
+  if (result.issues !== undefined) return { issues: result.issues.map(toIssue) }
+  return result as StandardSchemaV1.SuccessResult<StandardSchemaV1.InferOutput<S>>
 }
 
 function toIssue(issue: StandardSchemaV1.Issue): Issue {
