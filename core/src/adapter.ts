@@ -91,7 +91,7 @@ export function makeInMemoryAdapter(options: { readonly clientId?: string } = {}
         get clientId() {
           return leader.clientId
         },
-        boot: async () => leader.snapshot(),
+        boot: async () => leader.snapshot({ inProcess: true }),
         append: async (events, commits) => {
           if (closed) throw new CairnError('LeaderClosed', `The leader of store "${storeId}" is closed.`)
           const result = leader.append(events, commits)

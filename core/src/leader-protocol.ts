@@ -3,7 +3,7 @@
 import type { MaterializerError } from './errors.ts'
 import type { EventRecord } from './event-record.ts'
 import type { SeqNum } from './seq-num.ts'
-import type { RecordedWrites } from './sqlite.ts'
+import type { RecordedWrites, SqliteDb } from './sqlite.ts'
 
 /** Reported while state is rebuilt from the eventlog after a schema change. */
 export interface BootProgress {
@@ -15,7 +15,11 @@ export interface BootProgress {
 /** What a session needs to start: the leader's state and the events it has not confirmed yet. */
 export interface SessionBoot {
   readonly clientId: string
-  readonly snapshot: Uint8Array
+  /**
+   * The leader's database: serialized, or (from a leader in the same process) a copy ready to
+   * use, which the session takes over.
+   */
+  readonly snapshot: Uint8Array | SqliteDb
   /** Synced events in the log the server has not ordered yet; the session applies them on top of the snapshot. */
   readonly pending: readonly EventRecord[]
   /** The last global number confirmed (by the server, or by the leader without one). */

@@ -187,11 +187,17 @@ export class Leader {
     return () => this.listeners.delete(listener)
   }
 
-  /** A serialized copy of the database plus the pending events, for a session to boot from. */
-  snapshot(): SessionBoot {
+  /**
+   * What a session boots from: a copy of the database plus the pending events. The copy is
+   * bytes, or with `inProcess` (the session runs in this process and this SQLite module) a
+   * database copied inside SQLite's memory.
+   */
+  snapshot(): SessionBoot & { readonly snapshot: Uint8Array }
+  snapshot(options: { readonly inProcess: boolean }): SessionBoot
+  snapshot(options: { readonly inProcess?: boolean } = {}): SessionBoot {
     return {
       clientId: this.currentClientId,
-      snapshot: this.db.serialize(),
+      snapshot: options.inProcess === true ? this.db.copy() : this.db.serialize(),
       pending: this.sync.pending,
       upstreamHead: this.sync.upstreamHead,
       rebaseGeneration: this.sync.rebaseGeneration,

@@ -103,13 +103,15 @@ export async function createStorePromise<S extends Schema>(options: CreateStoreO
     reportError,
     sync: options.sync,
   })
+  let db: SqliteDb | undefined
   try {
     const boot = await port.boot()
-    const db = await SqliteDb.deserialize(boot.snapshot)
+    db = boot.snapshot instanceof SqliteDb ? boot.snapshot : await SqliteDb.deserialize(boot.snapshot)
     // the session holds state only; the log stays with the leader
     for (const table of INTERNAL_TABLES) db.exec(`DROP TABLE IF EXISTS ${table}`)
     return new Store(schema, storeId, port, db, boot, reportError, options.sync !== undefined)
   } catch (e) {
+    db?.close()
     await port.close()
     throw e
   }

@@ -152,3 +152,48 @@ describe('SqliteDb.recordTables', () => {
     expect([...outer].sort()).toEqual(['a', 'b'])
   })
 })
+
+describe('SqliteDb.copy', () => {
+  const rowsOf = (db: SqliteDb) => db.select('SELECT id, s FROM t ORDER BY id')
+
+  it('copies a database, in memory or deserialized, into an independent connection', async () => {
+    const plain = await SqliteDb.open()
+    plain.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT)')
+    plain.transaction(() => {
+      for (let i = 0; i < 2000; i++) plain.run('INSERT INTO t (s) VALUES (?)', [`row ${i} ${'x'.repeat(100)}`])
+    })
+    const deserialized = await SqliteDb.deserialize(plain.serialize())
+    for (const source of [plain, deserialized]) {
+      const copy = source.copy()
+      expect(rowsOf(copy)).toEqual(rowsOf(source))
+      copy.run('DELETE FROM t WHERE id > 10')
+      expect(source.select('SELECT count(*) AS n FROM t')).toEqual([{ n: 2000 }])
+      expect(copy.select('SELECT count(*) AS n FROM t')).toEqual([{ n: 10 }])
+      copy.close()
+    }
+  })
+
+  it('copies an empty database', async () => {
+    const copy = (await SqliteDb.open()).copy()
+    copy.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT)')
+    copy.run('INSERT INTO t (s) VALUES (?)', ['a'])
+    expect(rowsOf(copy)).toEqual([{ id: 1, s: 'a' }])
+  })
+})
+
+describe('SqliteDb.load', () => {
+  it('takes over a copy of another database, closing it, and reports the right tables written after', async () => {
+    const session = await SqliteDb.open()
+    session.exec('CREATE TABLE old (id INTEGER PRIMARY KEY)')
+    expect([...session.recordTables(() => session.run('INSERT INTO old DEFAULT VALUES'))]).toEqual(['old'])
+    const leader = await SqliteDb.open()
+    leader.exec('CREATE TABLE a (id INTEGER PRIMARY KEY); CREATE TABLE b (id INTEGER PRIMARY KEY, s TEXT)')
+    leader.run(`INSERT INTO b (s) VALUES ('from the leader')`)
+    const copy = leader.copy()
+    session.load(copy)
+    expect(() => copy.select('SELECT 1')).toThrow()
+    expect(session.select('SELECT s FROM b')).toEqual([{ s: 'from the leader' }])
+    expect([...session.recordTables(() => session.run(`INSERT INTO b (s) VALUES ('x')`))]).toEqual(['b'])
+    expect(() => session.select('SELECT * FROM old')).toThrow(/no such table: old/)
+  })
+})
