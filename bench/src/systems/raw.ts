@@ -333,6 +333,7 @@ export const raw: SystemModule = {
       n: p.batch,
       metrics: {
         commit_ms: t1 - t0,
+        store_ms: t1 - t0,
         total_ms: t2 - t0,
         events_per_s: p.batch / ((t2 - t0) / 1000),
         validate_ms: validateMs,
