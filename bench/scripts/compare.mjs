@@ -51,7 +51,8 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const fmt = (x) => (Math.abs(x) >= 100 ? x.toFixed(0) : x.toPrecision(3))
 for (const side of sides) {
   console.log(side.label)
-  for (const [key, xs] of Object.entries(side.values)) console.log(`  ${key}: ${fmt(median(xs))} (${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))})`)
+  for (const [key, xs] of Object.entries(side.values))
+    console.log(`  ${key}: ${fmt(median(xs))} (${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))})`)
 }
 if (sides.length === 2) {
   const [a, b] = sides

@@ -4,9 +4,9 @@ import { Materialization } from './materialize.ts'
 import type { Schema } from './schema/schema.ts'
 import { compareSeqNum, type SeqNum } from './seq-num.ts'
 import { addLocal, confirmPrefix, initialSyncState, mergeUpstream, type SyncState } from './sync/sync-state.ts'
-import type { SqlValue } from './sql.ts'
 import { SqliteError, type RecordedWrites, type SqliteDb } from './sqlite.ts'
 import { newEventId } from './event-record.ts'
+import { DDL, logEvents, loggedEvent, rowToRecord, SET_META, toRecord, withSeqNum } from './eventlog.ts'
 import type {
   AppendResult,
   BootProgress,
@@ -31,60 +31,9 @@ export type {
   SessionBoot,
 } from './leader-protocol.ts'
 
-export const INTERNAL_TABLES = ['__cairn_eventlog', '__cairn_meta'] as const
+export { INTERNAL_TABLES } from './eventlog.ts'
 
-const DDL = `
-CREATE TABLE IF NOT EXISTS __cairn_eventlog (
-  seq_global INTEGER NOT NULL,
-  seq_client INTEGER NOT NULL,
-  rebase_generation INTEGER NOT NULL,
-  name TEXT NOT NULL,
-  args TEXT NOT NULL,
-  event_id TEXT NOT NULL UNIQUE,
-  client_id TEXT NOT NULL,
-  session_id TEXT NOT NULL,
-  client_only INTEGER NOT NULL,
-  producer_seq INTEGER,
-  status TEXT NOT NULL,
-  PRIMARY KEY (seq_global, seq_client)
-);
-CREATE INDEX IF NOT EXISTS __cairn_eventlog_pending ON __cairn_eventlog (status) WHERE status = 'pending';
-CREATE TABLE IF NOT EXISTS __cairn_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-`
-// The status is part of the text (one statement per status): a bind fewer per logged event.
-// A batch is logged 64 rows per statement (then 16, 4, 1): each statement run costs bind calls,
-// a step and a reset besides the rows' B-tree work.
-const EVENT_COLUMNS = 10
-const LOG_CHUNKS = [64, 16, 4, 1] as const
-const insertEventsSql = (status: 'pending' | 'confirmed', rows: number) => `INSERT INTO __cairn_eventlog
-  (seq_global, seq_client, rebase_generation, name, args, event_id, client_id, session_id, client_only, producer_seq, status)
-  VALUES ${Array.from({ length: rows }, () => `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '${status}')`).join(', ')}`
-const INSERT_EVENTS = {
-  pending: LOG_CHUNKS.map((n) => insertEventsSql('pending', n)),
-  confirmed: LOG_CHUNKS.map((n) => insertEventsSql('confirmed', n)),
-}
-const SET_META = `INSERT INTO __cairn_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`
 const REPLAY_PAGE = 2000
-
-const withSeqNum = (e: LoggedEvent, seqNum: SeqNum): LoggedEvent => loggedEvent(e, seqNum, e.clientId, e.producerSeq)
-
-/**
- * A LoggedEvent built field by field: a spread gives objects of varying shapes, which made every
- * later read of a 10,000-event batch (logging, numbering checks, `toRecord`) slow.
- */
-function loggedEvent(e: EventRecord, seqNum: SeqNum, clientId: string, producerSeq: number): LoggedEvent {
-  return {
-    seqNum,
-    name: e.name,
-    json: e.json,
-    eventId: e.eventId,
-    clientId,
-    sessionId: e.sessionId,
-    clientOnly: e.clientOnly,
-    args: e.args,
-    producerSeq,
-  }
-}
 
 /**
  * The leader of one client: owns the eventlog and the state materialized from its confirmed
@@ -264,8 +213,8 @@ export class Leader {
           } else logPending.push(logged)
           assigned.push(logged.seqNum)
         }
-        this.insertEvents(logConfirmed, 'confirmed')
-        this.insertEvents(logPending, 'pending')
+        logEvents(this.db, logConfirmed, 'confirmed')
+        logEvents(this.db, logPending, 'pending')
         if (this.authority) this.applyLocal(events, toApply, commits, failures)
         else {
           this.applyBatch(toApply, failures)
@@ -323,10 +272,10 @@ export class Leader {
         // an event of ours that the rollback above removed comes back at its final place
         if (rolledBack.has(e.eventId)) this.db.run('DELETE FROM __cairn_eventlog WHERE event_id = ?', [e.eventId])
       }
-      this.insertEvents(result.apply, 'confirmed')
+      logEvents(this.db, result.apply, 'confirmed')
       this.applyBatch(fresh, failures)
       this.stateToken = newEventId()
-      if (!shift) this.insertEvents(result.replay, 'pending')
+      if (!shift) logEvents(this.db, result.replay, 'pending')
       this.sync = result.state
       this.clientCounter = 0
       this.saveSyncMeta()
@@ -404,38 +353,6 @@ export class Leader {
   get eventCount(): number {
     return Number(this.db.select('SELECT count(*) AS n FROM __cairn_eventlog')[0]!.n)
   }
-
-  /** Logs events with one status, in as few statements as LOG_CHUNKS allows. */
-  private insertEvents(events: readonly LoggedEvent[], status: 'pending' | 'confirmed'): void {
-    // one array for every statement: a batch logs thousands, and nothing keeps the values after the run
-    const v = this.eventValues
-    for (let i = 0; i < events.length; ) {
-      let c = 0
-      while (LOG_CHUNKS[c]! > events.length - i) c++
-      const rows = LOG_CHUNKS[c]!
-      v.length = rows * EVENT_COLUMNS
-      for (let r = 0; r < rows; r++) {
-        const e = events[i + r]!
-        const s = e.seqNum
-        const o = r * EVENT_COLUMNS
-        v[o] = s.global
-        v[o + 1] = s.client
-        v[o + 2] = s.rebaseGeneration
-        v[o + 3] = e.name
-        v[o + 4] = e.json
-        v[o + 5] = e.eventId
-        v[o + 6] = e.clientId
-        v[o + 7] = e.sessionId
-        v[o + 8] = e.clientOnly ? 1 : 0
-        v[o + 9] = e.producerSeq > 0 ? e.producerSeq : null
-      }
-      this.db.run(INSERT_EVENTS[status][c]!, v)
-      i += rows
-    }
-    v.length = 0
-  }
-
-  private readonly eventValues: SqlValue[] = []
 
   /**
    * Materializes a local batch in authority mode (`logged` is `events` as logged, same order).
@@ -665,30 +582,4 @@ function sameNumbering(events: readonly EventRecord[], logged: readonly EventRec
     if (a.seqNum.rebaseGeneration !== b.seqNum.rebaseGeneration) return false
   }
   return true
-}
-
-function rowToRecord(r: Record<string, unknown>): EventRecord {
-  return {
-    seqNum: { global: Number(r.seq_global), client: Number(r.seq_client), rebaseGeneration: Number(r.rebase_generation) },
-    name: r.name as string,
-    json: r.args as string,
-    eventId: r.event_id as string,
-    clientId: r.client_id as string,
-    sessionId: r.session_id as string,
-    clientOnly: r.client_only === 1,
-    producerSeq: Number(r.producer_seq ?? 0),
-  } as LoggedEvent
-}
-
-/** The record sessions see (no producerSeq: that is the leader's business). */
-function toRecord(e: LoggedEvent | EventRecord): EventRecord {
-  return {
-    seqNum: e.seqNum,
-    name: e.name,
-    json: e.json,
-    eventId: e.eventId,
-    clientId: e.clientId,
-    sessionId: e.sessionId,
-    clientOnly: e.clientOnly,
-  }
 }

@@ -297,7 +297,7 @@ export class SqliteDb {
    */
   replayWrites(writes: RecordedWrites): void {
     const { sql, binds } = writes
-    for (let k = 0; k < sql.length; ) {
+    for (let k = 0; k < sql.length;) {
       // a run of the same one-row insert (a batch of events of one kind) goes in chunks of rows
       let run = insertRunLength(sql, k)
       while (run > 1) {

@@ -227,7 +227,11 @@ describe('events', () => {
       schema: z.object({ n: z.string().transform(Number), tag: z.string().default('none') }),
     })
     const event = counted({ n: '3' })
-    expect({ name: event.name, args: event.args, json: event.json }).toEqual({ name: 'v1.Counted', args: { n: 3, tag: 'none' }, json: '{"n":"3"}' })
+    expect({ name: event.name, args: event.args, json: event.json }).toEqual({
+      name: 'v1.Counted',
+      args: { n: 3, tag: 'none' },
+      json: '{"n":"3"}',
+    })
     expect(counted.decode('{"n":"4","tag":"x"}')).toEqual({ n: 4, tag: 'x' })
   })
 
@@ -278,7 +282,9 @@ describe('events', () => {
     // materializer that changed them (it must not) could not reach the JSON
     const passthrough = Events.synced({
       name: 'v1.Pass',
-      schema: { '~standard': { version: 1, vendor: 'test', validate: (value: unknown) => ({ value }) } } as StandardSchemaV1<{ id: string }>,
+      schema: { '~standard': { version: 1, vendor: 'test', validate: (value: unknown) => ({ value }) } } as StandardSchemaV1<{
+        id: string
+      }>,
     })
     const passed = passthrough({ id: 'a' })
     ;(passed.args as { id: string }).id = 'changed'

@@ -251,7 +251,9 @@ export const cairn: SystemModule = {
         rows_after_boot: boots.rows,
         rss_mb: peakRssMb(),
       },
-      notes: ['cairn w5: same in-memory adapter object, shutdown + createStorePromise with the same storeId; boot = createStorePromise + count(*)'],
+      notes: [
+        'cairn w5: same in-memory adapter object, shutdown + createStorePromise with the same storeId; boot = createStorePromise + count(*)',
+      ],
     }
   },
 
@@ -277,11 +279,22 @@ export const cairn: SystemModule = {
         let last: CommitHandle | undefined
         for (let i = 0; i < k; i += 100) last = store.commit(...todos.slice(i, i + 100).map((t) => events.todoCreated(t)))
         await last!.persisted
-        const foreign = { eventId: `foreign-${r}`, producerSeq: 1, name: 'v1.TodoCreated', args: { id: 'foreign', text: 'x', createdAt: '2026-01-01' }, clientId: 'other', sessionId: 'other', seq: 1 }
+        const foreign = {
+          eventId: `foreign-${r}`,
+          producerSeq: 1,
+          name: 'v1.TodoCreated',
+          args: { id: 'foreign', text: 'x', createdAt: '2026-01-01' },
+          clientId: 'other',
+          sessionId: 'other',
+          seq: 1,
+        }
         const t0 = performance.now()
         handlers!.onPage({ events: [foreign], head: 1, remaining: 0 })
         const ms = performance.now() - t0
-        assert(store.syncStatus.localHead === `e${k + 1}r1`, `cairn w6: expected the rebase to end at e${k + 1}r1, got ${store.syncStatus.localHead}`)
+        assert(
+          store.syncStatus.localHead === `e${k + 1}r1`,
+          `cairn w6: expected the rebase to end at e${k + 1}r1, got ${store.syncStatus.localHead}`,
+        )
         assert(countTodos(store) === k + 1, 'cairn w6: wrong row count after the rebase')
         if (r > 0) samples.push(ms) // the first one warms up
         await store.shutdown()
@@ -289,8 +302,14 @@ export const cairn: SystemModule = {
       metrics[`rebase_${k}_ms`] = summarize(samples).p50
     }
     metrics.rebase_1000_per_event_us = (metrics.rebase_1000_ms! * 1000) / 1000
-    return { n: p.rebases, metrics, notes: ['cairn w6: in-memory adapter, 10 todo + 90 unrelated subscriptions live; time = delivering one foreign event synchronously until the session refreshed'] }
+    return {
+      n: p.rebases,
+      metrics,
+      notes: [
+        'cairn w6: in-memory adapter, 10 todo + 90 unrelated subscriptions live; time = delivering one foreign event synchronously until the session refreshed',
+      ],
+    }
   },
 }
 
-const REBASE_SIZES = (process.env.REBASE_SIZES ? process.env.REBASE_SIZES.split(",").map(Number) : [1, 100, 1000]) as readonly number[]
+const REBASE_SIZES = (process.env.REBASE_SIZES ? process.env.REBASE_SIZES.split(',').map(Number) : [1, 100, 1000]) as readonly number[]

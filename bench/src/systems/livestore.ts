@@ -8,7 +8,17 @@ import path from 'node:path'
 import { makeAdapter } from '@livestore/adapter-node'
 import { createStorePromise, Events, makeSchema, queryDb, Schema, State, type LiveQuery, type Store } from '@livestore/livestore'
 import { LogLevel } from 'effect'
-import { idsByText, makeOthers, makeTodos, OTHER_QUERIES, TODO_INDEX, TODO_QUERIES, type ColumnKind, type QuerySpec, type TodoArgs } from '../data.ts'
+import {
+  idsByText,
+  makeOthers,
+  makeTodos,
+  OTHER_QUERIES,
+  TODO_INDEX,
+  TODO_QUERIES,
+  type ColumnKind,
+  type QuerySpec,
+  type TodoArgs,
+} from '../data.ts'
 import { CallbackLatch, measureQueryDefs, timeBoots, timeCommitsToCallbacks, W4_WARMUP_COMMITS } from '../measure.ts'
 import { peakRssMb, summarize } from '../stats.ts'
 import { assert, type SystemModule } from '../types.ts'
@@ -102,10 +112,7 @@ const columnSchema: Record<ColumnKind, Schema.Schema<any, any>> = {
 
 function defFor(spec: QuerySpec) {
   const fields = Object.fromEntries(spec.columns.map(([name, kind]) => [name, columnSchema[kind]]))
-  return queryDb(
-    { query: spec.sql, bindValues: [...spec.bindValues], schema: Schema.Array(Schema.Struct(fields)) },
-    { label: spec.label },
-  )
+  return queryDb({ query: spec.sql, bindValues: [...spec.bindValues], schema: Schema.Array(Schema.Struct(fields)) }, { label: spec.label })
 }
 
 function subscribeAll(store: LsStore, onRelevant: () => void = () => {}) {
@@ -113,15 +120,23 @@ function subscribeAll(store: LsStore, onRelevant: () => void = () => {}) {
   const relevantInstances: LiveQuery<unknown>[] = []
   const unrelatedInstances: LiveQuery<unknown>[] = []
   TODO_QUERIES.forEach((spec) =>
-    store.subscribe(defFor(spec), () => {
-      counts.relevantCalls++
-      onRelevant()
-    }, { onSubscribe: (q$) => relevantInstances.push(q$ as LiveQuery<unknown>) }),
+    store.subscribe(
+      defFor(spec),
+      () => {
+        counts.relevantCalls++
+        onRelevant()
+      },
+      { onSubscribe: (q$) => relevantInstances.push(q$ as LiveQuery<unknown>) },
+    ),
   )
   const unrelatedStops = OTHER_QUERIES.map((spec) =>
-    store.subscribe(defFor(spec), () => {
-      counts.unrelatedCalls++
-    }, { onSubscribe: (q$) => unrelatedInstances.push(q$ as LiveQuery<unknown>) }),
+    store.subscribe(
+      defFor(spec),
+      () => {
+        counts.unrelatedCalls++
+      },
+      { onSubscribe: (q$) => unrelatedInstances.push(q$ as LiveQuery<unknown>) },
+    ),
   )
   assert(relevantInstances.length === 10 && unrelatedInstances.length === 90, 'livestore: onSubscribe did not hand out the query instances')
   const runs = (list: LiveQuery<unknown>[]) => list.reduce((sum, q) => sum + q.runs, 0)
@@ -206,7 +221,13 @@ export const livestore: SystemModule = {
     await store.shutdownPromise()
     return {
       n: p.batch,
-      metrics: { commit_ms: t1 - t0, store_ms: t1 - t0, total_ms: t2 - t0, events_per_s: p.batch / ((t2 - t0) / 1000), rss_mb: peakRssMb() },
+      metrics: {
+        commit_ms: t1 - t0,
+        store_ms: t1 - t0,
+        total_ms: t2 - t0,
+        events_per_s: p.batch / ((t2 - t0) / 1000),
+        rss_mb: peakRssMb(),
+      },
     }
   },
 
