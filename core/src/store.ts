@@ -220,10 +220,15 @@ export class Store<S extends Schema = Schema> {
     this.assertOpen('commit')
     const defs = events.map((event) => {
       const def = this.schema.eventsByName.get(event?.name)
-      // a CreatedEvent's JSON is made later: reading it here would make it now
-      if (def === undefined || (!(event instanceof CreatedEvent) && typeof event.json !== 'string')) {
+      if (def === undefined) {
         throw new SchemaError(
           `Cannot commit ${event?.name === undefined ? 'a value that is not an event' : `event "${event.name}"`}: it is not in this store's schema. Create events by calling their definition, e.g. events.todoCreated({ ... }).`,
+        )
+      }
+      // a CreatedEvent's JSON is made later: reading it here would make it now
+      if (!(event instanceof CreatedEvent) && typeof event.json !== 'string') {
+        throw new SchemaError(
+          `Cannot commit event "${event.name}": it has no JSON. A copy of an event (a spread, structuredClone, postMessage) keeps only its name and args; commit the event its definition returned, or create it where you commit it.`,
         )
       }
       return def

@@ -209,6 +209,16 @@ describe('bad input', () => {
     await store.shutdown()
   })
 
+  it('refuses a copy of an event that lost its JSON, and takes a plain { name, args, json }', async () => {
+    const store = await makeStore()
+    const event = events.todoCreated({ id: 'a', text: 'x' })
+    expect(() => store.commit({ ...event })).toThrow(/"v1\.TodoCreated": it has no JSON/)
+    expect(() => store.commit(structuredClone(event))).toThrow(/it has no JSON/)
+    store.commit({ name: event.name, args: event.args, json: event.json })
+    expect(store.query(allTodos())).toEqual([{ id: 'a', text: 'x', completed: false }])
+    await store.shutdown()
+  })
+
   it('gives a QueryError for bad SQL and keeps working', async () => {
     const store = await makeStore()
     const bad = queryDb({ query: 'SELECT nope FROM todos' }, { label: 'broken' })

@@ -1,7 +1,11 @@
 import { InvalidEventArgsError, SchemaError } from '../errors.ts'
 import { validateSync, type StandardSchemaV1 } from './standard-schema.ts'
 
-/** An event ready to commit: created by calling an event definition, args already validated. */
+/**
+ * An event ready to commit: created by calling an event definition, args already validated. Its
+ * JSON is made when first read (by the leader, after the commit); commit the object itself, as
+ * a spread or a structured clone of it keeps only `name` and `args`.
+ */
 export interface EventInput<TName extends string = string, TArgs = unknown> {
   readonly name: TName
   /** The validated (schema output) args the materializer receives. */
