@@ -1,6 +1,7 @@
 // The leader's eventlog: its tables, how events are written to it and read back, and the record
 // shapes the leader keeps and hands to sessions.
 import type { EventRecord } from './event-record.ts'
+import { ROW_CHUNKS } from './insert-runs.ts'
 import type { LoggedEvent } from './leader-protocol.ts'
 import type { SeqNum } from './seq-num.ts'
 import type { SqlValue } from './sql.ts'
@@ -31,7 +32,7 @@ CREATE TABLE IF NOT EXISTS __cairn_meta (key TEXT PRIMARY KEY, value TEXT NOT NU
 // A batch is logged 64 rows per statement (then 16, 4, 1): each statement run costs bind calls,
 // a step and a reset besides the rows' B-tree work.
 const EVENT_COLUMNS = 10
-const LOG_CHUNKS = [64, 16, 4, 1] as const
+const LOG_CHUNKS = [...ROW_CHUNKS, 1] as const
 const insertEventsSql = (status: 'pending' | 'confirmed', rows: number) => `INSERT INTO __cairn_eventlog
   (seq_global, seq_client, rebase_generation, name, args, event_id, client_id, session_id, client_only, producer_seq, status)
   VALUES ${Array.from({ length: rows }, () => `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '${status}')`).join(', ')}`

@@ -7,7 +7,7 @@
  */
 
 /** The most rows in one statement; chunks below it use ROW_CHUNKS, then single rows. */
-const ROW_CHUNKS = [64, 16, 4] as const
+export const ROW_CHUNKS = [64, 16, 4] as const
 /** SQLite's default SQLITE_MAX_VARIABLE_NUMBER (since 3.32). */
 const MAX_PARAMS = 32_766
 
