@@ -1,6 +1,6 @@
-import { changesetTableNames } from './changeset.ts'
-import { check, SqliteError, type RawExports } from './sqlite-wasm.ts'
-import type { RecordedChanges } from './sqlite.ts'
+import { changesetTableNames } from './changeset-reader.ts'
+import { check, SqliteError, type RawExports } from './wasm.ts'
+import type { RecordedChanges } from './db.ts'
 
 // SQLite's session extension on a database: recording changesets, combining, inverting and
 // applying them. SqliteDb's methods of the same names call these.

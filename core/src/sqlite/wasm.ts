@@ -1,4 +1,4 @@
-// The low-level side of sqlite.ts: the wasm exports it calls directly, errors, and small helpers
+// The low-level side of db.ts: the wasm exports it calls directly, errors, and small helpers
 // that need no database.
 
 const decoder = new TextDecoder()

@@ -9,8 +9,8 @@ import {
   revertWithSessionApply,
   type SessionTarget,
   type SessionWasm,
-} from './sqlite-session.ts'
-import { check, decodeUtf8, SqliteError, toSqliteError, updateHookThunk, type RawExports } from './sqlite-wasm.ts'
+} from './changesets.ts'
+import { check, decodeUtf8, SqliteError, toSqliteError, updateHookThunk, type RawExports } from './wasm.ts'
 import type { BindValues, SqlValue } from './sql.ts'
 
 export { RecordedWrites, SqliteError }
@@ -75,7 +75,7 @@ export class SqliteDb {
   private out = 0
   private mainName = 0
 
-  /** What the session-extension functions (sqlite-session.ts) use of this database. */
+  /** What the session-extension functions (changesets.ts) use of this database. */
   private readonly session: SessionTarget
 
   private constructor(

@@ -1,6 +1,6 @@
-import type { Adapter, LeaderPort } from './adapter.ts'
-import { CairnError, MaterializerError, SchemaError, StoreShutdownError } from './errors.ts'
-import { LocalRecord, newEventIds, shortId, withSeqNum, type EventRecord } from './event-record.ts'
+import type { Adapter, LeaderPort } from '../leader/adapter.ts'
+import { CairnError, MaterializerError, SchemaError, StoreShutdownError } from '../errors.ts'
+import { LocalRecord, newEventIds, shortId, withSeqNum, type EventRecord } from '../events/record.ts'
 import {
   INTERNAL_TABLES,
   type BootProgress,
@@ -9,19 +9,19 @@ import {
   type LeaderStatus,
   type LogEntry,
   type SessionBoot,
-} from './leader.ts'
-import { Materialization } from './materialize.ts'
-import { ComputedDef, LiveQueryDef, SignalDef, type Def } from './query-def.ts'
-import { deepEqual } from './equal.ts'
-import { ReactivityGraph, type InstanceInfo } from './reactivity.ts'
-import { CreatedEvent, type EventInput } from './schema/events.ts'
-import type { Queryable } from './schema/query-builder.ts'
-import type { Schema } from './schema/schema.ts'
-import { compareSeqNum, formatSeqNum, nextSeqNum, type SeqNum } from './seq-num.ts'
-import { SqliteDb, type RecordedChanges, type RecordedWrites } from './sqlite.ts'
-import { syncStatus$, type SyncStatus } from './sync/status.ts'
-import type { SyncOptions } from './sync/leader-sync.ts'
-import { addLocal, initialSyncState, mergeUpstream, type SyncState } from './sync/sync-state.ts'
+} from '../leader/leader.ts'
+import { Materialization } from '../events/materialize.ts'
+import { ComputedDef, LiveQueryDef, SignalDef, type Def } from '../reactive/query-def.ts'
+import { deepEqual } from '../reactive/equal.ts'
+import { ReactivityGraph, type InstanceInfo } from '../reactive/graph.ts'
+import { CreatedEvent, type EventInput } from '../schema/events.ts'
+import type { Queryable } from '../schema/query-builder.ts'
+import type { Schema } from '../schema/schema.ts'
+import { compareSeqNum, formatSeqNum, nextSeqNum, type SeqNum } from '../events/seq-num.ts'
+import { SqliteDb, type RecordedChanges, type RecordedWrites } from '../sqlite/db.ts'
+import { syncStatus$, type SyncStatus } from '../sync/status.ts'
+import type { SyncOptions } from '../sync/leader-sync.ts'
+import { addLocal, initialSyncState, mergeUpstream, type SyncState } from '../sync/sync-state.ts'
 import { Outcome } from './outcome.ts'
 import { computed as preactComputed, signal as preactSignal } from '@preact/signals-core'
 
