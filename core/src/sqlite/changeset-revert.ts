@@ -12,7 +12,7 @@
 // Format: see changeset-reader.ts. Values: 0 absent, 1 integer (8 bytes, big-endian, signed), 2 real
 // (8 bytes IEEE, big-endian), 3 text and 4 blob (varint length, bytes), 5 null.
 
-import { SqliteError } from './wasm.ts'
+import { SqliteError } from './sqlite-error.ts'
 
 /** A real number that must be bound as one (SQLite keeps 1.0 and 1 apart in untyped columns). */
 export class SqlReal {

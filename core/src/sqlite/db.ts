@@ -7,13 +7,15 @@ import {
   combineChangesets,
   recordChangeset,
   revertWithSessionApply,
+  type RecordedChanges,
   type SessionTarget,
   type SessionWasm,
 } from './changesets.ts'
-import { check, decodeUtf8, SqliteError, toSqliteError, updateHookThunk, type RawExports } from './wasm.ts'
+import { SqliteError } from './sqlite-error.ts'
+import { check, decodeUtf8, toSqliteError, updateHookThunk, type RawExports } from './wasm.ts'
 import type { BindValues, SqlValue } from './sql.ts'
 
-export { RecordedWrites, SqliteError }
+export { RecordedWrites, SqliteError, type RecordedChanges }
 
 // The sqlite-wasm typings model the module loosely; we keep our own narrow view of what we call.
 type Sqlite3 = Awaited<ReturnType<typeof sqlite3InitModule>>
@@ -48,13 +50,6 @@ interface CachedStatement {
   readonly params: number
   columnNames: string[] | undefined
   lastUsed: number
-}
-
-/** What one recorded write produced: an SQLite changeset and the tables it touched. */
-export interface RecordedChanges {
-  /** null: nothing changed; undefined: only the tables were recorded (see `recordTables`). */
-  readonly changeset: Uint8Array | null | undefined
-  readonly tables: ReadonlySet<string>
 }
 
 /**
