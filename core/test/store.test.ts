@@ -36,6 +36,14 @@ describe('createStorePromise', () => {
     const again = await makeStore({ adapter })
     await again.shutdown()
   })
+
+  it('refuses the second of two stores opened at once on the same in-memory adapter and storeId', async () => {
+    const adapter = makeInMemoryAdapter()
+    const [first, second] = await Promise.allSettled([makeStore({ adapter }), makeStore({ adapter })])
+    expect(first.status).toBe('fulfilled')
+    expect(second.status === 'rejected' && (second.reason as CairnError).code).toBe('StoreAlreadyOpen')
+    if (first.status === 'fulfilled') await first.value.shutdown()
+  })
 })
 
 describe('syncStatus$', () => {
