@@ -35,10 +35,9 @@ function create<S extends Schema>(options: StoreOptions<S>, forget: () => void):
   let error: unknown
   let users = 0
   let unclaimed: ReturnType<typeof setTimeout> | undefined
-  const reportError = options.onError ?? ((e: unknown) => console.error(e))
   const release = () => {
     forget()
-    promise.then(() => store?.shutdown()).catch(reportError)
+    promise.then(() => store?.shutdown()).catch(options.onError ?? console.error)
   }
   // restarted by every read: a read is a render about to mount
   const watchUnclaimed = () => {
@@ -46,10 +45,7 @@ function create<S extends Schema>(options: StoreOptions<S>, forget: () => void):
     unclaimed = setTimeout(() => users === 0 && release(), UNCLAIMED_MS)
   }
   const promise = createStorePromise(options).then(
-    (s) => {
-      store = s
-      if (users === 0) watchUnclaimed()
-    },
+    (s) => void ((store = s), watchUnclaimed()),
     (e) => {
       error = e
       forget() // the next attempt (after an error boundary reset) starts over
@@ -57,12 +53,9 @@ function create<S extends Schema>(options: StoreOptions<S>, forget: () => void):
   )
   return {
     read() {
-      if (store !== undefined) {
-        if (users === 0) watchUnclaimed()
-        return store
-      }
-      if (error !== undefined) throw error
-      throw promise
+      if (store === undefined) throw error ?? promise
+      if (users === 0) watchUnclaimed()
+      return store
     },
     retain() {
       users++
@@ -70,9 +63,7 @@ function create<S extends Schema>(options: StoreOptions<S>, forget: () => void):
       return () => {
         users--
         // a microtask later: StrictMode unmounts and remounts at once, which must not shut down
-        queueMicrotask(() => {
-          if (users === 0) release()
-        })
+        queueMicrotask(() => users === 0 && release())
       }
     },
   }
