@@ -47,7 +47,7 @@ export {
 } from './leader.ts'
 export type { InstanceInfo } from './reactivity.ts'
 export { syncStatus$ } from './sync/status.ts'
-export type { SyncOptions, BackendIdMismatchPolicy } from './sync/leader-sync.ts'
+export { LeaderSync, type SyncOptions, type BackendIdMismatchPolicy, type LeaderSyncHooks } from './sync/leader-sync.ts'
 export {
   SyncError,
   DEFAULT_SYNC_LIMITS,
@@ -66,7 +66,7 @@ export {
 } from './sync/backend.ts'
 export type { EventRecord } from './event-record.ts'
 export { formatSeqNum, compareSeqNum, type SeqNum } from './seq-num.ts'
-export { SqliteDb, SqliteError, RecordedWrites, type Row } from './sqlite.ts'
+export { SqliteDb, SqliteError, RecordedWrites, loadSqlite, type Row } from './sqlite.ts'
 export {
   CairnError,
   InvalidEventArgsError,

@@ -87,9 +87,18 @@ export class SqliteDb {
     this.session = { wasm: sqlite3.wasm as unknown as SessionWasm, w: this.w, dbPointer: this.dbPointer, heap: () => this.heap() }
   }
 
-  static async open(): Promise<SqliteDb> {
+  /**
+   * Opens a database: in memory, or the file `filename` through the VFS `vfs` (registered on the
+   * module `loadSqlite()` gives, e.g. sqlite-wasm's `opfs-sahpool` in a browser worker).
+   */
+  static async open(options: { readonly filename?: string; readonly vfs?: string } = {}): Promise<SqliteDb> {
     const sqlite3 = await loadSqlite()
-    return new SqliteDb(sqlite3, new sqlite3.oo1.DB(':memory:', 'c'))
+    if (options.filename === undefined) return new SqliteDb(sqlite3, new sqlite3.oo1.DB(':memory:', 'c'))
+    try {
+      return new SqliteDb(sqlite3, new sqlite3.oo1.DB({ filename: options.filename, flags: 'c', vfs: options.vfs }))
+    } catch (e) {
+      throw toSqliteError(e)
+    }
   }
 
   /** Opens an in-memory database holding a copy of `bytes` (from `serialize()`). */
