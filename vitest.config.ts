@@ -33,6 +33,17 @@ export default defineConfig({
         },
       },
       { test: { name: 'sync', include: ['sync/test/**/*.test.ts'], testTimeout: 30_000, pool: 'threads' } },
+      // real Chromium through playwright-core; one file at a time (each starts a browser and a build)
+      {
+        test: {
+          name: 'web',
+          include: ['adapters-platform/web/test/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          pool: 'forks',
+          fileParallelism: false,
+        },
+      },
       { plugins: [react()], test: ui('react', ['adapters-ui/test/react.test.tsx', 'examples/todomvc/react/*.test.tsx']) },
       { plugins: [vue()], test: ui('vue', ['adapters-ui/test/vue.test.ts', 'examples/todomvc/vue/*.test.ts']) },
       {
