@@ -115,9 +115,12 @@ export class LeaderHost {
   boot(): WireBoot {
     this.assertOpen()
     const boot = this.leader.snapshot()
+    const snapshot = boot.snapshot
+    // the file is in WAL mode; the session's copy lives in memory, where WAL cannot be opened
+    if (snapshot.length > 19 && snapshot[18] === 2) snapshot[18] = snapshot[19] = 1
     return {
       clientId: boot.clientId,
-      snapshot: boot.snapshot,
+      snapshot,
       pending: boot.pending.map(plainRecord),
       upstreamHead: boot.upstreamHead,
       rebaseGeneration: boot.rebaseGeneration,

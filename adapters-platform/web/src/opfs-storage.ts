@@ -58,11 +58,14 @@ export async function openStoreFile(storeId: string, waitMs = 5000): Promise<{ d
     })
   }
   try {
+    // before the first read: a WAL file opens only with exclusive locking (no shared memory)
+    db.exec('PRAGMA locking_mode = EXCLUSIVE')
     checkFormat(db, storeId)
-    // Only this worker opens the file (it holds the store's lock), hence EXCLUSIVE locking. A
-    // rollback journal (truncated, not deleted: less pool bookkeeping) keeps a transaction cut
-    // short by a closing tab from leaving half a commit in the file.
-    db.exec('PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = TRUNCATE; PRAGMA synchronous = FULL')
+    // Only this worker opens the file (it holds the store's lock): EXCLUSIVE locking, which also
+    // lets WAL work without shared memory. A commit is one append to the WAL; with synchronous
+    // NORMAL it survives a closed or crashed tab or browser (the write reached the OS), and the
+    // WAL is flushed to disk at checkpoints.
+    db.exec('PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL')
   } catch (e) {
     db.close()
     pool.pauseVfs()

@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { Duplex } from 'node:stream'
 import { extname, join, normalize } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium, type Browser, type Page } from 'playwright-core'
@@ -44,6 +45,13 @@ export function launchChromium(): Promise<Browser> {
 export interface TestApp {
   readonly url: string
   readonly sync: SyncServer
+  /** Refuses (false) or accepts sync connections; going down cuts the open ones. */
+  setSyncUp(up: boolean): void
+  /**
+   * Cuts (false) or lets through sync connections of one browser profile (its `device` cookie,
+   * see `deviceCookie`): that device is offline for the sync server, the others are not.
+   */
+  setDeviceOnline(device: string, online: boolean): void
   close(): Promise<void>
 }
 
@@ -84,6 +92,12 @@ export async function serveDevApp(): Promise<TestApp> {
   return {
     url: `http://127.0.0.1:${port}/`,
     sync,
+    setSyncUp() {
+      throw new Error('not on the dev server')
+    },
+    setDeviceOnline() {
+      throw new Error('not on the dev server')
+    },
     async close() {
       await vite.close()
       await sync.close()
@@ -103,14 +117,34 @@ async function serve(lookup: (path: string) => Promise<{ body: Buffer; type: str
       (e: unknown) => res.writeHead(500).end(String(e)),
     )
   })
+  let up = true
+  const offline = new Set<string>()
+  const sockets = new Map<Duplex, string | undefined>()
   server.on('upgrade', (req, socket, head) => {
-    if (!sync.handleUpgrade(req, socket, head)) socket.destroy()
+    const device = /(?:^|;\s*)device=([^;]+)/.exec(req.headers.cookie ?? '')?.[1]
+    if (!up || (device !== undefined && offline.has(device)) || !sync.handleUpgrade(req, socket, head)) {
+      socket.destroy()
+      return
+    }
+    sockets.set(socket, device)
+    socket.on('close', () => sockets.delete(socket))
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
   return {
     url: `http://127.0.0.1:${port}/`,
     sync,
+    setSyncUp(value) {
+      up = value
+      if (!up) for (const socket of sockets.keys()) socket.destroy()
+    },
+    setDeviceOnline(device, online) {
+      if (online) offline.delete(device)
+      else {
+        offline.add(device)
+        for (const [socket, d] of sockets) if (d === device) socket.destroy()
+      }
+    },
     async close() {
       server.closeAllConnections()
       await new Promise((resolve) => server.close(resolve))

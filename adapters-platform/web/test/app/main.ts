@@ -4,6 +4,7 @@ import { createStorePromise, queryDb, type Store } from '@cairn/core'
 import { makePersistedAdapter, resetPersistence, type WebLeaderPort } from '@cairn/adapter-web'
 import CairnWorker from './cairn.worker.ts?worker'
 import CairnSyncWorker from './cairn-sync.worker.ts?worker'
+import TamperWorker from './tamper.worker.ts?worker'
 import { events, schema } from './schema.ts'
 
 const todos$ = queryDb({ query: 'SELECT id, text FROM todos ORDER BY id' })
@@ -93,7 +94,34 @@ const app = {
     await store?.shutdown()
     store = undefined
   },
-  reset: (storeId = 'test') => resetPersistence({ storeId }),
+  async reset(storeId = 'test') {
+    try {
+      await resetPersistence({ storeId })
+      return 'ok'
+    } catch (e) {
+      return `${(e as { code?: string }).code}: ${(e as Error).message}`
+    }
+  },
+  /** Sets the store file's format number (the store must be closed in every tab). */
+  tamper(storeId: string, userVersion: number): Promise<string> {
+    const worker = new TamperWorker()
+    return new Promise((resolve) => {
+      worker.onmessage = (e: MessageEvent<string>) => {
+        worker.terminate()
+        resolve(e.data)
+      }
+      worker.postMessage({ storeId, userVersion })
+    })
+  },
+  /** Opens a store and returns the error it fails with (or 'opened'). */
+  async openError(options: { storeId?: string } = {}) {
+    try {
+      await app.open(options)
+      return 'opened'
+    } catch (e) {
+      return `${(e as { code?: string }).code}: ${(e as Error).message}`
+    }
+  },
 }
 
 function need() {
