@@ -1,16 +1,8 @@
 import { Events, makeSchema, State } from '@cairn/core'
-
-// Args checked by a plain Standard Schema validator: the bench measures storage, not Zod.
-const todoArgs = {
-  '~standard': {
-    version: 1 as const,
-    vendor: 'bench',
-    validate: (value: unknown) => ({ value: value as { id: string; text: string } }),
-  },
-}
+import { z } from 'zod'
 
 export const events = {
-  todoCreated: Events.synced({ name: 'v1.TodoCreated', schema: todoArgs }),
+  todoCreated: Events.synced({ name: 'v1.TodoCreated', schema: z.object({ id: z.string(), text: z.string() }) }),
 }
 
 export const tables = {
