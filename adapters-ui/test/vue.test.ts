@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { createSSRApp, defineComponent, h, nextTick, onErrorCaptured, shallowRef, type PropType, type WritableComputedRef } from 'vue'
 import { renderToString } from 'vue/server-renderer'
 import { behaviourSuite, type Harness } from './behaviour.ts'
-import { events, makeStore, notes$, show, texts$ } from './fixtures.ts'
+import { events, makeStore, notes$, show, tables, texts$ } from './fixtures.ts'
 
 const Boundary = defineComponent({
   props: { id: { type: String, required: true } },
@@ -97,7 +97,13 @@ describe('vue: SSR', () => {
   it('renders the current result on the server and leaves no listener behind', async () => {
     const store = await makeStore()
     store.commit(events.todoCreated({ id: 'a', text: 'one' }))
-    const Texts = defineComponent({ setup: () => ((texts) => () => h('p', show(texts.value)))(useQuery(texts$)) })
+    const Texts = defineComponent({
+      setup: () =>
+        (
+          (texts) => () =>
+            h('p', show(texts.value))
+        )(useQuery(texts$)),
+    })
     const Root = defineComponent({ setup: () => (provideStore(store), () => h(Texts)) })
     for (let i = 0; i < 3; i++) expect(await renderToString(createSSRApp(Root))).toBe('<p>one</p>')
     // the server never disposes a component's scope: a listener made there would stay for good
@@ -147,5 +153,27 @@ describe('vue: provideStore and disposal', () => {
   it('throws an actionable error without a provided store', () => {
     const Orphan = defineComponent({ setup: () => (useQuery(texts$), () => h('p')) })
     expect(() => render(Orphan)).toThrow(/call provideStore\(store\) in a parent component/)
+  })
+})
+
+describe('vue: useClientDocument', () => {
+  it('returns a plain object with a ref per field of the document: spreading it and Object.keys see every field', async () => {
+    const store = await makeStore()
+    let refs!: Record<string, WritableComputedRef<unknown>>
+    const View = defineComponent({
+      setup() {
+        const { ...spread } = useClientDocument(tables.ui)
+        refs = spread
+        return () => h('p', { 'data-testid': 'doc' }, `${refs.filter!.value}/${refs.search!.value}`)
+      },
+    })
+    const result = render(View, { global: { plugins: [storePlugin(store)] } })
+    expect(Object.keys(refs).sort()).toEqual(['filter', 'search'])
+    expect(result.getByTestId('doc').textContent).toBe('all/')
+    refs.filter!.value = 'done'
+    await nextTick()
+    expect(result.getByTestId('doc').textContent).toBe('done/')
+    result.unmount()
+    await store.shutdown()
   })
 })

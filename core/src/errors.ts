@@ -17,14 +17,18 @@ export interface Issue {
   readonly message: string
 }
 
+/** Validation issues as one line: `path: message; path: message`. */
+export function formatIssues(issues: readonly Issue[]): string {
+  return issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')
+}
+
 /** Event args failed the event's schema; nothing was committed. */
 export class InvalidEventArgsError extends CairnError {
   constructor(
     readonly eventName: string,
     readonly issues: readonly Issue[],
   ) {
-    const detail = issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')
-    super('InvalidEventArgs', `Invalid args for event "${eventName}": ${detail}. Fix the args passed to the event creator.`)
+    super('InvalidEventArgs', `Invalid args for event "${eventName}": ${formatIssues(issues)}. Fix the args passed to the event creator.`)
   }
 }
 

@@ -330,8 +330,8 @@ describe('sql', () => {
     const bytes = new Uint8Array([1])
     const q = sql`${true}${false}${new Date('2024-01-02T03:04:05.000Z')}${undefined}${null}${bytes}${10n}${{ a: 1 }}`
     expect(q.bindValues).toEqual([1, 0, '2024-01-02T03:04:05.000Z', null, null, bytes, 10n, '{"a":1}'])
-    expect(() => sql`${() => 1}`).toThrow(TypeError)
-    expect(() => sql`${Symbol('s')}`).toThrow(TypeError)
+    expect(() => sql`${() => 1}`).toThrow(/Cannot bind a function/)
+    expect(() => sql`${Symbol('s')}`).toThrow(/Cannot bind a symbol/)
   })
 })
 
@@ -428,5 +428,53 @@ describe('clientDocument through a store', () => {
     expect(() => State.SQLite.clientDocument({ name: 'bad', schema: Ui, default: { value: { filter: 'nope' } as never } })).toThrow(
       /default value of client document "bad" does not match its schema/,
     )
+  })
+})
+
+describe('bad input to the schema functions', () => {
+  // plain JS callers (or a wrong import) pass anything: each gets a SchemaError naming what is missing
+  const untyped = <F extends (...args: never[]) => unknown>(fn: F) => fn as unknown as (...args: unknown[]) => unknown
+  const id = () => text({ primaryKey: true })
+
+  test('makeSchema without state, or without events', () => {
+    expect(thrown(() => untyped(makeSchema)({ events: {} }))).toBeInstanceOf(SchemaError)
+    expect(thrown(() => untyped(makeSchema)({ events: {} })).message).toMatch(/makeSchema needs state/)
+    expect(thrown(() => untyped(makeSchema)({ state: State.SQLite.makeState({ tables: {}, materializers: {} }) })).message).toMatch(
+      /makeSchema needs events/,
+    )
+    expect(thrown(() => untyped(makeSchema)())).toBeInstanceOf(SchemaError)
+    expect(thrown(() => untyped(State.SQLite.makeState)({ materializers: {} })).message).toMatch(/makeState needs tables/)
+  })
+
+  test('table without columns, or without a name', () => {
+    expect(thrown(() => untyped(table)({ name: 't' }))).toBeInstanceOf(SchemaError)
+    expect(thrown(() => untyped(table)({ name: 't' })).message).toMatch(/Table "t" needs columns/)
+    expect(thrown(() => untyped(table)({ columns: { id: id() } }))).toBeInstanceOf(SchemaError)
+    expect(thrown(() => untyped(table)())).toBeInstanceOf(SchemaError)
+  })
+
+  test('clientDocument without default, or without a schema', () => {
+    const schema = z.object({ a: z.number() })
+    expect(thrown(() => untyped(State.SQLite.clientDocument)({ name: 'doc', schema }))).toBeInstanceOf(SchemaError)
+    expect(thrown(() => untyped(State.SQLite.clientDocument)({ name: 'doc', schema })).message).toMatch(
+      /Client document "doc" needs default: \{ value: \.\.\. \}/,
+    )
+    expect(thrown(() => untyped(State.SQLite.clientDocument)({ name: 'doc', default: { value: {} } }))).toBeInstanceOf(SchemaError)
+  })
+
+  test('Events.synced and Events.clientOnly without options', () => {
+    expect(thrown(() => untyped(Events.synced)())).toBeInstanceOf(SchemaError)
+    expect(thrown(() => untyped(Events.clientOnly)()).message).toMatch(/take \{ name, schema \}/)
+  })
+
+  test('column names from Object.prototype are not columns', () => {
+    const t = table({ name: 't', columns: { id: id() } })
+    for (const name of ['toString', 'constructor', '__proto__', 'hasOwnProperty']) {
+      expect(thrown(() => t.where({ [name]: 'x' } as never).asSql())).toMatchObject({ code: 'InvalidColumnValue' })
+      expect(thrown(() => t.insert({ id: 'a', [name]: 'x' } as never).asSql())).toMatchObject({ code: 'InvalidColumnValue' })
+      expect(thrown(() => t.update({ [name]: 'x' } as never).asSql())).toMatchObject({ code: 'InvalidColumnValue' })
+      expect(thrown(() => t.orderBy(name as never).asSql())).toMatchObject({ code: 'InvalidColumnValue' })
+      expect(thrown(() => table({ name: 'u', columns: { id: text() }, primaryKey: [name as 'id'] }))).toBeInstanceOf(SchemaError)
+    }
   })
 })

@@ -84,12 +84,12 @@ export type ClientDocumentRefs<T> = { readonly [K in keyof T]-?: WritableCompute
 export function useClientDocument<T extends object>(doc: ClientDocumentDef<string, T>, id?: DocumentId): ClientDocumentRefs<T> {
   const store = useStore()
   const value = useListenable(() => listenable(store, documentQuery(doc, id)))
-  const fields = new Map<PropertyKey, WritableComputedRef<unknown>>()
-  const field = (key: keyof T) =>
-    computed({ get: () => value.value[key], set: (v) => setDocument(store, doc, { [key]: v } as Partial<T>, id) })
-  return new Proxy({} as ClientDocumentRefs<T>, {
-    get: (_, key) => fields.get(key) ?? fields.set(key, field(key as keyof T)).get(key),
-  })
+  // a plain object, so spreading it and Object.keys see every field (of the default and the stored value)
+  const refs: Record<string, WritableComputedRef<unknown>> = {}
+  for (const key of new Set([...Object.keys(doc.defaultValue), ...Object.keys(value.value)]) as Set<keyof T & string>) {
+    refs[key] = computed({ get: () => value.value[key], set: (v) => setDocument(store, doc, { [key]: v } as Partial<T>, id) })
+  }
+  return refs as ClientDocumentRefs<T>
 }
 
 /**
@@ -117,7 +117,7 @@ function useListenable<T>(source: () => Listenable<T>): Readonly<Ref<T>> {
     return {
       get: () => (track(), current.value.get()),
       set: () => {
-        throw new TypeError('A Cairn query ref is read-only: commit an event to change what it shows.')
+        throw new CairnError('ReadOnlyRef', 'A Cairn query ref is read-only: commit an event to change what it shows.')
       },
     }
   })

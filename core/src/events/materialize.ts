@@ -141,7 +141,7 @@ function materializerError(eventName: string, e: unknown, sql?: string): Materia
     })
   }
   if (e instanceof CairnError)
-    return new MaterializerError(eventName, `The materializer of "${eventName}" ${e.message.replace(/^returned/, 'returned')}`, {
+    return new MaterializerError(eventName, `The materializer of "${eventName}" ${e.message}`, {
       cause: e,
     })
   const message = (e as Error)?.message ?? String(e)

@@ -9,8 +9,6 @@ export interface SeqNum {
   readonly rebaseGeneration: number
 }
 
-export const ROOT_SEQ: SeqNum = { global: 0, client: 0, rebaseGeneration: 0 }
-
 export function formatSeqNum(s: SeqNum): string {
   return `e${s.global}${s.client > 0 ? `.${s.client}` : ''}${s.rebaseGeneration > 0 ? `r${s.rebaseGeneration}` : ''}`
 }

@@ -2,7 +2,7 @@ import { MaterializerError, UnknownEventError } from '../errors.ts'
 import type { EventRecord } from '../events/record.ts'
 import { Materialization } from '../events/materialize.ts'
 import type { Schema } from '../schema/schema.ts'
-import { compareSeqNum, type SeqNum } from '../events/seq-num.ts'
+import type { SeqNum } from '../events/seq-num.ts'
 import { addLocal, confirmPrefix, initialSyncState, mergeUpstream, type SyncState } from '../sync/sync-state.ts'
 import { SqliteError, type RecordedWrites, type SqliteDb } from '../sqlite/db.ts'
 import { newEventId } from '../events/record.ts'
@@ -555,12 +555,6 @@ export class Leader {
         `Cairn: event "${name}" in the eventlog is not in the schema; it is kept and skipped. Add its definition to materialize it.`,
       )
     }
-  }
-
-  /** Orders check for tests: the log is strictly ascending. */
-  static isAscending(log: readonly EventRecord[]): boolean {
-    for (let i = 1; i < log.length; i++) if (compareSeqNum(log[i - 1]!.seqNum, log[i]!.seqNum) >= 0) return false
-    return true
   }
 }
 

@@ -8,7 +8,7 @@ import {
   type Signal,
 } from '@preact/signals-core'
 import { deepEqual } from './equal.ts'
-import { QueryError } from '../errors.ts'
+import { CairnError, QueryError } from '../errors.ts'
 import { toQueryable, type Def, type Getter, type LiveQueryDef, type QueryInput, type SignalDef } from './query-def.ts'
 import { LruMap } from './lru-map.ts'
 import type { Queryable } from '../schema/query-builder.ts'
@@ -133,8 +133,9 @@ export class ReactivityGraph {
   private readonly directGet: Getter = (child) => this.read(child) as never
 
   setSignal<T>(def: Def<T>, value: T): void {
-    if (def.kind !== 'signal') throw new TypeError(`setSignal needs a signal definition; "${def.label}" is a ${def.kind}.`)
-    if (this.provided.has(def)) throw new TypeError(`"${def.label}" is maintained by the store and cannot be set.`)
+    if (def.kind !== 'signal')
+      throw new CairnError('NotASignal', `setSignal needs a signal definition; "${def.label}" is a ${def.kind}. Define it with signal().`)
+    if (this.provided.has(def)) throw new CairnError('ReadOnlySignal', `"${def.label}" is maintained by the store and cannot be set.`)
     const instance = this.instance(def)
     if (instance.refs === 0) this.scheduleSweep()
     instance.signal!.value = value

@@ -1,3 +1,4 @@
+import { formatIssues, QueryError } from '../errors.ts'
 import type { Queryable } from '../schema/query-builder.ts'
 import { validateSync, type StandardSchemaV1 } from '../schema/standard-schema.ts'
 import { isSqlFragment, type BindValues, type SqlFragment } from '../sqlite/sql.ts'
@@ -78,7 +79,6 @@ export class SignalDef<T> {
 }
 
 export type Def<T = unknown> = LiveQueryDef<T> | ComputedDef<T> | SignalDef<T>
-export type DefValue<D> = D extends Def<infer T> ? T : never
 
 type Result<Q> =
   Q extends Queryable<infer T>
@@ -142,8 +142,11 @@ export function toQueryable(input: QueryInput<unknown>, label: string): Queryabl
       if (schema === undefined) return rows
       const result = validateSync(schema, rows, `query "${label}"`)
       if (result.issues !== undefined) {
-        const detail = result.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')
-        throw new Error(`its rows do not match the query's schema: ${detail}`)
+        throw new QueryError(
+          label,
+          fragment.query,
+          `Query "${label}" failed: its rows do not match the query's schema: ${formatIssues(result.issues)} (SQL: ${fragment.query}). Fix the query or its schema; the store keeps working.`,
+        )
       }
       return result.value
     },

@@ -1,10 +1,10 @@
-import { SchemaError } from '../errors.ts'
+import { formatIssues, SchemaError } from '../errors.ts'
 import type { SqlFragment } from '../sqlite/sql.ts'
 import type { Row } from '../sqlite/db.ts'
 import * as columns from './columns.ts'
 import { Events, type EventDef, type EventInput } from './events.ts'
 import type { Queryable } from './query-builder.ts'
-import { validateSync, type StandardSchemaV1 } from './standard-schema.ts'
+import { requireStandardSchema, validateSync, type StandardSchemaV1 } from './standard-schema.ts'
 import { table, type TableDef } from './table.ts'
 
 /** Stands for the current session's id: a client document kept per tab instead of per client. */
@@ -76,14 +76,17 @@ export function clientDocument<const TName extends string, S extends StandardSch
   options: ClientDocumentOptions<TName, S>,
 ): ClientDocumentDef<TName, StandardSchemaV1.InferOutput<S>> {
   type T = StandardSchemaV1.InferOutput<S>
+  if (options === null || typeof options !== 'object') throw new SchemaError('clientDocument needs { name, schema, default: { value } }.')
   const { name, schema } = options
+  requireStandardSchema(schema, `Client document "${name}"`)
+  if (options.default === null || typeof options.default !== 'object' || !('value' in options.default)) {
+    throw new SchemaError(`Client document "${name}" needs default: { value: ... }, the value every client starts with.`)
+  }
   const defaultId = options.default.id ?? 'default'
   const defaultValue = options.default.value
   const check = validateSync(schema, defaultValue, `client document "${name}"`)
   if (check.issues !== undefined)
-    throw new SchemaError(
-      `The default value of client document "${name}" does not match its schema: ${check.issues.map((i) => i.message).join('; ')}.`,
-    )
+    throw new SchemaError(`The default value of client document "${name}" does not match its schema: ${formatIssues(check.issues)}.`)
   const docTable = table({
     name,
     columns: { id: columns.text({ primaryKey: true }), value: columns.json() },
@@ -123,8 +126,7 @@ export function clientDocumentMaterializer(doc: ClientDocumentDef) {
     const next = { ...current, ...args.value }
     const result = validateSync(doc.schema, next, `client document "${doc.name}"`)
     if (result.issues !== undefined) {
-      const detail = result.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')
-      throw new SchemaError(`Setting client document "${doc.name}" gives an invalid value: ${detail}.`)
+      throw new SchemaError(`Setting client document "${doc.name}" gives an invalid value: ${formatIssues(result.issues)}.`)
     }
     return {
       sql: `INSERT INTO "${doc.name}" ("id", "value") VALUES (?, ?) ON CONFLICT ("id") DO UPDATE SET "value" = excluded."value"`,

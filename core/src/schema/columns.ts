@@ -1,4 +1,4 @@
-import { ColumnValueError } from '../errors.ts'
+import { ColumnValueError, formatIssues } from '../errors.ts'
 import type { SqlValue } from '../sqlite/sql.ts'
 import { validateSync, type StandardSchemaV1 } from './standard-schema.ts'
 
@@ -119,8 +119,7 @@ export function encodeColumnValue(table: string, name: string, col: AnyColumn, v
       if (col.schema !== undefined) {
         const result = validateSync(col.schema, value, `${table}.${name}`)
         if (result.issues !== undefined) {
-          const detail = result.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')
-          throw new ColumnValueError(table, name, `value does not match the column's schema: ${detail}`)
+          throw new ColumnValueError(table, name, `value does not match the column's schema: ${formatIssues(result.issues)}`)
         }
       }
       let text: string | undefined

@@ -1,5 +1,5 @@
 import { InvalidEventArgsError, SchemaError } from '../errors.ts'
-import { validateSync, type StandardSchemaV1 } from './standard-schema.ts'
+import { requireStandardSchema, validateSync, type StandardSchemaV1 } from './standard-schema.ts'
 
 /**
  * An event ready to commit: created by calling an event definition, args already validated. Its
@@ -38,11 +38,14 @@ function define<TName extends string, S extends StandardSchemaV1>(
   options: EventOptions<TName, S>,
   clientOnly: boolean,
 ): EventDef<TName, StandardSchemaV1.InferInput<S>, StandardSchemaV1.InferOutput<S>, boolean> {
+  if (options === null || typeof options !== 'object') {
+    throw new SchemaError(
+      'Events.synced and Events.clientOnly take { name, schema }, e.g. Events.synced({ name: "v1.TodoCreated", schema: z.object({ id: z.string() }) }).',
+    )
+  }
   const { name, schema } = options
   if (typeof name !== 'string' || name.length === 0) throw new SchemaError('An event needs a non-empty name, e.g. "v1.TodoCreated".')
-  if (schema === null || typeof schema !== 'object' || !('~standard' in schema)) {
-    throw new SchemaError(`Event "${name}": schema must be a Standard Schema v1 validator (Zod, Valibot, ArkType, Effect Schema...).`)
-  }
+  requireStandardSchema(schema, `Event "${name}"`)
   const what = `Event "${name}"`
   const validate = (input: unknown): StandardSchemaV1.InferOutput<S> => {
     const result = validateSync(schema, input, what)

@@ -16,6 +16,9 @@ export function makeState<const TTables extends Record<string, TableLike>>(optio
   readonly tables: TTables
   readonly materializers: object
 }): StateDef<TTables> {
+  if (!isObject(options?.tables)) throw new SchemaError('makeState needs tables: { tables: { todos }, materializers }.')
+  if (!isObject(options.materializers))
+    throw new SchemaError('makeState needs materializers: { tables, materializers: State.SQLite.materializers(events, { ... }) }.')
   return { tables: options.tables, materializers: options.materializers as Record<string, Materializer> }
 }
 
@@ -52,6 +55,9 @@ export function makeSchema<const TEvents extends Record<string, AnyEventDef>, co
   readonly state: StateDef<TTables>
   readonly unknownEventHandling?: UnknownEventHandling
 }): Schema<TEvents, TTables> {
+  const example = 'makeSchema({ events, state: State.SQLite.makeState({ tables, materializers }) })'
+  if (!isObject(options?.events)) throw new SchemaError(`makeSchema needs events, an object of event definitions: ${example}.`)
+  if (!isObject(options.state) || !isObject(options.state.tables)) throw new SchemaError(`makeSchema needs state: ${example}.`)
   const eventsByName = new Map<string, AnyEventDef>()
   const materializers = new Map<string, Materializer>()
   const tablesByName = new Map<string, TableDef>()
@@ -127,4 +133,8 @@ function hash(input: string): string {
   h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909)
   h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909)
   return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36)
+}
+
+function isObject(value: unknown): value is object {
+  return typeof value === 'object' && value !== null
 }

@@ -49,9 +49,20 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 export function table<const TName extends string, const TCols extends Columns>(
   options: TableOptions<TName, TCols>,
 ): TableDef<TName, TCols> {
-  const { name, columns } = options
-  if (!NAME.test(name)) throw new SchemaError(`Table name ${JSON.stringify(name)} must be a plain identifier (letters, digits, _).`)
+  if (options === null || typeof options !== 'object') {
+    throw new SchemaError(
+      'table needs { name, columns }, e.g. table({ name: "todos", columns: { id: State.SQLite.text({ primaryKey: true }) } }).',
+    )
+  }
+  const { name } = options
+  if (typeof name !== 'string' || !NAME.test(name))
+    throw new SchemaError(`Table name ${JSON.stringify(name)} must be a plain identifier (letters, digits, _).`)
   if (name.startsWith('__cairn')) throw new SchemaError(`Table name "${name}" is reserved: names starting with __cairn belong to Cairn.`)
+  if (options.columns === null || typeof options.columns !== 'object') {
+    throw new SchemaError(`Table "${name}" needs columns: { columns: { id: State.SQLite.text({ primaryKey: true }), ... } }.`)
+  }
+  // without a prototype, so that names like toString or constructor are never taken for columns
+  const columns: TCols = Object.assign(Object.create(null), options.columns)
   const names = Object.keys(columns)
   if (names.length === 0) throw new SchemaError(`Table "${name}" needs at least one column.`)
   for (const c of names) {

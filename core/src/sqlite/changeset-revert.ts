@@ -8,17 +8,10 @@
 // not exactly as the changeset left it is a conflict, and the caller rolls everything back. A
 // restored row that hits a constraint is retried after the others (a UNIQUE value may be free
 // only once another row got its old value back), as SQLite does.
-//
-// Format: see changeset-reader.ts. Values: 0 absent, 1 integer (8 bytes, big-endian, signed), 2 real
-// (8 bytes IEEE, big-endian), 3 text and 4 blob (varint length, bytes), 5 null.
 
+import { ABSENT, ChangesetReader, DELETE, INSERT, UPDATE, type ChangesetValue, type RevertValue } from './changeset-reader.ts'
 import { SqliteError } from './sqlite-error.ts'
-
-/** A real number that must be bound as one (SQLite keeps 1.0 and 1 apart in untyped columns). */
-export class SqlReal {
-  constructor(readonly value: number) {}
-}
-export type RevertValue = string | number | bigint | Uint8Array | SqlReal | null
+import { quoteId } from './sql.ts'
 
 /** What the revert needs from the database. */
 export interface RevertTarget {
@@ -28,21 +21,13 @@ export interface RevertTarget {
   columnsOf(table: string): readonly string[]
 }
 
-const TABLE = 0x54
-const INSERT = 18
-const DELETE = 9
-const UPDATE = 23
-const ABSENT = Symbol('absent')
-type Value = RevertValue | typeof ABSENT
-const decoder = new TextDecoder()
-
 interface Change {
   readonly table: string
   readonly columns: readonly string[]
   readonly pk: readonly boolean[]
   readonly op: number
-  readonly old: readonly Value[] | undefined
-  readonly new: readonly Value[] | undefined
+  readonly old: readonly ChangesetValue[] | undefined
+  readonly new: readonly ChangesetValue[] | undefined
 }
 
 /** Applies the inverse of `bytes` (newest change first). Returns the tables touched. */
@@ -70,10 +55,10 @@ export function revertChangeset(target: RevertTarget, bytes: Uint8Array): Set<st
 
 /** Returns false when a restored row hit a constraint (to be retried); throws on a conflict. */
 function undo(target: RevertTarget, c: Change): boolean {
-  const t = quote(c.table)
+  const t = quoteId(c.table)
   if (c.op === INSERT) {
     // the row must still be exactly as inserted
-    const sql = statement(c, 'delete', () => `DELETE FROM ${t} WHERE ${c.columns.map((col) => `${quote(col)} IS ?`).join(' AND ')}`)
+    const sql = statement(c, 'delete', () => `DELETE FROM ${t} WHERE ${c.columns.map((col) => `${quoteId(col)} IS ?`).join(' AND ')}`)
     if (target.run(sql, c.new!.map(present)) !== 1) throw conflict(c)
     return true
   }
@@ -81,7 +66,7 @@ function undo(target: RevertTarget, c: Change): boolean {
     const sql = statement(
       c,
       'insert',
-      () => `INSERT INTO ${t} (${c.columns.map(quote).join(', ')}) VALUES (${c.columns.map(() => '?').join(', ')})`,
+      () => `INSERT INTO ${t} (${c.columns.map(quoteId).join(', ')}) VALUES (${c.columns.map(() => '?').join(', ')})`,
     )
     try {
       target.run(sql, c.old!.map(present))
@@ -97,7 +82,7 @@ function undo(target: RevertTarget, c: Change): boolean {
   const setValues: RevertValue[] = []
   const whereValues: RevertValue[] = []
   for (let i = 0; i < c.columns.length; i++) {
-    const col = quote(c.columns[i]!)
+    const col = quoteId(c.columns[i]!)
     const before = c.old![i]!
     const after = c.new![i]!
     if (c.pk[i]) {
@@ -133,73 +118,26 @@ function statement(c: Change, key: string, build: () => string): string {
 
 function parse(target: RevertTarget, bytes: Uint8Array): Change[] {
   const changes: Change[] = []
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  const n = bytes.length
-  let i = 0
+  const reader = new ChangesetReader(bytes)
   let table = ''
   let columns: readonly string[] = []
   let pk: boolean[] = []
-
-  const varint = (): number => {
-    let v = 0
-    for (let k = 0; k < 9; k++) {
-      if (i >= n) throw corrupt()
-      const b = bytes[i++]!
-      if (k === 8) return v * 256 + b
-      v = v * 128 + (b & 0x7f)
-      if ((b & 0x80) === 0) return v
-    }
-    return v
-  }
-  const record = (): Value[] => {
-    const values: Value[] = new Array(columns.length)
-    for (let c = 0; c < columns.length; c++) {
-      if (i >= n) throw corrupt()
-      const type = bytes[i++]!
-      if (type === 0) values[c] = ABSENT
-      else if (type === 5) values[c] = null
-      else if (type === 1) {
-        if (i + 8 > n) throw corrupt()
-        const big = view.getBigInt64(i)
-        i += 8
-        values[c] = big >= -9007199254740991n && big <= 9007199254740991n ? Number(big) : big
-      } else if (type === 2) {
-        if (i + 8 > n) throw corrupt()
-        values[c] = new SqlReal(view.getFloat64(i))
-        i += 8
-      } else if (type === 3 || type === 4) {
-        const len = varint()
-        if (i + len > n) throw corrupt()
-        values[c] = type === 3 ? decoder.decode(bytes.subarray(i, i + len)) : bytes.slice(i, i + len)
-        i += len
-      } else throw corrupt()
-    }
-    return values
-  }
-
-  while (i < n) {
-    const op = bytes[i]!
-    if (op === TABLE) {
-      i++
-      const nCol = varint()
-      const flags = bytes.subarray(i, i + nCol)
-      i += nCol
-      const end = bytes.indexOf(0, i)
-      if (end < 0) throw corrupt()
-      table = decoder.decode(bytes.subarray(i, end))
-      i = end + 1
+  while (!reader.done) {
+    if (reader.atTable) {
+      const header = reader.table()
+      table = header.name
+      const nCol = header.pk.length
       const names = target.columnsOf(table)
       // a table without a primary key is recorded by rowid, as an extra first column
       if (nCol === names.length + 1) columns = ['_rowid_', ...names]
       else if (nCol === names.length) columns = names
       else throw new SqliteError(`The changeset does not match table "${table}" (${nCol} columns recorded, ${names.length} now)`, 1)
-      pk = Array.from(flags, (f) => f !== 0)
+      pk = Array.from(header.pk, (f) => f !== 0)
       continue
     }
-    if (op !== INSERT && op !== DELETE && op !== UPDATE) throw corrupt()
-    i += 2
-    const first = record()
-    const second = op === UPDATE ? record() : undefined
+    const op = reader.op()
+    const first = reader.record()
+    const second = op === UPDATE ? reader.record() : undefined
     changes.push({
       table,
       columns,
@@ -212,16 +150,10 @@ function parse(target: RevertTarget, bytes: Uint8Array): Change[] {
   return changes
 }
 
-function present(v: Value): RevertValue {
-  if (v === ABSENT) throw corrupt()
+function present(v: ChangesetValue): RevertValue {
+  if (v === ABSENT) throw new SqliteError('The changeset is corrupt: a value it needs is absent', 11)
   return v
-}
-function quote(id: string): string {
-  return `"${id.replaceAll('"', '""')}"`
 }
 function conflict(c: Change): SqliteError {
   return new SqliteError(`Reverting a changeset conflicted with the current state: a row of "${c.table}" was changed since`, 19)
-}
-function corrupt(): SqliteError {
-  return new SqliteError('The changeset is corrupt or truncated', 11)
 }

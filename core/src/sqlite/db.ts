@@ -1,6 +1,7 @@
 import sqlite3InitModule from '@sqlite.org/sqlite-wasm'
 import { CairnError } from '../errors.ts'
-import { revertChangeset, SqlReal, type RevertValue } from './changeset-revert.ts'
+import { SqlReal, type RevertValue } from './changeset-reader.ts'
+import { revertChangeset } from './changeset-revert.ts'
 import { insertChunk, insertRunLength } from './insert-runs.ts'
 import { RecordedWrites } from './recorded-writes.ts'
 import {
@@ -732,7 +733,6 @@ function adopt(sqlite3: Sqlite3, dbPointer: number, copy: WasmCopy): void {
   if (rc !== 0) throw new SqliteError(`Could not load the database snapshot (sqlite code ${rc})`, rc)
 }
 
-const EMPTY_SET: ReadonlySet<string> = new Set()
 const NO_VALUES: BindValues = []
 const SQLITE_STATIC = 0
 const encoder = new TextEncoder()

@@ -1,4 +1,4 @@
-import type { RevertValue } from './changeset-revert.ts'
+import type { RevertValue } from './changeset-reader.ts'
 import type { BindValues } from './sql.ts'
 
 export type RecordedBinds = BindValues | readonly RevertValue[]

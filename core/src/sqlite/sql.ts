@@ -1,3 +1,5 @@
+import { CairnError } from '../errors.ts'
+
 export type SqlValue = string | number | bigint | Uint8Array | null
 export type BindValues = readonly SqlValue[]
 
@@ -59,7 +61,10 @@ export function toSqlValue(value: unknown): SqlValue {
       if (value instanceof Date) return value.toISOString()
       return JSON.stringify(value)
     default:
-      throw new TypeError(`Cannot bind a ${typeof value} as an SQL value`)
+      throw new CairnError(
+        'InvalidBindValue',
+        `Cannot bind a ${typeof value} as an SQL value: pass a string, number, bigint, boolean, Date, Uint8Array, null, or JSON-serializable data.`,
+      )
   }
 }
 

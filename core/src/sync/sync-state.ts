@@ -1,3 +1,4 @@
+import { CairnError } from '../errors.ts'
 import type { SeqNum } from '../events/seq-num.ts'
 
 /**
@@ -160,11 +161,12 @@ export function checkSyncState(state: SyncState<Sequenced>): void {
   state.pending.forEach((e, k) => {
     const expected = state.upstreamHead + 1 + k
     if (e.seqNum.global !== expected || e.seqNum.client !== 0 || e.seqNum.rebaseGeneration !== state.rebaseGeneration) {
-      throw new Error(
+      throw new CairnError(
+        'SyncStateInvariant',
         `pending[${k}] (${e.eventId}) is e${e.seqNum.global}.${e.seqNum.client}r${e.seqNum.rebaseGeneration}, expected e${expected}r${state.rebaseGeneration}`,
       )
     }
-    if (ids.has(e.eventId)) throw new Error(`event ${e.eventId} is pending twice`)
+    if (ids.has(e.eventId)) throw new CairnError('SyncStateInvariant', `event ${e.eventId} is pending twice`)
     ids.add(e.eventId)
   })
 }

@@ -1,3 +1,4 @@
+import { CairnError } from '../errors.ts'
 import {
   SyncError,
   type PushAck,
@@ -133,7 +134,8 @@ export class InMemorySyncServer {
       if (done) return
       await new Promise((resolve) => setTimeout(resolve, 0))
     }
-    throw new Error(
+    throw new CairnError(
+      'NotSettled',
       `The in-memory sync did not settle (seed ${this.seed}): ${stores
         .map((s) => `${s.storeId} ${JSON.stringify(s.syncStatus)}`)
         .join('; ')}; server head ${stores.map((s) => this.head(s.storeId)).join(',')}`,
