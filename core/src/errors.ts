@@ -1,6 +1,7 @@
 /**
- * Every error Cairn throws is a `CairnError` with a stable `code`, so apps can branch on
- * `err.code` and show the message, which always says what was wrong and what to do.
+ * Every error `@cairn/core` and the UI adapters throw is a `CairnError` (`SqliteError` and
+ * `SyncError` included) with a stable `code`, so apps can branch on `err.code` and show the
+ * message, which says what was wrong and what to do.
  */
 export class CairnError extends Error {
   readonly code: string

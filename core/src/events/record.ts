@@ -19,10 +19,19 @@ export interface EventRecord {
 }
 
 /**
- * `e` with another number, as a plain record. Not a spread: a session's records (LocalRecord)
- * make their JSON on demand, and a spread would leave it out.
+ * `e` with another number, as a plain record (a leader's logged event keeps its producerSeq).
+ * Not a spread: a session's records (LocalRecord) make their JSON on demand, and a spread would
+ * leave it out; and records built field by field in one order share one shape, which keeps reads
+ * of a large batch fast.
  */
-export function withSeqNum(e: EventRecord, seqNum: SeqNum): EventRecord {
+export function withSeqNum<E extends EventRecord>(e: E, seqNum: SeqNum): E {
+  const { producerSeq } = e as { readonly producerSeq?: number }
+  const record = plainRecord(e, seqNum, e.args)
+  return (producerSeq === undefined ? record : Object.assign(record, { producerSeq })) as E
+}
+
+/** A plain record of `e`'s fields with `seqNum` and `args`. */
+export function plainRecord(e: EventRecord, seqNum: SeqNum, args: unknown): EventRecord {
   return {
     seqNum,
     name: e.name,
@@ -31,7 +40,7 @@ export function withSeqNum(e: EventRecord, seqNum: SeqNum): EventRecord {
     clientId: e.clientId,
     sessionId: e.sessionId,
     clientOnly: e.clientOnly,
-    args: e.args,
+    args,
   }
 }
 

@@ -1,6 +1,6 @@
 // The leader's eventlog: its tables, how events are written to it and read back, and the record
 // shapes the leader keeps and hands to sessions.
-import type { EventRecord } from '../events/record.ts'
+import { plainRecord, type EventRecord } from '../events/record.ts'
 import { ROW_CHUNKS } from '../sqlite/insert-runs.ts'
 import type { LoggedEvent } from './protocol.ts'
 import type { SeqNum } from '../events/seq-num.ts'
@@ -41,7 +41,6 @@ const INSERT_EVENTS = {
   confirmed: LOG_CHUNKS.map((n) => insertEventsSql('confirmed', n)),
 }
 export const SET_META = `INSERT INTO __cairn_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`
-export const withSeqNum = (e: LoggedEvent, seqNum: SeqNum): LoggedEvent => loggedEvent(e, seqNum, e.clientId, e.producerSeq)
 
 /**
  * A LoggedEvent built field by field: a spread gives objects of varying shapes, which made every
@@ -107,15 +106,7 @@ export function rowToRecord(r: Record<string, unknown>): EventRecord {
   } as LoggedEvent
 }
 
-/** The record sessions see (no producerSeq: that is the leader's business). */
+/** The record sessions see (no producerSeq: that is the leader's business; no args: a session validates its own). */
 export function toRecord(e: LoggedEvent | EventRecord): EventRecord {
-  return {
-    seqNum: e.seqNum,
-    name: e.name,
-    json: e.json,
-    eventId: e.eventId,
-    clientId: e.clientId,
-    sessionId: e.sessionId,
-    clientOnly: e.clientOnly,
-  }
+  return plainRecord(e, e.seqNum, undefined)
 }

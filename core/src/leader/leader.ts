@@ -5,8 +5,9 @@ import type { Schema } from '../schema/schema.ts'
 import type { SeqNum } from '../events/seq-num.ts'
 import { addLocal, confirmPrefix, initialSyncState, mergeUpstream, type SyncState } from '../sync/sync-state.ts'
 import { SqliteError, type RecordedWrites, type SqliteDb } from '../sqlite/db.ts'
-import { newEventId } from '../events/record.ts'
-import { DDL, logEvents, loggedEvent, rowToRecord, SET_META, toRecord, withSeqNum } from './eventlog.ts'
+import { quoteId } from '../sqlite/sql.ts'
+import { newEventId, withSeqNum } from '../events/record.ts'
+import { DDL, logEvents, loggedEvent, rowToRecord, SET_META, toRecord } from './eventlog.ts'
 import type {
   AppendResult,
   BootProgress,
@@ -520,7 +521,7 @@ export class Leader {
       const existing = this.db.select(
         `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '__cairn%' AND name NOT LIKE 'sqlite_%'`,
       )
-      for (const { name } of existing) this.db.exec(`DROP TABLE "${String(name).replaceAll('"', '""')}"`)
+      for (const { name } of existing) this.db.exec(`DROP TABLE ${quoteId(String(name))}`)
       for (const statement of this.schema.ddl) this.db.exec(statement)
       let done = 0
       let after: SeqNum = { global: -1, client: -1, rebaseGeneration: 0 }

@@ -1,5 +1,5 @@
 import { formatIssues, SchemaError } from '../errors.ts'
-import type { SqlFragment } from '../sqlite/sql.ts'
+import { quoteId, type SqlFragment } from '../sqlite/sql.ts'
 import type { Row } from '../sqlite/db.ts'
 import * as columns from './columns.ts'
 import { Events, type EventDef, type EventInput } from './events.ts'
@@ -96,7 +96,7 @@ export function clientDocument<const TName extends string, S extends StandardSch
 
   const get = (id: DocumentId = defaultId): Queryable<T> => {
     const bindValues = [typeof id === 'symbol' ? SESSION_BIND : id]
-    const sqlFragment: SqlFragment = { query: `SELECT "value" FROM "${name}" WHERE "id" = ?`, bindValues }
+    const sqlFragment: SqlFragment = { query: `SELECT "value" FROM ${quoteId(name)} WHERE "id" = ?`, bindValues }
     return {
       asSql: () => sqlFragment,
       // a copy of the default, so a caller mutating the result cannot change the definition
@@ -129,7 +129,7 @@ export function clientDocumentMaterializer(doc: ClientDocumentDef) {
       throw new SchemaError(`Setting client document "${doc.name}" gives an invalid value: ${formatIssues(result.issues)}.`)
     }
     return {
-      sql: `INSERT INTO "${doc.name}" ("id", "value") VALUES (?, ?) ON CONFLICT ("id") DO UPDATE SET "value" = excluded."value"`,
+      sql: `INSERT INTO ${quoteId(doc.name)} ("id", "value") VALUES (?, ?) ON CONFLICT ("id") DO UPDATE SET "value" = excluded."value"`,
       bindValues: [id, JSON.stringify(result.value)],
     }
   }

@@ -11,7 +11,10 @@ import type { Session, UndoEntry } from './session.ts'
 export interface CommitHandle {
   /** The events' (provisional) sequence numbers. */
   readonly seqNums: readonly SeqNum[]
-  /** Resolves once the leader has the events in its durable log. */
+  /**
+   * Resolves once the leader has the events in its log: durable where the adapter persists the
+   * log (the in-memory adapter keeps it in memory, so nothing survives the process).
+   */
   readonly persisted: Promise<void>
   /** Resolves once the events' order is final (by the sync server; without one, by the leader). */
   readonly confirmed: Promise<void>
