@@ -67,6 +67,7 @@ export { syncStatus$ } from './sync/status.ts'
 export { LeaderSync, type SyncOptions, type BackendIdMismatchPolicy, type LeaderSyncHooks } from './sync/leader-sync.ts'
 export {
   SyncError,
+  SYNC_ERROR_CODES,
   DEFAULT_SYNC_LIMITS,
   type SyncBackend,
   type SyncConnection,
@@ -81,6 +82,7 @@ export {
   type PushAck,
   type Welcome,
 } from './sync/backend.ts'
+export { planAppend, pageEnd, type ProducerLookup, type PlannedEvent } from './sync/plan-append.ts'
 export type { EventRecord } from './events/record.ts'
 export { formatSeqNum, compareSeqNum, type SeqNum } from './events/seq-num.ts'
 export { SqliteDb, SqliteError, RecordedWrites, loadSqlite, type Row } from './sqlite/db.ts'

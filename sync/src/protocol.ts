@@ -1,4 +1,4 @@
-import { SyncError, type ServerEvent, type SyncErrorCode, type SyncLimits, type WireEvent } from '@cairn/core'
+import { SYNC_ERROR_CODES, SyncError, type ServerEvent, type SyncErrorCode, type SyncLimits, type WireEvent } from '@cairn/core'
 
 /**
  * Wire protocol v1 (DESIGN.md section 5): JSON messages, each with `v: 1` and a `type`. The
@@ -113,19 +113,7 @@ export interface DecodeError {
   readonly index?: number
 }
 
-const SYNC_ERROR_CODES: ReadonlySet<string> = new Set<SyncErrorCode>([
-  'Unauthorized',
-  'Forbidden',
-  'Invalid',
-  'TooLarge',
-  'RateLimited',
-  'BackendIdMismatch',
-  'ProducerGap',
-  'ClientIdCollision',
-  'Disconnected',
-  'Timeout',
-  'Protocol',
-])
+const SYNC_ERROR_CODE_SET: ReadonlySet<string> = new Set(SYNC_ERROR_CODES)
 
 const MAX_ID_LENGTH = 256
 const MAX_NAME_LENGTH = 256
@@ -305,7 +293,7 @@ function decodeServerEvent(value: unknown): ServerEvent & { principal?: string }
 }
 
 function decodeWireError(o: Record<string, unknown>): WireError {
-  if (typeof o.code !== 'string' || !SYNC_ERROR_CODES.has(o.code)) refuse(`unknown error code ${JSON.stringify(o.code)?.slice(0, 40)}`)
+  if (typeof o.code !== 'string' || !SYNC_ERROR_CODE_SET.has(o.code)) refuse(`unknown error code ${JSON.stringify(o.code)?.slice(0, 40)}`)
   const optionalNat = (key: string) =>
     typeof o[key] === 'number' && Number.isSafeInteger(o[key]) && (o[key] as number) >= 0 ? { [key]: o[key] as number } : {}
   return {

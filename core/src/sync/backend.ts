@@ -110,18 +110,22 @@ export interface SyncBackend {
   connect(params: SyncConnectParams, handlers: SyncHandlers): SyncConnection
 }
 
-export type SyncErrorCode =
-  | 'Unauthorized'
-  | 'Forbidden'
-  | 'Invalid'
-  | 'TooLarge'
-  | 'RateLimited'
-  | 'BackendIdMismatch'
-  | 'ProducerGap'
-  | 'ClientIdCollision'
-  | 'Disconnected'
-  | 'Timeout'
-  | 'Protocol'
+/** Every code a SyncError has (servers check a received code against this list). */
+export const SYNC_ERROR_CODES = [
+  'Unauthorized',
+  'Forbidden',
+  'Invalid',
+  'TooLarge',
+  'RateLimited',
+  'BackendIdMismatch',
+  'ProducerGap',
+  'ClientIdCollision',
+  'Disconnected',
+  'Timeout',
+  'Protocol',
+] as const
+
+export type SyncErrorCode = (typeof SYNC_ERROR_CODES)[number]
 
 export interface SyncErrorDetails {
   /** `Invalid`: the index of the refused event in the push, and why. */

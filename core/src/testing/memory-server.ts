@@ -1,18 +1,22 @@
 import { DEFAULT_SYNC_LIMITS, SyncError, type PushAck, type ServerEvent, type SyncLimits, type WireEvent } from '../sync/backend.ts'
+import { pageEnd, planAppend, type ProducerLookup } from '../sync/plan-append.ts'
 
 /**
  * The server half of the in-memory sync backend: per store, a gap-free log from 1, a backendId,
- * and per client the last producerSeq, with exactly the append rules of the real server:
- * - a re-sent event (same clientId, producerSeq and eventId) is not stored again; its earlier
- *   number is returned;
- * - the same producerSeq with another eventId means two clients share an id: `ClientIdCollision`;
- * - a producerSeq past the next one: `ProducerGap { expected }`;
- * - a push is all or nothing.
+ * and per client the last producerSeq, with the append rules of every server storage
+ * (`planAppend`).
  */
 export class MemorySyncStore {
   readonly log: ServerEvent[] = []
   readonly backendId: string
   private readonly producers = new Map<string, { last: number; seqs: Map<number, number> }>()
+  private readonly lookup: ProducerLookup = {
+    last: (clientId) => this.producers.get(clientId)?.last ?? 0,
+    stored: (clientId, producerSeq) => {
+      const seq = this.producers.get(clientId)?.seqs.get(producerSeq)
+      return seq === undefined ? undefined : this.log[seq - 1]
+    },
+  }
 
   constructor(backendId: string) {
     this.backendId = backendId
@@ -26,9 +30,6 @@ export class MemorySyncStore {
     if (events.length === 0 || events.length > limits.maxEventsPerPush) {
       throw new SyncError('TooLarge', `A push carries 1..${limits.maxEventsPerPush} events; this one had ${events.length}.`)
     }
-    const assigned: number[] = []
-    const fresh: ServerEvent[] = []
-    const next = new Map<string, number>()
     for (const [index, e] of events.entries()) {
       const size = JSON.stringify(e.args ?? null).length
       if (size > limits.maxEventBytes) {
@@ -37,30 +38,8 @@ export class MemorySyncStore {
           reason: 'too large',
         })
       }
-      const producer = this.producers.get(e.clientId)
-      const last = next.get(e.clientId) ?? producer?.last ?? 0
-      if (e.producerSeq <= last) {
-        const seq = producer?.seqs.get(e.producerSeq)
-        const stored = seq === undefined ? undefined : this.log[seq - 1]
-        if (stored === undefined || stored.eventId !== e.eventId) {
-          throw new SyncError(
-            'ClientIdCollision',
-            `Client id "${e.clientId}" already pushed producerSeq ${e.producerSeq} with another event; the client must pick a new id.`,
-          )
-        }
-        assigned.push(stored.seq)
-        continue
-      }
-      if (e.producerSeq !== last + 1) {
-        throw new SyncError('ProducerGap', `Client "${e.clientId}" pushed producerSeq ${e.producerSeq}; the server expected ${last + 1}.`, {
-          expected: last + 1,
-        })
-      }
-      next.set(e.clientId, e.producerSeq)
-      const seq = this.log.length + fresh.length + 1
-      fresh.push({ ...e, seq })
-      assigned.push(seq)
     }
+    const { assigned, fresh } = planAppend(events, this.log.length, this.lookup, undefined)
     for (const e of fresh) {
       this.log.push(e)
       let producer = this.producers.get(e.clientId)
@@ -76,7 +55,7 @@ export class MemorySyncStore {
 
   /** Events after `cursor`, one page: pages end at multiples of `pageSize`, so identical requests get identical pages. */
   page(cursor: number, pageSize: number): { events: ServerEvent[]; remaining: number } {
-    const end = Math.min(this.log.length, (Math.floor(cursor / pageSize) + 1) * pageSize)
+    const end = pageEnd(cursor, pageSize, this.log.length)
     const events = this.log.slice(cursor, end)
     return { events, remaining: this.log.length - end }
   }

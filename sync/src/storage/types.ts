@@ -30,7 +30,7 @@ export interface StoredPage {
 /**
  * Where a sync server keeps its stores. One log per store, numbered 1, 2, 3… without gaps. An
  * append is atomic and durable when its promise resolves (the server acks only then), and follows
- * the append rules of `MemorySyncStore` in `@cairn/core/testing` (see `planAppend`).
+ * the append rules of `planAppend` (`@cairn/core`), which the in-memory test server uses too.
  */
 export interface SyncStorage {
   /** The store's backendId and head; creates the store (with a fresh backendId) the first time. */
