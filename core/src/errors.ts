@@ -35,6 +35,9 @@ export class InvalidEventArgsError extends CairnError {
 
 /** A materializer threw or produced a write SQLite refused; the commit was rolled back. */
 export class MaterializerError extends CairnError {
+  readonly table: string | undefined
+  readonly column: string | undefined
+
   constructor(
     readonly eventName: string,
     message: string,
@@ -44,8 +47,6 @@ export class MaterializerError extends CairnError {
     this.table = options?.table
     this.column = options?.column
   }
-  readonly table: string | undefined
-  readonly column: string | undefined
 }
 
 /** A query (builder or raw SQL) failed to prepare or run. */

@@ -16,6 +16,32 @@ export class Materialization {
   /** Materializer and definition by event name: one lookup per event instead of two. */
   private readonly byName = new Map<string, { readonly materializer: Materializer; readonly def: AnyEventDef }>()
 
+  // One context for every event (not an object per event): `event` is the one being materialized.
+  private readonly sharedContext: MaterializerContext = ((m: Materialization) => ({
+    query: ((q: Queryable<unknown>) => m.contextRead(q)) as MaterializerContext['query'],
+    get event(): EventMeta {
+      return m.current!
+    },
+  }))(this)
+  // One function for every event (not a closure per event): materializers run one at a time and
+  // synchronously, so the event being materialized is `current`.
+  private current: EventMeta | undefined
+  private readonly contextRead = ((q: Queryable<unknown> | RawRead): unknown => {
+    const meta = this.current!
+    try {
+      if ('asSql' in q) return this.read(q, meta.sessionId)
+      const fragment: SqlFragment = isSqlFragment(q.query) ? q.query : { query: q.query, bindValues: q.bindValues ?? [] }
+      return this.db.select(fragment.query, fragment.bindValues)
+    } catch (e) {
+      const sql = 'asSql' in q ? q.asSql().query : isSqlFragment(q.query) ? q.query.query : q.query
+      throw new MaterializerError(
+        meta.name,
+        `ctx.query in the materializer of "${meta.name}" failed: ${(e as Error).message} (SQL: ${sql}).`,
+        { cause: e },
+      )
+    }
+  }) as MaterializerContext['query']
+
   constructor(
     private readonly db: SqliteDb,
     private readonly schema: Schema,
@@ -65,33 +91,6 @@ export class Materialization {
     this.current = meta
     return this.sharedContext
   }
-
-  // One context for every event (not an object per event): `event` is the one being materialized.
-  private readonly sharedContext: MaterializerContext = ((m: Materialization) => ({
-    query: ((q: Queryable<unknown>) => m.contextRead(q)) as MaterializerContext['query'],
-    get event(): EventMeta {
-      return m.current!
-    },
-  }))(this)
-
-  // One function for every event (not a closure per event): materializers run one at a time and
-  // synchronously, so the event being materialized is `current`.
-  private current: EventMeta | undefined
-  private readonly contextRead = ((q: Queryable<unknown> | RawRead): unknown => {
-    const meta = this.current!
-    try {
-      if ('asSql' in q) return this.read(q, meta.sessionId)
-      const fragment: SqlFragment = isSqlFragment(q.query) ? q.query : { query: q.query, bindValues: q.bindValues ?? [] }
-      return this.db.select(fragment.query, fragment.bindValues)
-    } catch (e) {
-      const sql = 'asSql' in q ? q.asSql().query : isSqlFragment(q.query) ? q.query.query : q.query
-      throw new MaterializerError(
-        meta.name,
-        `ctx.query in the materializer of "${meta.name}" failed: ${(e as Error).message} (SQL: ${sql}).`,
-        { cause: e },
-      )
-    }
-  }) as MaterializerContext['query']
 
   private write(eventName: string, write: MaterializerWrite): void {
     let sql: string

@@ -20,17 +20,7 @@ import type {
   SessionBoot,
 } from './protocol.ts'
 
-export type {
-  AppendResult,
-  BootProgress,
-  CommitHint,
-  LeaderMessage,
-  LeaderOptions,
-  LeaderStatus,
-  LogEntry,
-  LoggedEvent,
-  SessionBoot,
-} from './protocol.ts'
+export type * from './protocol.ts'
 
 export { INTERNAL_TABLES } from './eventlog.ts'
 
@@ -63,7 +53,7 @@ export class Leader {
    * token started from this very state (same events, same order, nothing skipped).
    */
   private stateToken: string = newEventId()
-  /** Commits whose changeset or writes were applied instead of materializing (tests). */
+  /** @internal Commits whose changeset or writes were applied instead of materializing (tests read it). */
   changesetsApplied = 0
   /** AUTOINCREMENT keeps sqlite_sequence, which changesets do not carry: always materialize. */
   private readonly changesetsUsable: boolean

@@ -62,6 +62,12 @@ export class ReactivityGraph {
   private sweepScheduled = false
   private disposed = false
 
+  private readonly id = nextGraphId++
+  /** Counts sweeps: a dynamic query's unsubscribed result belongs to the task it was read in. */
+  private task = 0
+  private dynamicReads: LiveQueryDef<unknown>[] = []
+  private readonly directGet: Getter = (child) => this.read(child) as never
+
   constructor(
     private readonly runner: QueryRunner,
     /** Where errors thrown by listeners go; they never reach the commit that caused them. */
@@ -125,12 +131,6 @@ export class ReactivityGraph {
     for (const [table, version] of last.versions) if (this.versions.get(table)?.peek() !== version) return UNSET
     return last.result
   }
-
-  private readonly id = nextGraphId++
-  /** Counts sweeps: a dynamic query's unsubscribed result belongs to the task it was read in. */
-  private task = 0
-  private dynamicReads: LiveQueryDef<unknown>[] = []
-  private readonly directGet: Getter = (child) => this.read(child) as never
 
   setSignal<T>(def: Def<T>, value: T): void {
     if (def.kind !== 'signal')

@@ -25,11 +25,6 @@ export interface DefOptions {
 export class LiveQueryDef<T> {
   readonly kind = 'query'
   declare readonly '~value'?: T
-  constructor(
-    readonly input: QueryInput<unknown> | ((get: Getter) => QueryInput<unknown>),
-    readonly label: string,
-    readonly map: ((result: any) => T) | undefined,
-  ) {}
 
   /**
    * @internal The result of this definition's last unsubscribed read in a graph (see
@@ -38,8 +33,14 @@ export class LiveQueryDef<T> {
    * next full GC and made each scavenge copy them; here a result dies with its definition.
    */
   lastRead: LastRead | undefined = undefined
-
   private static_: Queryable<unknown> | undefined
+
+  constructor(
+    readonly input: QueryInput<unknown> | ((get: Getter) => QueryInput<unknown>),
+    readonly label: string,
+    readonly map: ((result: any) => T) | undefined,
+  ) {}
+
   /** The query of a definition that does not depend on other definitions, made once. */
   staticQueryable(): Queryable<unknown> | undefined {
     if (typeof this.input === 'function') return undefined

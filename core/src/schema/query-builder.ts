@@ -297,6 +297,9 @@ export class WriteQuery<TCols extends Columns, TResult = void> implements Writab
   declare readonly '~result'?: TResult
   private cachedSql: SqlFragment | undefined
 
+  private statementText: string | undefined
+  private statementBinds: SqlValue[] | undefined
+
   constructor(
     private readonly info: TableInfo,
     private readonly state: WriteState,
@@ -358,9 +361,6 @@ export class WriteQuery<TCols extends Columns, TResult = void> implements Writab
   asSql(): SqlFragment {
     return (this.cachedSql ??= { query: this.statement(), bindValues: this.statementBinds! })
   }
-
-  private statementText: string | undefined
-  private statementBinds: SqlValue[] | undefined
 
   /** The bind values of `statement()`; made once, never changed after. @internal */
   get binds(): SqlValue[] {

@@ -82,6 +82,19 @@ export class SqliteDb {
   /** What the session-extension functions (changesets.ts) use of this database. */
   private readonly session: SessionTarget
 
+  private writes: RecordedWrites | undefined
+  /** The bind values of a multi-row insert, reused (see `replayWrites`). */
+  private readonly rowValues: unknown[] = []
+  private recordingTables: Set<string> | undefined
+  private tableHooks = false
+  private readonly tableNames = new Map<number, string>()
+  /** Slots of the wasm function table this database took (its hooks); freed by close(). */
+  private readonly installed: number[] = []
+  private readonly columnsByTable = new Map<string, readonly string[]>()
+  // heap8u() builds a new view whenever asked; a view only goes stale when the wasm memory grows
+  // (its buffer is then detached and its length 0), so one view serves every read until then
+  private heapView: Uint8Array = new Uint8Array(0)
+
   private constructor(
     private readonly sqlite3: Sqlite3,
     private readonly db: OoDb,
@@ -302,8 +315,6 @@ export class SqliteDb {
     return { tables, writes }
   }
 
-  private writes: RecordedWrites | undefined
-
   /**
    * Runs writes recorded by `recordWrites` on this database, in order. Throws (a SqliteError)
    * when one fails; the caller's transaction decides what is kept.
@@ -337,9 +348,6 @@ export class SqliteDb {
       k++
     }
   }
-
-  /** The bind values of a multi-row insert, reused (see `replayWrites`). */
-  private readonly rowValues: unknown[] = []
 
   /**
    * The tables a statement reads, from SQLite's own plan (`tables_used`), so joins, subqueries,
@@ -406,11 +414,6 @@ export class SqliteDb {
     return tables
   }
 
-  private recordingTables: Set<string> | undefined
-  private tableHooks = false
-  private readonly tableNames = new Map<number, string>()
-  /** Slots of the wasm function table this database took (its hooks); freed by close(). */
-  private readonly installed: number[] = []
   private installTableHooks(): void {
     if (this.tableHooks) return
     this.tableHooks = true
@@ -491,7 +494,6 @@ export class SqliteDb {
     return applyChangesets(this.session, changesets)
   }
 
-  private readonly columnsByTable = new Map<string, readonly string[]>()
   /** Column names of a table in table order (cached; DDL through exec() clears the cache). */
   columnsOf(table: string): readonly string[] {
     let names = this.columnsByTable.get(table)
@@ -598,9 +600,6 @@ export class SqliteDb {
     }
   }
 
-  // heap8u() builds a new view whenever asked; a view only goes stale when the wasm memory grows
-  // (its buffer is then detached and its length 0), so one view serves every read until then
-  private heapView: Uint8Array = new Uint8Array(0)
   private heap(): Uint8Array {
     let h = this.heapView
     if (h.length === 0) this.heapView = h = this.sqlite3.wasm.heap8u()

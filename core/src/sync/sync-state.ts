@@ -155,7 +155,7 @@ export function confirmPrefix<E extends Sequenced>(state: SyncState<E>, n: numbe
   return { upstreamHead: state.upstreamHead + n, pending: state.pending.slice(n), rebaseGeneration: state.rebaseGeneration }
 }
 
-/** Throws when an invariant of the header comment does not hold (tests and debug checks). */
+/** @internal Throws when an invariant of the header comment does not hold (tests and debug checks). */
 export function checkSyncState(state: SyncState<Sequenced>): void {
   const ids = new Set<string>()
   state.pending.forEach((e, k) => {
