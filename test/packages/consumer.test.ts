@@ -180,7 +180,7 @@ describe.skipIf(skip)('the packages installed from their tarballs into a fresh a
     await browser?.close()
     for (const s of servers) if (s.exitCode === null && s.pid !== undefined) process.kill(-s.pid, 'SIGTERM')
     if (work !== '') rmSync(work, { recursive: true, force: true })
-  })
+  }, 60_000)
 
   it('README shows the commands and files this test uses, verbatim', ({ expect }) => {
     for (const c of Object.values(commands)) expect(readme, c).toContain(c)
