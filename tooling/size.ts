@@ -48,6 +48,17 @@ export const examples: readonly Example[] = [
     code: "export { makeWsSync, makeHttpSync } from '@cairn/sync'",
     external: (id) => id.startsWith('@cairn/core'),
   },
+  {
+    name: '@cairn/adapter-web',
+    code: "export { makePersistedAdapter } from '@cairn/adapter-web'",
+    external: (id) => id.startsWith('@cairn/core') || id.startsWith('@sqlite.org/sqlite-wasm'),
+  },
+  {
+    // the worker is a bundle of its own, with its own copy of core and sqlite-wasm's JS (their rows)
+    name: '@cairn/adapter-web/worker',
+    code: "export { makeWorker } from '@cairn/adapter-web/worker'",
+    external: (id) => id.startsWith('@cairn/core') || id.startsWith('@sqlite.org/sqlite-wasm'),
+  },
   ...adapters.map((a) => ({
     name: `@cairn/${a}`,
     code: `export * from '@cairn/${a}'`,
