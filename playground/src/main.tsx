@@ -1,0 +1,8 @@
+import { createRoot } from 'react-dom/client'
+import { App } from './app.tsx'
+import { Workspace } from './workspace.ts'
+import './styles.css'
+
+// the sync server shares the page's origin: `npm start` serves both on one port
+const workspace = new Workspace(new URL('sync', location.href), (e) => console.error(e))
+createRoot(document.getElementById('root')!).render(<App workspace={workspace} />)
