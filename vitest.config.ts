@@ -33,6 +33,8 @@ export default defineConfig({
         },
       },
       { test: { name: 'sync', include: ['sync/test/**/*.test.ts'], testTimeout: 30_000, pool: 'threads' } },
+      // the browser playground end to end: builds it, runs `npm start`'s server, drives Chromium
+      { test: { name: 'playground', include: ['playground/test/**/*.test.ts'], testTimeout: 60_000, hookTimeout: 120_000, pool: 'forks' } },
       { plugins: [react()], test: ui('react', ['adapters-ui/test/react.test.tsx', 'examples/todomvc/react/*.test.tsx']) },
       { plugins: [vue()], test: ui('vue', ['adapters-ui/test/vue.test.ts', 'examples/todomvc/vue/*.test.ts']) },
       {

@@ -27,6 +27,8 @@ export interface Playground {
 
 /** Builds the playground with the repo's vite.config.ts. */
 export async function buildPlayground(): Promise<void> {
+  // Vite keeps a NODE_ENV it finds (vitest sets 'test'), and React would then ship its slow development build
+  process.env.NODE_ENV = 'production'
   const { build } = await import('vite')
   await build({ configFile: join(REPO, 'vite.config.ts'), logLevel: 'warn' })
 }

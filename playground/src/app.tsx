@@ -1,6 +1,5 @@
 import { StoreProvider } from '@cairn/react'
-import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore, type KeyboardEvent } from 'react'
-import { SchemaEditor } from './editor.tsx'
+import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore, type KeyboardEvent } from 'react'
 import { PRESETS } from './presets.ts'
 import { evaluateSchema, type SourceProblem } from './schema-eval.ts'
 import { readSharedHash, shareUrl } from './share.ts'
@@ -11,6 +10,9 @@ import { EventlogView } from './views/eventlog-view.tsx'
 import { QueriesView, type PlaygroundQuery } from './views/queries-view.tsx'
 import { TablesView } from './views/tables-view.tsx'
 import type { Workspace } from './workspace.ts'
+
+// CodeMirror loads after the first render: the page is usable (forms, tables) before the editor is
+const SchemaEditor = lazy(() => import('./editor.tsx').then((m) => ({ default: m.SchemaEditor })))
 
 const TABS = ['Commit', 'Tables', 'Queries', 'Eventlog', 'Clients', 'Devtools'] as const
 type Tab = (typeof TABS)[number]
@@ -48,25 +50,35 @@ export function App(props: { readonly workspace: Workspace }) {
   const [fromLink, setFromLink] = useState(false)
   const [notice, setNotice] = useState<string | undefined>()
   const [tab, setTab] = useState<Tab>('Commit')
+  const [visited, setVisited] = useState<ReadonlySet<Tab>>(new Set())
+  useEffect(() => setVisited((v) => (v.has(tab) ? v : new Set([...v, tab]))), [tab])
   const [active, setActive] = useState('A')
   const [queries, setQueries] = useState<readonly PlaygroundQuery[]>([])
   const [dark, setDark] = useState(() => (localStorage.getItem(`${SAVED}-theme`) ?? (matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light')) === 'dark')
   const [showEditor, setShowEditor] = useState(true)
   const [shareLink, setShareLink] = useState<string | undefined>()
 
+  const runId = useRef(0)
   const run = useCallback(
     (source: string, id: string, presetName: string) => {
-      const result = evaluateSchema(source)
-      if (!result.ok) {
-        setProblem(result.problem)
-        return
-      }
-      setProblem(undefined)
-      setRanCode(source)
-      setFromLink(false)
-      setQueries([])
-      localStorage.setItem(SAVED, JSON.stringify({ code: source, storeId: id, preset: presetName }))
-      workspace.run(result.schema, id).catch((e: unknown) => setNotice((e as Error)?.message ?? String(e)))
+      const current = ++runId.current
+      const compiled = PRESETS.find((p) => p.code === source)?.schema
+      const evaluated = compiled !== undefined ? Promise.resolve({ ok: true as const, schema: compiled }) : evaluateSchema(source)
+      evaluated
+        .then((result) => {
+          if (current !== runId.current) return
+          if (!result.ok) {
+            setProblem(result.problem)
+            return
+          }
+          setProblem(undefined)
+          setRanCode(source)
+          setFromLink(false)
+          setQueries([])
+          localStorage.setItem(SAVED, JSON.stringify({ code: source, storeId: id, preset: presetName }))
+          return workspace.run(result.schema, id)
+        })
+        .catch((e: unknown) => setNotice((e as Error)?.message ?? String(e)))
     },
     [workspace],
   )
@@ -129,6 +141,11 @@ export function App(props: { readonly workspace: Workspace }) {
     run(p.code, defaultStoreId(p.name), p.name)
   }
 
+  const edit = (text: string) => {
+    setCode(text)
+    if (PRESETS.find((p) => p.name === preset)?.code !== text) setPreset('custom')
+  }
+
   const share = async () => {
     const url = await shareUrl({ code, storeId })
     setShareLink(url)
@@ -176,7 +193,7 @@ export function App(props: { readonly workspace: Workspace }) {
           store{' '}
           <input className="mono store-id" value={storeId} onChange={(e) => setStoreId(e.target.value.replace(/[^\w.-]/g, ''))} aria-label="Store id" data-testid="store-id" />
         </label>
-        <button className="primary" onClick={() => run(code, storeId, preset === 'custom' || modified ? 'custom' : preset)} data-testid="run" title="Run the schema (Ctrl+Enter)">
+        <button className="primary" onClick={() => run(code, storeId, preset)} data-testid="run" title="Run the schema (Ctrl+Enter)">
           ▶ Run <kbd>Ctrl+Enter</kbd>
         </button>
         <button onClick={() => void share()} data-testid="share">
@@ -228,7 +245,9 @@ export function App(props: { readonly workspace: Workspace }) {
               <span className="spacer" />
               <span className="muted small">imports: @cairn/core, zod</span>
             </div>
-            <SchemaEditor value={code} onChange={setCode} onRun={() => run(code, storeId, 'custom')} problem={problem} dark={dark} />
+            <Suspense fallback={<pre className="editor mono editor-loading">{code}</pre>}>
+              <SchemaEditor value={code} onChange={edit} onRun={() => run(code, storeId, 'custom')} problem={problem} dark={dark} />
+            </Suspense>
             {problem !== undefined ? (
               <div className="problem" role="alert" data-testid="schema-error">
                 {problem.line !== undefined ? <span className="mono">line {problem.line}: </span> : null}
@@ -245,27 +264,33 @@ export function App(props: { readonly workspace: Workspace }) {
               </button>
             ))}
           </nav>
-          <div className="view" role="tabpanel" aria-label={tab}>
-            {client === undefined ? (
+          {client === undefined ? (
+            <div className="view" role="tabpanel" aria-label={tab}>
               <p className="empty">{fromLink ? 'Press Run to start the clients on this schema.' : ws.busy ? 'Starting the clients…' : 'No clients running.'}</p>
-            ) : tab === 'Clients' ? (
-              <ClientsView
-                clients={ws.clients}
-                nameOf={nameOf}
-                onOnline={(name, online) => workspace.setOnline(name, online)}
-                onAdd={(t) => void workspace.addClient(t)}
-                onRemove={() => void workspace.removeClient()}
-              />
-            ) : (
-              <StoreProvider key={`${client.name}:${client.store.clientId}`} store={client.store}>
-                {tab === 'Commit' ? <CommitView store={client.store} clientName={client.name} /> : null}
-                {tab === 'Tables' ? <TablesView store={client.store} /> : null}
-                {tab === 'Queries' ? <QueriesView store={client.store} queries={queries} onChange={setQueries} /> : null}
-                {tab === 'Eventlog' ? <EventlogView store={client.store} nameOf={nameOf} /> : null}
-                {tab === 'Devtools' ? <DevtoolsView store={client.store} /> : null}
-              </StoreProvider>
-            )}
-          </div>
+            </div>
+          ) : (
+            // views stay mounted once shown, so queries stay live (and count their runs) on every tab
+            <StoreProvider key={`${client.name}:${client.store.clientId}`} store={client.store}>
+              {TABS.filter((t) => t === tab || visited.has(t)).map((t) => (
+                <div key={t} className="view" role="tabpanel" aria-label={t} hidden={t !== tab}>
+                  {t === 'Commit' ? <CommitView store={client.store} clientName={client.name} /> : null}
+                  {t === 'Tables' ? <TablesView store={client.store} /> : null}
+                  {t === 'Queries' ? <QueriesView store={client.store} queries={queries} onChange={setQueries} /> : null}
+                  {t === 'Eventlog' ? <EventlogView store={client.store} nameOf={nameOf} /> : null}
+                  {t === 'Devtools' ? <DevtoolsView store={client.store} /> : null}
+                  {t === 'Clients' ? (
+                    <ClientsView
+                      clients={ws.clients}
+                      nameOf={nameOf}
+                      onOnline={(name, online) => workspace.setOnline(name, online)}
+                      onAdd={(transport) => void workspace.addClient(transport)}
+                      onRemove={() => void workspace.removeClient()}
+                    />
+                  ) : null}
+                </div>
+              ))}
+            </StoreProvider>
+          )}
         </section>
       </main>
     </div>

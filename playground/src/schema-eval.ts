@@ -1,6 +1,5 @@
 import * as core from '@cairn/core'
 import type { Schema } from '@cairn/core'
-import { transform } from 'sucrase'
 import * as zod from 'zod'
 
 /** Where in the editor a problem is, 1-based. */
@@ -20,13 +19,16 @@ const WRAPPER_LINES = 2
 
 /**
  * Runs the TypeScript source of a schema module and returns its `schema` export.
+ * Unedited presets skip this: they are compiled into the page (see presets.ts).
  *
  * Types are stripped by sucrase (it keeps line numbers, so errors point at the editor's lines);
  * the module body runs as a function that sees only `require` (for `@cairn/core` and `zod`)
  * and `exports`, not the playground's own variables. It is still the page's JavaScript: code
  * from a shared link runs only after the person presses Run.
  */
-export function evaluateSchema(source: string): EvalResult {
+export async function evaluateSchema(source: string): Promise<EvalResult> {
+  // loaded on first use: the presets run without it, so the first page load does not wait for it
+  const { transform } = await import('sucrase')
   let code: string
   try {
     code = transform(source, { transforms: ['typescript', 'imports'], production: true, filePath: 'schema.ts' }).code
@@ -40,9 +42,16 @@ export function evaluateSchema(source: string): EvalResult {
     if (name in MODULES) return MODULES[name]
     throw new Error(`Cannot import "${name}" here: a playground schema may import ${Object.keys(MODULES).map((m) => `"${m}"`).join(', ')}.`)
   }
+  let run: (require: (name: string) => unknown, exports: Record<string, unknown>) => void
   try {
-    // eslint-disable-next-line no-new-func -- this is the point: run the person's schema module
-    new Function('require', 'exports', `${code}\n//# sourceURL=schema.ts`)(require, exports)
+    run = new Function('require', 'exports', `${code}\n//# sourceURL=schema.ts`) as typeof run
+  } catch (e) {
+    // sucrase lets some invalid code through; the engine's SyntaxError has no position, a script's has
+    const at = e instanceof SyntaxError ? await locateSyntaxError(code) : undefined
+    return { ok: false, problem: { message: `Syntax error: ${(e as Error).message}`, line: at?.line, column: at?.column } }
+  }
+  try {
+    run(require, exports)
   } catch (e) {
     return { ok: false, problem: runtimeProblem(e) }
   }
@@ -67,4 +76,31 @@ export function runtimeProblem(e: unknown): SourceProblem {
   const m = /schema\.ts:(\d+):(\d+)/.exec(stack)
   const line = m === null ? undefined : Number(m[1]) - WRAPPER_LINES
   return { message, line: line !== undefined && line >= 1 ? line : undefined, column: m === null ? undefined : Number(m[2]) }
+}
+
+/**
+ * Where the engine finds a syntax error in `code`: it is loaded as a script that only defines a
+ * function (nothing runs), and the script's error event carries the line and column.
+ */
+function locateSyntaxError(code: string): Promise<{ line: number; column: number } | undefined> {
+  return new Promise((resolve) => {
+    const src = URL.createObjectURL(new Blob([`(function (require, exports) {\n${code}\n})`], { type: 'text/javascript' }))
+    const script = document.createElement('script')
+    const done = (at: { line: number; column: number } | undefined) => {
+      window.removeEventListener('error', onError, true)
+      script.remove()
+      URL.revokeObjectURL(src)
+      resolve(at)
+    }
+    const onError = (e: ErrorEvent) => {
+      if (e.filename !== src) return
+      e.preventDefault()
+      done({ line: e.lineno - 1, column: e.colno })
+    }
+    window.addEventListener('error', onError, true)
+    script.src = src
+    script.onload = () => done(undefined)
+    script.onerror = () => done(undefined)
+    document.head.append(script)
+  })
 }

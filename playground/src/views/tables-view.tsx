@@ -1,4 +1,4 @@
-import { queryDb, signal, type Store, type TableDef } from '@cairn/core'
+import { queryDb, signal, type LiveQueryDef, type Store, type TableDef } from '@cairn/core'
 import { useQuery, useStore } from '@cairn/react'
 import { useVirtualizer } from '@tanstack/react-virtual'
 import { useEffect, useMemo, useRef, useState } from 'react'
@@ -26,34 +26,40 @@ export function TablesView(props: { readonly store: Store }) {
   )
 }
 
-/** Queries of one table, made once per table definition so every view shares their instances. */
-const tableQueries = new WeakMap<TableDef, ReturnType<typeof makeTableQueries>>()
-function queriesOf(table: TableDef) {
-  let q = tableQueries.get(table)
+/** The row count of each table, one definition per table so every view shares its instance. */
+const counts = new WeakMap<TableDef, LiveQueryDef<number>>()
+function countOf(table: TableDef): LiveQueryDef<number> {
+  let q = counts.get(table)
   if (q === undefined) {
-    q = makeTableQueries(table)
-    tableQueries.set(table, q)
+    q = queryDb(table.count(), { label: `${table.name} count` })
+    counts.set(table, q)
   }
   return q
 }
 
-function makeTableQueries(table: TableDef) {
-  const window$ = signal({ offset: 0, limit: WINDOW }, { label: `${table.name} window` })
-  const count$ = queryDb(table.count(), { label: `${table.name} count` })
-  const order = table.primaryKey[0]
+let grids = 0
+
+/**
+ * The rows one grid shows: its own window signal (two grids on one table scroll apart) and a
+ * query of the rows in that window.
+ */
+function makeWindowQueries(table: TableDef) {
+  const id = ++grids
+  const window$ = signal({ offset: 0, limit: WINDOW }, { label: `${table.name} window #${id}` })
+  // no ORDER BY: SQLite walks the table in rowid order, which OFFSET skips through cheaply; ordering
+  // by a text primary key would sort the whole table on every scroll step
   const rows$ = queryDb(
     (get) => {
       const { offset, limit } = get(window$)
-      const q = order === undefined ? table : table.orderBy(order)
-      return q.limit(limit).offset(offset)
+      return table.limit(limit).offset(offset)
     },
-    { label: `${table.name} rows` },
+    { label: `${table.name} rows #${id}` },
   )
-  return { window$, count$, rows$ }
+  return { window$, rows$ }
 }
 
 function TableTab(props: { readonly table: TableDef; readonly active: boolean; readonly onSelect: () => void }) {
-  const count = useQuery(queriesOf(props.table).count$)
+  const count = useQuery(countOf(props.table))
   return (
     <button role="tab" aria-selected={props.active} className={props.active ? 'active' : ''} onClick={props.onSelect} data-testid={`table-tab-${props.table.name}`}>
       <span className="mono">{props.table.name}</span> <span className="count" data-testid={`table-count-${props.table.name}`}>{count}</span>
@@ -64,13 +70,13 @@ function TableTab(props: { readonly table: TableDef; readonly active: boolean; r
 
 function TableGrid(props: { readonly table: TableDef }) {
   const { table } = props
-  const { window$, count$, rows$ } = queriesOf(table)
-  const count = useQuery(count$)
+  const { window$, rows$ } = useMemo(() => makeWindowQueries(table), [table])
+  const count = useQuery(countOf(table))
   const rows = useQuery(rows$) as readonly Record<string, unknown>[]
   const win = useQuery(window$)
   const columns = Object.keys(table.columns)
   const scroller = useRef<HTMLDivElement>(null)
-  const virtualizer = useVirtualizer({ count, getScrollElement: () => scroller.current, estimateSize: () => ROW_HEIGHT, overscan: 12 })
+  const virtualizer = useVirtualizer({ count, getScrollElement: () => scroller.current, estimateSize: () => ROW_HEIGHT, overscan: 6 })
   const items = virtualizer.getVirtualItems()
   const first = items[0]?.index ?? 0
   const last = items[items.length - 1]?.index ?? 0
@@ -100,8 +106,9 @@ function TableGrid(props: { readonly table: TableDef }) {
           {items.map((item) => {
             const row = rows[item.index - win.offset]
             return (
+              // keyed by screen slot, not row: a jump reuses the row elements instead of rebuilding them
               <div
-                key={item.key}
+                key={item.index % items.length}
                 role="row"
                 className="grid-row"
                 data-index={item.index}
@@ -119,7 +126,7 @@ function TableGrid(props: { readonly table: TableDef }) {
       </div>
       <div className="muted small grid-foot">
         {count.toLocaleString()} rows · reading rows {win.offset.toLocaleString()}–{Math.min(count, win.offset + win.limit).toLocaleString()} (query{' '}
-        <span className="mono">{table.name} rows</span>)
+        <span className="mono">{rows$.label}</span>)
       </div>
     </div>
   )
