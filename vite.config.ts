@@ -2,11 +2,13 @@
 // serves the result with the sync server; the tests keep their own config in vitest.config.ts.
 import react from '@vitejs/plugin-react'
 import { defineConfig } from 'vite'
+import { cairnSource } from './tooling/source-conditions.ts'
 
 export default defineConfig({
   root: 'playground',
   base: './',
-  plugins: [react()],
+  // the workspace packages' sources, not their dist/ (tooling/source-conditions.ts)
+  plugins: [cairnSource(), react()],
   // sqlite-wasm finds its .wasm file next to its module; pre-bundling would move the module away from it
   optimizeDeps: { exclude: ['@sqlite.org/sqlite-wasm'] },
   build: {

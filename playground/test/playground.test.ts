@@ -49,7 +49,7 @@ const timings: Record<string, number> = {}
 
 async function startServer(): Promise<string> {
   const started = performance.now()
-  const child = spawn(process.execPath, ['--import', 'tsx', 'playground/server/main.ts', '--port', '0', '--data', dataDir], {
+  const child = spawn(process.execPath, ['--conditions=@cairn/source', '--import', 'tsx', 'playground/server/main.ts', '--port', '0', '--data', dataDir], {
     cwd: REPO,
     stdio: ['ignore', 'pipe', 'pipe'],
   })
