@@ -10,10 +10,9 @@ interface GraphNode {
   readonly inputs: readonly string[]
 }
 
-/** What an instance reads: its tables, plus the definitions it read through `get` when core reports them. */
+/** What an instance reads: its tables (their version signals) and the definitions it read through `get`. */
 function inputsOf(info: InstanceInfo): string[] {
-  const deps = (info as { readonly dependencies?: readonly string[] }).dependencies ?? []
-  return [...info.tables.map((t) => `table:${t}`), ...deps.map((d) => `def:${d}`)]
+  return [...info.tables.map((t) => `table:${t}`), ...info.dependencies.map((d) => `def:${d}`)]
 }
 
 /** Builds the signal graph of a store: tables (version signals) → queries → computeds, by label. */
