@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs'
-import { createServer, type Server } from 'node:http'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -40,11 +40,7 @@ export async function buildPlayground(): Promise<void> {
  */
 export async function startPlayground(options: PlaygroundOptions): Promise<Playground> {
   const log = options.log ?? (() => {})
-  const started = performance.now()
-  if (options.build ?? true) {
-    await buildPlayground()
-    log(`built the playground in ${Math.round(performance.now() - started)} ms`)
-  }
+  const host = options.host ?? '127.0.0.1'
   const dataDir = resolve(options.dataDir)
   mkdirSync(dataDir, { recursive: true })
   const sync = await createSyncServer({
@@ -52,9 +48,14 @@ export async function startPlayground(options: PlaygroundOptions): Promise<Playg
     authorize: () => ({ principal: 'playground' }),
     basePath: '/sync',
   })
-  const files = staticFiles(DIST)
+  // the page's files once built; until then the page says it is coming
+  let files: ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | undefined
   const server: Server = createServer((req, res) => {
     if (sync.handleRequest(req, res)) return
+    if (files === undefined) {
+      res.writeHead(503, { 'Content-Type': 'text/plain', 'Retry-After': '2' }).end('The playground is being built; reload in a few seconds.')
+      return
+    }
     files(req, res).catch((e: unknown) => {
       log(`could not serve ${req.url}: ${(e as Error).message}`)
       if (!res.headersSent) res.writeHead(500)
@@ -65,26 +66,34 @@ export async function startPlayground(options: PlaygroundOptions): Promise<Playg
     if (!sync.handleUpgrade(req, socket, head)) socket.destroy()
   })
   server.on('clientError', (_e, socket) => socket.destroy())
+  const close = async () => {
+    server.closeAllConnections()
+    await sync.close()
+    await new Promise<void>((r) => server.close(() => r()))
+  }
   try {
+    // the port first: a port in use fails at once, not after the build
     await new Promise<void>((resolveListen, reject) => {
       server.once('error', reject)
-      server.listen(options.port, options.host ?? '127.0.0.1', () => resolveListen())
+      server.listen(options.port, host, () => resolveListen())
     })
   } catch (e) {
     await sync.close()
     throw e
   }
+  try {
+    if (options.build ?? true) {
+      const started = performance.now()
+      await buildPlayground()
+      log(`built the playground in ${Math.round(performance.now() - started)} ms`)
+    }
+  } catch (e) {
+    await close()
+    throw e
+  }
+  files = staticFiles(DIST)
   const { port } = server.address() as AddressInfo
-  const host = options.host ?? '127.0.0.1'
   const url = `http://${host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host}:${port}/`
   log(`Cairn playground: ${url}   (sync server at ${url}sync, data in ${dataDir}; Ctrl+C stops)`)
-  return {
-    url,
-    sync,
-    async close() {
-      server.closeAllConnections()
-      await sync.close()
-      await new Promise<void>((r) => server.close(() => r()))
-    },
-  }
+  return { url, sync, close }
 }

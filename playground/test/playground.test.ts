@@ -1,7 +1,8 @@
 // The playground end to end, in real Chromium, against the server `npm start` runs (one build,
 // one server, one browser for the whole file). Screenshots of the main views go to
 // test-results/playground/ for a reviewer.
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { createServer } from 'node:net'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -105,6 +106,26 @@ async function commitTodo(scope: Page | Locator, text: string): Promise<void> {
 async function logOf(card: Locator): Promise<string[]> {
   return card.getByTestId('event-row').evaluateAll((rows) => rows.map((r) => `${(r as HTMLElement).dataset.seq} ${(r as HTMLElement).dataset.name} ${(r as HTMLElement).dataset.status}`))
 }
+
+describe('npm start', () => {
+  it('says so when the port is taken, and how to pick another, before building anything', async () => {
+    const blocker = createServer()
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()))
+    const port = (blocker.address() as { port: number }).port
+    try {
+      const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((r) => {
+        const child = execFile(process.execPath, ['--conditions=@cairn/source', '--import', 'tsx', 'playground/server/main.ts', '--port', String(port), '--data', join(tmpdir(), 'cairn-playground-port')], { cwd: REPO }, (error, _out, err) =>
+          r({ code: error === null ? 0 : (child.exitCode ?? 1), stderr: err }),
+        )
+      })
+      expect(code).toBe(1)
+      expect(stderr).toContain(`Port ${port} on 127.0.0.1 is already in use`)
+      expect(stderr).toContain(`npm start -- --port ${port + 1}`)
+    } finally {
+      blocker.close()
+    }
+  })
+})
 
 describe.runIf(hasChromium)('playground (Chromium)', () => {
   beforeAll(async () => {
