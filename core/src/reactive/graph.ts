@@ -10,6 +10,7 @@ import {
 import { deepEqual } from './equal.ts'
 import { QueryError } from '../errors.ts'
 import { toQueryable, type Def, type Getter, type LiveQueryDef, type QueryInput, type SignalDef } from './query-def.ts'
+import { LruMap } from './lru-map.ts'
 import type { Queryable } from '../schema/query-builder.ts'
 
 /** Runs reads against the session database for the graph. */
@@ -51,10 +52,13 @@ interface Instance {
  * which stops propagation. Instances are created per definition (keyed by object identity),
  * reference-counted by subscriptions and parents, and released when unused.
  */
+const SQL_TEXTS_KEPT = 256
+
 export class ReactivityGraph {
   private readonly versions = new Map<string, Signal<number>>()
   private readonly instances = new Map<Def, Instance>()
-  private readonly tablesBySql = new Map<string, readonly string[]>()
+  /** Tables each SQL text reads, for the recently used texts (IN-lists of any length make new ones). */
+  private readonly tablesBySql = new LruMap<string, readonly string[]>(SQL_TEXTS_KEPT)
   /** Signals the store owns (sync status): read-only to apps. */
   private readonly provided = new Map<Def, ReadonlySignal<unknown>>()
   private sweepScheduled = false
