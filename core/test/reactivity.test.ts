@@ -143,6 +143,18 @@ describe('graph updates', () => {
     await store.shutdown()
   })
 
+  it('tells devtools which definitions each instance reads', async () => {
+    const store = await makeStore()
+    const source$ = signal<'todos' | 'notes'>('todos', { label: 'source' })
+    const ids$ = queryDb((get) => (get(source$) === 'todos' ? tables.todos.select('id') : tables.notes.select('id')), { label: 'ids' })
+    const all$ = queryDb(tables.todos, { label: 'all' })
+    const summary$ = computed((get) => `${get(ids$).length}/${get(all$).length}`, { label: 'summary' })
+    store.subscribe(summary$, () => {})
+    const deps = Object.fromEntries(store.inspect().map((i) => [i.label, i.dependencies]))
+    expect(deps).toEqual({ summary: ['ids', 'all'], ids: ['source'], all: [], source: [] })
+    await store.shutdown()
+  })
+
   it('answers a repeated read on unchanged tables from the graph', async () => {
     const store = await makeStore()
     let runs = 0

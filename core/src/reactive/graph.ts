@@ -27,6 +27,8 @@ export interface InstanceInfo {
   readonly runs: number
   readonly refs: number
   readonly tables: readonly string[]
+  /** Labels of the definitions (signals, queries, computeds) it read through `get`, in first-read order. */
+  readonly dependencies: readonly string[]
 }
 
 interface Instance {
@@ -175,7 +177,14 @@ export class ReactivityGraph {
 
   /** Live instances, for devtools and tests. */
   inspect(): InstanceInfo[] {
-    return [...this.instances.values()].map((i) => ({ label: i.def.label, kind: i.def.kind, runs: i.runs, refs: i.refs, tables: i.tables }))
+    return [...this.instances.values()].map((i) => ({
+      label: i.def.label,
+      kind: i.def.kind,
+      runs: i.runs,
+      refs: i.refs,
+      tables: i.tables,
+      dependencies: [...i.children].map((c) => c.def.label),
+    }))
   }
 
   /** How often the instance of `def` ran its query or computation (0 when not instantiated). */
