@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createStorePromise, makeInMemoryAdapter, queryDb, type Adapter, type SyncBackend } from '@cairn/core'
+import { createStorePromise, makeInMemoryAdapter, queryDb, SyncError, type Adapter, type SyncBackend } from '@cairn/core'
 import WebSocket from 'ws'
 import { afterAll, describe, expect, it } from 'vitest'
 import { makeHttpSync, makeWsSync } from '../src/index.ts'
@@ -110,6 +110,93 @@ describe('server-side validation with the schema', () => {
       expect(server.stats.refused).toMatchObject({ Invalid: 4, Forbidden: 1 })
     } finally {
       await r.connection.close()
+      await server.close()
+    }
+  })
+})
+
+describe('a server wipe between two HTTP long-polls', () => {
+  /** A fetch that runs `before(url)` (e.g. a wipe) before sending the next matching request. */
+  function hookedFetch() {
+    let hook: { match: RegExp; run: () => Promise<void> } | undefined
+    const wrapped: typeof fetch = async (input, init) => {
+      const url = String(input)
+      const armed = hook
+      if (armed !== undefined && armed.match.test(url)) {
+        hook = undefined
+        await armed.run()
+      }
+      return fetch(input, init)
+    }
+    return { fetch: wrapped, arm: (match: RegExp, run: () => Promise<void>) => void (hook = { match, run }) }
+  }
+  const http = (server: { url: string }, f?: typeof fetch) =>
+    makeHttpSync({ url: server.url, getAuthToken: () => 'secret', backoff: { baseMs: 20, capMs: 200 }, ...(f ? { fetch: f } : {}) })
+
+  let n = 0
+  const start = () =>
+    createSyncServer({ port: 0, storage: sqliteStorage(join(dir, `wipe-${++n}.db`)), schema, authorize: () => ({ principal: 'p' }) })
+
+  it('a read-only client gets its onBackendIdMismatch policy instead of the new store\'s events on top', async () => {
+    const server = await start()
+    const hook = hookedFetch()
+    const writer = await makeStore(http(server))
+    const errors: unknown[] = []
+    const reader = await createStorePromise({
+      schema,
+      adapter: makeInMemoryAdapter(),
+      storeId: 'shared',
+      onError: (e) => errors.push(e),
+      sync: { backend: http(server, hook.fetch), onBackendIdMismatch: 'ignore' },
+    })
+    try {
+      writer.store.commit(events.todoCreated({ id: 't1', text: 'one' }))
+      await waitFor(() => reader.query(todos).length === 1)
+      // the reader's next long-poll (after it receives t2) reaches the server only after a wipe
+      hook.arm(/\/pull\?/, () => server.wipe('shared'))
+      writer.store.commit(events.todoCreated({ id: 't2', text: 'two' }))
+      await waitFor(() => reader.query(todos).length === 2)
+      const fresh = await makeStore(http(server))
+      for (let i = 3; i <= 6; i++) fresh.store.commit(events.todoCreated({ id: `new${i}`, text: 'after the wipe' }))
+      await waitFor(
+        () => reader.syncStatus.error?.code === 'BackendIdMismatch',
+        () => JSON.stringify([reader.syncStatus, reader.query(todos).map((t) => t.id)]),
+      )
+      expect(reader.query(todos).map((t) => t.id)).toEqual(['t1', 't2'])
+      expect(errors.some((e) => e instanceof SyncError && e.code === 'BackendIdMismatch')).toBe(true)
+      await fresh.store.shutdown()
+    } finally {
+      await reader.shutdown()
+      await writer.store.shutdown()
+      await server.close()
+    }
+  })
+
+  it('a writing client gets its onBackendIdMismatch policy, not ProducerGap', async () => {
+    const server = await start()
+    const hook = hookedFetch()
+    const writer = await makeStore(http(server, hook.fetch))
+    try {
+      // the long-poll answered with t1 is followed by one that reaches the server only after a wipe
+      let wiped = false
+      hook.arm(/\/pull\?after=1&/, async () => {
+        await server.wipe('shared')
+        wiped = true
+      })
+      writer.store.commit(events.todoCreated({ id: 't1', text: 'one' }))
+      await waitFor(() => wiped)
+      // then a push (on main it met the new, empty store: ProducerGap)
+      if (!writer.store.isShutdown) writer.store.commit(events.todoCreated({ id: 't2', text: 'two' }))
+      await waitFor(
+        () => writer.store.isShutdown,
+        () => JSON.stringify([writer.store.syncStatus, writer.errors.map(String)]),
+      )
+      expect(writer.store.shutdownCause).toMatch(/reset|backendId/)
+      expect(writer.errors.filter((e) => e instanceof SyncError && e.code === 'ProducerGap')).toEqual([])
+      const after = await fetch(`${server.url}/stores/shared/pull?after=0`, { headers: { Authorization: 'Bearer secret' } })
+      expect(await after.json()).toMatchObject({ batch: [] })
+    } finally {
+      await writer.store.shutdown()
       await server.close()
     }
   })

@@ -61,6 +61,8 @@ export class HttpConnection extends BaseConnection {
       abort,
     )
     if (welcome.message.type !== 'welcome') throw new SyncError('Protocol', `The sync server answered info with "${welcome.message.type}".`)
+    // pulls and pushes carry the backendId of this welcome: the server refuses them once the store was wiped
+    this.headers = { ...headers, 'Cairn-Backend-Id': welcome.message.backendId }
     this.welcomed(generation, { backendId: welcome.message.backendId, head: welcome.message.head, limits: welcome.message.limits })
     if (generation === this.generation && this.state === 'open') void this.pullLoop(generation, abort)
   }
@@ -97,7 +99,15 @@ export class HttpConnection extends BaseConnection {
       (error) => {
         const e = error instanceof SyncError ? error : undefined
         // a refused push goes back to the leader; a lost or unauthorized request drops the connection
-        if (e !== undefined && e.code !== 'Unauthorized' && e.code !== 'Disconnected' && e.code !== 'Timeout' && e.code !== 'Protocol') {
+        // (a wiped store, BackendIdMismatch, ends the connection: the leader applies its policy)
+        if (
+          e !== undefined &&
+          e.code !== 'Unauthorized' &&
+          e.code !== 'Disconnected' &&
+          e.code !== 'Timeout' &&
+          e.code !== 'Protocol' &&
+          e.code !== 'BackendIdMismatch'
+        ) {
           this.settle(generation, reqId, { error: e })
         } else this.fail(generation, error)
       },

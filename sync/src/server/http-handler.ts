@@ -77,16 +77,18 @@ export class HttpHandler<P> {
     // read the body first: a refused push must still drain it, and an oversized one is cut here
     const body = action === 'push' ? await this.readBody(req) : undefined
     const session = await this.service.authorize({ storeId, token, transport: 'http', remoteAddress: address })
+    // every request carries the backendId the client synced with: a wipe between two requests
+    // (no long-poll held to be told) must not let a pull read, or a push write, the new store
+    const info = await this.service.storage.info(storeId)
+    const known = req.headers['cairn-backend-id']
+    if (typeof known === 'string' && known !== '' && known !== info.backendId) {
+      this.service.count('BackendIdMismatch')
+      throw new SyncError(
+        'BackendIdMismatch',
+        `Store "${storeId}" has backendId ${info.backendId}, but this client synced with ${known}: the server was reset.`,
+      )
+    }
     if (action === 'info') {
-      const info = await this.service.storage.info(storeId)
-      const known = req.headers['cairn-backend-id']
-      if (typeof known === 'string' && known !== '' && known !== info.backendId) {
-        this.service.count('BackendIdMismatch')
-        throw new SyncError(
-          'BackendIdMismatch',
-          `Store "${storeId}" has backendId ${info.backendId}, but this client synced with ${known}: the server was reset.`,
-        )
-      }
       const { maxEventBytes, maxEventsPerPush, maxFrameBytes, pullPageSize } = this.service.limits
       this.json(res, 200, {
         v: 1,
