@@ -1,6 +1,7 @@
 import { SyncError, type SyncBackend, type SyncConnectParams, type SyncHandlers, type WireEvent } from '@cairn/core'
 import { decodeServerValue, parseJson, toSyncError, type ServerMessage } from '../protocol.ts'
 import { BaseConnection, type BackoffOptions, type GetAuthToken } from './base-connection.ts'
+import { assertSyncableStoreId, checkTransportOptions } from './check-options.ts'
 
 export interface HttpSyncOptions {
   /** The server's base URL, e.g. `https://sync.example.com` (`server.url`). */
@@ -23,9 +24,11 @@ export interface HttpSyncOptions {
  * const backend = makeHttpSync({ url: 'https://sync.example.com', getAuthToken: () => session.token })
  */
 export function makeHttpSync(options: HttpSyncOptions): SyncBackend {
+  checkTransportOptions('makeHttpSync', options, ['http:', 'https:'])
   return {
     name: `http ${options.url}`,
     connect(params, handlers) {
+      assertSyncableStoreId(params.storeId)
       const connection = new HttpConnection(params, handlers, options)
       connection.start()
       return connection
@@ -44,7 +47,8 @@ export class HttpConnection extends BaseConnection {
     private readonly options: HttpSyncOptions,
   ) {
     super(params, handlers, options.backoff)
-    this.base = `${options.url.replace(/\/+$/, '')}/stores/${encodeURIComponent(params.storeId)}`
+    // every dot encoded too: a store id like "a.b" stays one literal path segment
+    this.base = `${options.url.replace(/\/+$/, '')}/stores/${encodeURIComponent(params.storeId).replace(/\./g, '%2E')}`
   }
 
   protected async connectOnce(generation: number): Promise<void> {
