@@ -137,7 +137,7 @@ describe('a server wipe between two HTTP long-polls', () => {
   const start = () =>
     createSyncServer({ port: 0, storage: sqliteStorage(join(dir, `wipe-${++n}.db`)), schema, authorize: () => ({ principal: 'p' }) })
 
-  it('a read-only client gets its onBackendIdMismatch policy instead of the new store\'s events on top', async () => {
+  it("a read-only client gets its onBackendIdMismatch policy instead of the new store's events on top", async () => {
     const server = await start()
     const hook = hookedFetch()
     const writer = await makeStore(http(server))
@@ -197,6 +197,70 @@ describe('a server wipe between two HTTP long-polls', () => {
       expect(await after.json()).toMatchObject({ batch: [] })
     } finally {
       await writer.store.shutdown()
+      await server.close()
+    }
+  })
+})
+
+describe('store ids and frame sizes end to end', () => {
+  it('a store id no server can take fails clearly when the store is created (it then works offline)', async () => {
+    const errors: unknown[] = []
+    const store = await createStorePromise({
+      schema,
+      adapter: makeInMemoryAdapter(),
+      storeId: '..',
+      onError: (e) => errors.push(e),
+      sync: { backend: makeHttpSync({ url: 'http://127.0.0.1:9', getAuthToken: () => 't' }) },
+    })
+    try {
+      expect(String(errors[0])).toMatch(/Store id "\.\." cannot be synced/)
+      expect(store.syncStatus.error?.message).toMatch(/cannot be synced/)
+    } finally {
+      await store.shutdown()
+    }
+  })
+
+  it('a batch of non-ASCII events over maxFrameBytes in bytes (not in characters) is split, not re-sent forever', async () => {
+    const server = await createSyncServer({
+      port: 0,
+      storage: sqliteStorage(join(dir, 'non-ascii.db')),
+      schema,
+      authorize: () => ({ principal: 'p' }),
+      limits: { maxFrameBytes: 256 * 1024, maxEventBytes: 64 * 1024, maxHelloBytes: 8 * 1024 },
+    })
+    const a = await makeStore(makeWsSync({ url: server.wsUrl, getAuthToken: () => 't', WebSocket, backoff: { baseMs: 20, capMs: 200 } }))
+    try {
+      // 10 events of 20,000 '€': 200,000 characters (under the limit) but 600,000 bytes (over it)
+      for (let i = 0; i < 10; i++) a.store.commit(events.todoCreated({ id: `t${i}`, text: '€'.repeat(20_000) }))
+      await waitFor(
+        () => a.store.syncStatus.pending === 0,
+        () => JSON.stringify([a.store.syncStatus, server.stats]),
+        10_000,
+      )
+      expect(server.stats.eventsAppended).toBe(10)
+      expect(server.stats.connections).toBe(1)
+    } finally {
+      await a.store.shutdown()
+      await server.close()
+    }
+  })
+
+  it("the server counts an event's size in bytes", async () => {
+    const server = await createSyncServer({
+      port: 0,
+      storage: sqliteStorage(join(dir, 'event-bytes.db')),
+      authorize: () => ({ principal: 'p' }),
+    })
+    const { connect, refusalOf, wireEvents } = await import('./helpers.ts')
+    const r = connect(makeWsSync({ url: server.wsUrl, getAuthToken: () => 't', WebSocket }), { storeId: 'b' })
+    try {
+      await waitFor(() => r.connection.connected)
+      // 30,000 characters, 90,000 bytes: over the default maxEventBytes of 64 KiB
+      const refusal = await refusalOf(r.connection.push(wireEvents(r.clientId, 1, 1, () => ({ text: '€'.repeat(30_000) }))))
+      expect([refusal.code, refusal.index]).toEqual(['Invalid', 0])
+      expect(refusal.reason).toMatch(/90\d{3} bytes/)
+    } finally {
+      await r.connection.close()
       await server.close()
     }
   })

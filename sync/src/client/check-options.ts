@@ -18,7 +18,8 @@ export function checkTransportOptions(fn: 'makeWsSync' | 'makeHttpSync', options
     if (o[key] !== undefined && typeof o[key] !== 'function') fail(`"${key}" must be a function (a class for WebSocket) when given.`)
   for (const key of ['requestTimeoutMs', 'pingIntervalMs', 'pongTimeoutMs'] as const) {
     const v = o[key]
-    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)) fail(`"${key}" must be a positive number of milliseconds.`)
+    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v <= 0))
+      fail(`"${key}" must be a positive number of milliseconds.`)
   }
   const backoff = o.backoff
   if (backoff !== undefined) {
@@ -40,7 +41,9 @@ function checkUrl(fn: string, url: unknown, schemes: readonly string[], name = '
   try {
     parsed = new URL(url)
   } catch (e) {
-    throw new CairnError('InvalidOption', `${fn}: "${name}" ${JSON.stringify(url).slice(0, 100)} is not a URL, e.g. '${example}'.`, { cause: e })
+    throw new CairnError('InvalidOption', `${fn}: "${name}" ${JSON.stringify(url).slice(0, 100)} is not a URL, e.g. '${example}'.`, {
+      cause: e,
+    })
   }
   if (!schemes.includes(parsed.protocol))
     throw new CairnError(

@@ -120,6 +120,7 @@ export async function createSyncServer<P>(options: SyncServerOptions<P>): Promis
           listener.closeAllConnections()
           await new Promise<void>((resolve) => listener!.close(() => resolve()))
         }
+        service.close()
         await service.storage.close()
       })()
       return closing

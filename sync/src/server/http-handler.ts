@@ -23,8 +23,6 @@ class InternalError extends Error {}
  */
 export class HttpHandler<P> {
   private readonly buckets = new Map<string, TokenBucket>()
-  /** Push bytes per address (`pushBytesPerSecond`). */
-  private readonly byteBuckets = new Map<string, TokenBucket>()
   private readonly held = new Set<() => void>()
   private readonly sweeper: ReturnType<typeof setInterval>
 
@@ -35,7 +33,6 @@ export class HttpHandler<P> {
   ) {
     this.sweeper = setInterval(() => {
       for (const [k, b] of this.buckets) if (b.idle) this.buckets.delete(k)
-      for (const [k, b] of this.byteBuckets) if (b.idle) this.byteBuckets.delete(k)
     }, 10_000)
     this.sweeper.unref()
   }
@@ -51,7 +48,11 @@ export class HttpHandler<P> {
     if (!this.origins.allows(req)) {
       this.service.count('Forbidden')
       req.resume()
-      this.refuse(req, res, new SyncError('Forbidden', `Origin ${String(req.headers.origin).slice(0, 100)} may not use this sync server (allowedOrigins).`))
+      this.refuse(
+        req,
+        res,
+        new SyncError('Forbidden', `Origin ${String(req.headers.origin).slice(0, 100)} may not use this sync server (allowedOrigins).`),
+      )
       return true
     }
     if (req.method === 'OPTIONS') {
@@ -146,11 +147,7 @@ export class HttpHandler<P> {
         })
       }
       // bytes first: a flood of large pushes is refused before its events are looked at
-      let bytes = this.byteBuckets.get(address)
-      const { pushBytesPerSecond, maxFrameBytes } = this.service.limits
-      if (bytes === undefined)
-        this.byteBuckets.set(address, (bytes = new TokenBucket(pushBytesPerSecond, Math.max(2 * pushBytesPerSecond, maxFrameBytes))))
-      const bytesWait = bytes.take(Buffer.byteLength(body!))
+      const bytesWait = this.service.bytesOf(address).take(Buffer.byteLength(body!))
       if (bytesWait > 0) {
         this.service.count('RateLimited')
         throw new SyncError('RateLimited', `Too many bytes pushed; try again in ${bytesWait} ms.`, { retryAfterMs: bytesWait })
@@ -301,7 +298,12 @@ export class HttpHandler<P> {
     }
     if (error instanceof InternalError) {
       // the client treats it as a dropped connection: it retries with backoff
-      const body = JSON.stringify({ v: 1, type: 'error', code: 'Disconnected', message: 'Internal server error (logged on the server); try again later.' })
+      const body = JSON.stringify({
+        v: 1,
+        type: 'error',
+        code: 'Disconnected',
+        message: 'Internal server error (logged on the server); try again later.',
+      })
       res.writeHead(500, { ...headers, 'Content-Length': String(Buffer.byteLength(body)) }).end(body)
       return
     }

@@ -47,7 +47,7 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   idleTimeoutMs: 35_000,
   maxProtocolErrors: 20,
   maxBufferedBytes: 16 * 1024 * 1024,
-  pushBytesPerSecond: 2 * 1024 * 1024,
+  pushBytesPerSecond: 1024 * 1024,
   maxHelloBytes: 16 * 1024,
   maxPreAuthBytes: 16 * 1024 * 1024,
   headersTimeoutMs: 10_000,
@@ -127,12 +127,18 @@ export function checkServerOptions(options: SyncServerOptions<unknown>): ServerL
     throw new CairnError('InvalidOption', `createSyncServer: ${message}`)
   }
   if (options === null || typeof options !== 'object') fail('pass an options object ({ storage, authorize, … }).')
-  if (options.storage === null || typeof options.storage !== 'object') fail('"storage" is required, e.g. sqliteStorage(path) or memoryStorage().')
+  if (options.storage === null || typeof options.storage !== 'object')
+    fail('"storage" is required, e.g. sqliteStorage(path) or memoryStorage().')
   if (typeof options.authorize !== 'function') fail('"authorize" must be a function ({ storeId, token }) => { principal } | { refuse }.')
   if (options.authorizePush !== undefined && typeof options.authorizePush !== 'function') fail('"authorizePush" must be a function.')
-  if (options.logger !== undefined && typeof options.logger?.error !== 'function') fail('"logger" must have an error(message, context) method.')
+  if (options.logger !== undefined && typeof options.logger?.error !== 'function')
+    fail('"logger" must have an error(message, context) method.')
   const origins = options.allowedOrigins
-  if (origins !== undefined && origins !== '*' && !(Array.isArray(origins) && origins.every((o) => typeof o === 'string' || o instanceof RegExp)))
+  if (
+    origins !== undefined &&
+    origins !== '*' &&
+    !(Array.isArray(origins) && origins.every((o) => typeof o === 'string' || o instanceof RegExp))
+  )
     fail(`"allowedOrigins" must be '*' or an array of origins (strings like 'https://app.example.com', or RegExps).`)
   if (options.trustProxy !== undefined && !(Array.isArray(options.trustProxy) && options.trustProxy.every((a) => typeof a === 'string')))
     fail(`"trustProxy" must be an array of proxy addresses (or 'loopback').`)
@@ -140,12 +146,14 @@ export function checkServerOptions(options: SyncServerOptions<unknown>): ServerL
   if (limits === null || typeof limits !== 'object') fail('"limits" must be an object, e.g. { maxEventsPerPush: 100 }.')
   for (const [key, value] of Object.entries(limits)) {
     if (value === undefined) continue
-    if (!(key in DEFAULT_SERVER_LIMITS))
-      fail(`unknown limit "${key}"; the limits are ${Object.keys(DEFAULT_SERVER_LIMITS).join(', ')}.`)
+    if (!(key in DEFAULT_SERVER_LIMITS)) fail(`unknown limit "${key}"; the limits are ${Object.keys(DEFAULT_SERVER_LIMITS).join(', ')}.`)
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1)
       fail(`limits.${key} must be a positive integer, not ${JSON.stringify(value) ?? String(value)}.`)
   }
-  const merged: ServerLimits = { ...DEFAULT_SERVER_LIMITS, ...(Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined)) as Partial<ServerLimits>) }
+  const merged: ServerLimits = {
+    ...DEFAULT_SERVER_LIMITS,
+    ...(Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined)) as Partial<ServerLimits>),
+  }
   if (merged.maxEventBytes > merged.maxFrameBytes)
     fail(`limits.maxEventBytes (${merged.maxEventBytes}) cannot exceed limits.maxFrameBytes (${merged.maxFrameBytes}).`)
   if (merged.maxHelloBytes > merged.maxFrameBytes)

@@ -29,7 +29,9 @@ export class OriginPolicy {
   preflight(req: IncomingMessage, res: ServerResponse): void {
     if (this.allowed === undefined || !this.allows(req) || req.headers.origin === undefined) {
       res.writeHead(403, { 'Content-Type': 'application/json', Vary: 'Origin' })
-      res.end(JSON.stringify({ v: 1, type: 'error', code: 'Forbidden', message: 'This origin may not use the sync server (allowedOrigins).' }))
+      res.end(
+        JSON.stringify({ v: 1, type: 'error', code: 'Forbidden', message: 'This origin may not use the sync server (allowedOrigins).' }),
+      )
       return
     }
     res

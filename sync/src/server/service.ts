@@ -11,6 +11,7 @@ import {
   type SyncServerOptions,
 } from './options.ts'
 import { PageCache } from './page-cache.ts'
+import { TokenBucket } from './rate.ts'
 
 /** Counters of a running server: every refusal and bad input is counted here. */
 export interface SyncServerStats {
@@ -93,6 +94,9 @@ export class SyncService<P> {
   /** Pages of the current head; a store's are dropped at every append to it. */
   private readonly pages: PageCache<PageFrame>
   private readonly perAddress = new Map<string, number>()
+  /** Push bytes per HTTP client address (`pushBytesPerSecond`); a WebSocket has its own. */
+  private readonly byteBuckets = new Map<string, TokenBucket>()
+  private readonly sweeper: ReturnType<typeof setInterval>
   private open = 0
   /** Bytes received from connections not welcomed yet (`maxPreAuthBytes`). */
   private preAuth = 0
@@ -102,6 +106,27 @@ export class SyncService<P> {
     this.storage = options.storage
     this.logger = options.logger ?? stderrLogger
     this.pages = new PageCache(this.limits.pageCacheBytes)
+    this.sweeper = setInterval(() => {
+      for (const [k, b] of this.byteBuckets) if (b.idle) this.byteBuckets.delete(k)
+    }, 10_000)
+    this.sweeper.unref()
+  }
+
+  /** A push byte budget (see `pushBytesPerSecond`): a burst of twice the rate, at least one largest frame. */
+  newByteBudget(): TokenBucket {
+    const { pushBytesPerSecond, maxFrameBytes } = this.limits
+    return new TokenBucket(pushBytesPerSecond, Math.max(pushBytesPerSecond, maxFrameBytes))
+  }
+
+  /** The push byte budget of an HTTP client address. */
+  bytesOf(address: string): TokenBucket {
+    let bucket = this.byteBuckets.get(address)
+    if (bucket === undefined) this.byteBuckets.set(address, (bucket = this.newByteBudget()))
+    return bucket
+  }
+
+  close(): void {
+    clearInterval(this.sweeper)
   }
 
   /**
@@ -170,7 +195,10 @@ export class SyncService<P> {
     } catch (e) {
       // the detail (a connection string, a stack) is for the server's log, never for the client
       this.internal('authorize threw', e, { storeId: context.storeId, transport: context.transport, remoteAddress: context.remoteAddress })
-      decision = { refuse: 'Unauthorized' as const, message: 'The server could not check the token (an internal error, logged on the server); try again later.' }
+      decision = {
+        refuse: 'Unauthorized' as const,
+        message: 'The server could not check the token (an internal error, logged on the server); try again later.',
+      }
     }
     if (decision === null || typeof decision !== 'object' || !('principal' in decision)) {
       const code = decision !== null && typeof decision === 'object' && decision.refuse === 'Forbidden' ? 'Forbidden' : 'Unauthorized'
@@ -191,7 +219,7 @@ export class SyncService<P> {
    */
   async push(session: Session<P>, events: readonly WireEvent[], clientId: string | undefined): Promise<PushAck> {
     try {
-      this.validate(events, clientId ?? events[0]?.clientId)
+      await this.validate(events, clientId ?? events[0]?.clientId)
       if (this.options.authorizePush !== undefined) {
         let decision
         try {
@@ -230,9 +258,15 @@ export class SyncService<P> {
     }
   }
 
-  private validate(events: readonly WireEvent[], clientId: string | undefined): void {
+  /** Checks each event; a large push yields to other connections every few ms (decoding 100 large events takes tens of ms). */
+  private async validate(events: readonly WireEvent[], clientId: string | undefined): Promise<void> {
     const schema = this.options.schema
+    let slice = performance.now()
     for (const [index, e] of events.entries()) {
+      if (performance.now() - slice > 4) {
+        await new Promise((resolve) => setImmediate(resolve))
+        slice = performance.now()
+      }
       const invalid = (reason: string) => new SyncError('Invalid', `Event ${index} (${e.name}) was refused: ${reason}.`, { index, reason })
       if (e.clientId !== clientId) throw invalid(`its clientId "${e.clientId}" is not this connection's client "${clientId}"`)
       let json: string

@@ -129,9 +129,8 @@ class WsConnection<P> {
     private readonly socket: Duplex,
     private readonly address: string,
   ) {
-    const { pushesPerSecond, pushBytesPerSecond, maxFrameBytes } = service.limits
-    this.bucket = new TokenBucket(pushesPerSecond)
-    this.bytes = new TokenBucket(pushBytesPerSecond, Math.max(2 * pushBytesPerSecond, maxFrameBytes))
+    this.bucket = new TokenBucket(service.limits.pushesPerSecond)
+    this.bytes = service.newByteBudget()
     // before the welcome only a hello-sized frame is read, and every byte held counts against the server's budget
     socket.prependListener('data', this.onPreAuthData)
     ws.on('message', (data, isBinary) => this.onFrame(data, isBinary))
@@ -153,8 +152,9 @@ class WsConnection<P> {
       if (this.preAuthBytes > this.service.limits.maxHelloBytes + 14) this.service.stats.preAuthOverflows++
       this.service.count('TooLarge')
       this.endPreAuth()
-      this.socket.pause() // nothing more is read from it
+      this.socket.pause() // nothing more is read from it, the close handshake included
       this.closeWith(CloseCode.TooLarge, 'say hello first, in a small frame')
+      setTimeout(() => this.ws.terminate(), 100).unref()
       return
     }
     this.preAuthHeld += chunk.length
@@ -241,6 +241,7 @@ class WsConnection<P> {
       while (this.inbox.length > 0 && this.state !== 'closed') {
         const frame = this.inbox.shift()!
         this.inboxBytes -= frame.data.length
+        // the connection's byte budget (`pushBytesPerSecond`): past it the socket is read more slowly
         const wait = this.bytes.takeDebt(frame.data.length)
         if (wait > 0) {
           this.ws.pause()
@@ -249,6 +250,8 @@ class WsConnection<P> {
         }
         if (this.ws.isPaused && this.inboxBytes <= this.service.limits.maxFrameBytes) this.ws.resume()
         await this.onFrameDue(frame.data, frame.isBinary)
+        // other connections' frames go between this one's (its handling may not have waited for I/O)
+        if (this.inbox.length > 0) await new Promise((resolve) => setImmediate(resolve))
       }
     } catch (e) {
       this.service.internal('handling a WebSocket frame failed', e, {
