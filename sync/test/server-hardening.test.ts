@@ -26,8 +26,8 @@ async function server(options: Partial<SyncServerOptions<unknown>> = {}): Promis
   cleanup.push(() => s.close())
   return Object.assign(s, { logged })
 }
-async function socket(url: string, options?: ConstructorParameters<typeof WebSocket>[1]): Promise<RawSocket> {
-  const s = await rawSocket(url, options as { maxPayload?: number })
+async function socket(url: string, options?: WebSocket.ClientOptions): Promise<RawSocket> {
+  const s = await rawSocket(url, options)
   cleanup.push(() => s.ws.terminate())
   return s
 }
