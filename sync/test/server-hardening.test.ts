@@ -136,6 +136,21 @@ describe('WebSocket: frames refused while decoding', () => {
   })
 })
 
+describe('HTTP: push bytes', () => {
+  it('an address pushing more than pushBytesPerSecond gets 429 with Retry-After, before its events are decoded', async () => {
+    const s = await server({ limits: { maxFrameBytes: 8192, maxEventBytes: 4096, maxHelloBytes: 4096, pushBytesPerSecond: 1024 } })
+    const statuses: number[] = []
+    for (let i = 1; i <= 3; i++) {
+      const body = JSON.stringify({ v: 1, type: 'push', reqId: i, events: [event('c1', i, { args: { id: 'x', text: 'y'.repeat(3500) } })] })
+      const res = await fetch(`${s.url}/stores/a/push`, { method: 'POST', headers: { Authorization: 'Bearer ok' }, body })
+      statuses.push(res.status)
+      if (res.status === 429) expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
+    }
+    expect(statuses).toEqual([200, 200, 429])
+    expect(s.stats.refused.RateLimited).toBe(1)
+  })
+})
+
 describe('WebSocket: before hello', () => {
   it('a first frame larger than maxHelloBytes is refused (1009) without being buffered whole', async () => {
     const s = await server()

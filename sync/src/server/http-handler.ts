@@ -112,6 +112,14 @@ export class HttpHandler<P> {
     const token = typeof auth === 'string' ? BEARER.exec(auth)?.[1] : undefined
     // read the body first: a refused push must still drain it, and an oversized one is cut here
     const body = action === 'push' ? await this.readBody(req, res) : undefined
+    if (body !== undefined) {
+      // bytes first: a flood of large pushes is refused before anything is decoded or authorized
+      const bytesWait = this.service.bytesOf(address).take(Buffer.byteLength(body))
+      if (bytesWait > 0) {
+        this.service.count('RateLimited')
+        throw new SyncError('RateLimited', `Too many bytes pushed; try again in ${bytesWait} ms.`, { retryAfterMs: bytesWait })
+      }
+    }
     const session = await this.service.authorize({ storeId, token, transport: 'http', remoteAddress: address })
     // every request carries the backendId the client synced with: a wipe between two requests
     // (no long-poll held to be told) must not let a pull read, or a push write, the new store
@@ -145,12 +153,6 @@ export class HttpHandler<P> {
           reason: error.reason,
           ...(error.index === undefined ? {} : { index: error.index }),
         })
-      }
-      // bytes first: a flood of large pushes is refused before its events are looked at
-      const bytesWait = this.service.bytesOf(address).take(Buffer.byteLength(body!))
-      if (bytesWait > 0) {
-        this.service.count('RateLimited')
-        throw new SyncError('RateLimited', `Too many bytes pushed; try again in ${bytesWait} ms.`, { retryAfterMs: bytesWait })
       }
       const key = `${address} ${session.stamp}`
       let bucket = this.buckets.get(key)
