@@ -86,7 +86,7 @@ export class ServerProcess {
     const child = this.child
     if (child === undefined) return null
     child.kill('SIGTERM')
-    const code = await this.exited
+    const code = (await this.exited) ?? null
     this.child = undefined
     return code
   }
