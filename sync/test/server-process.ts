@@ -2,7 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 
-const bin = join(import.meta.dirname, '..', 'bin', 'cairn-sync.mjs')
+// the bin's source under tsx, as cli.test.ts runs it
+const bin = join(import.meta.dirname, '..', 'src', 'bin.ts')
+const node = ['--conditions=@cairn/source', '--import', 'tsx', bin]
 
 /**
  * The `cairn-sync` command as a child process on one data directory and one port, so it can be
@@ -46,7 +48,7 @@ export class ServerProcess {
   /** Starts the process and resolves once it listens. */
   async start(timeoutMs = 15_000): Promise<void> {
     if (this.child !== undefined) throw new Error('the sync server is already running')
-    const child = spawn(process.execPath, [bin, '--data-dir', this.dataDir, '--port', String(this.port)], {
+    const child = spawn(process.execPath, [...node, '--data-dir', this.dataDir, '--port', String(this.port)], {
       env: { ...process.env, CAIRN_SYNC_TOKEN: this.token },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
