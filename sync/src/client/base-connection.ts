@@ -9,6 +9,7 @@ import {
   type Welcome,
   type WireEvent,
 } from '@cairn/core'
+import { utf8Length } from '../protocol.ts'
 
 /** A token for the server, or nothing (no auth). Called before every (re)connect. */
 export type GetAuthToken = () => string | null | undefined | Promise<string | null | undefined>
@@ -123,7 +124,9 @@ export abstract class BaseConnection implements SyncConnection {
 
   push(events: readonly WireEvent[]): Promise<PushAck> {
     if (this.state !== 'open') return Promise.reject(new SyncError('Disconnected', 'Not connected to the sync server.'))
-    const size = JSON.stringify(events).length + 64
+    // bytes, as the server counts them (a non-ASCII character is 2-4 of them); 64 for the envelope.
+    // A TooLarge refusal makes the leader split the batch.
+    const size = utf8Length(JSON.stringify(events)) + 64
     if (size > this.limits.maxFrameBytes) {
       return Promise.reject(
         new SyncError('TooLarge', `This push is ${size} bytes; the server takes frames up to ${this.limits.maxFrameBytes}.`),
@@ -137,14 +140,17 @@ export abstract class BaseConnection implements SyncConnection {
     })
   }
 
-  reconnect(): void {
+  reconnect(options: { readonly afterFailures?: number } = {}): void {
     if (this.state === 'closed') return
     const wasUp = this.state === 'open' || this.state === 'connecting'
     const error = new SyncError('Disconnected', 'Reconnect requested by the client.')
     this.cut(error)
     if (wasUp) this.handlers.onDisconnect(error)
     this.attempts = 0
-    this.open()
+    const failures = options.afterFailures ?? 0
+    // the client could not use what this server sent: wait as after as many failed connections
+    if (failures > 0) this.retryTimer = setTimeout(() => this.open(), backoffDelay(failures - 1, this.backoff))
+    else this.open()
   }
 
   async close(): Promise<void> {
