@@ -63,6 +63,8 @@ export class SyncService<P> {
     refused: {},
   }
   private readonly listeners = new Map<string, Set<(head: number) => void>>()
+  /** Unfollows of the storage's head watch (multi-node storages), per store with listeners. */
+  private readonly following = new Map<string, () => void>()
   /** Pages of the current head; dropped at every append. */
   private readonly pageCache = new Map<string, Map<number, Promise<PageFrame>>>()
   private readonly perAddress = new Map<string, number>()
@@ -193,11 +195,20 @@ export class SyncService<P> {
   /** Listens to a store's head; returns the unsubscribe. */
   subscribe(storeId: string, listener: (head: number) => void): () => void {
     let set = this.listeners.get(storeId)
-    if (set === undefined) this.listeners.set(storeId, (set = new Set()))
+    if (set === undefined) {
+      this.listeners.set(storeId, (set = new Set()))
+      // several nodes on one storage: appends made through other nodes wake this store's listeners too
+      const unfollow = this.storage.follow?.(storeId, (head) => this.notify(storeId, head))
+      if (unfollow !== undefined) this.following.set(storeId, unfollow)
+    }
     set.add(listener)
     return () => {
       set.delete(listener)
-      if (set.size === 0 && this.listeners.get(storeId) === set) this.listeners.delete(storeId)
+      if (set.size === 0 && this.listeners.get(storeId) === set) {
+        this.listeners.delete(storeId)
+        this.following.get(storeId)?.()
+        this.following.delete(storeId)
+      }
     }
   }
 
