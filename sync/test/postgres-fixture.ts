@@ -1,9 +1,11 @@
 import pg from 'pg'
 import { afterAll } from 'vitest'
+import { createSyncServer } from '../src/server/create-server.ts'
 import { postgresStorage, type PostgresStorage, type PostgresStorageOptions } from '../src/storage/postgres.ts'
 
-/** The PostgreSQL the tests use: PG_TEST_URL, or the project's local one (trust auth). */
-export const PG_URL = process.env.PG_TEST_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+import { PG_URL } from './postgres-url.ts'
+
+export { PG_URL }
 
 /**
  * Whether PostgreSQL answers. Absent: the PostgreSQL tests skip with a message, except with
@@ -65,4 +67,16 @@ export async function terminate(name: string): Promise<number> {
     [name],
   )
   return r.rowCount ?? 0
+}
+
+/** A sync server node on a schema; its connections are named `cairn-t-<name>` (`… listen` for LISTEN). */
+export async function startNode(schema: string, name: string, options: { pollMs?: number; logs?: string[] } = {}) {
+  const storage = await pgStorage({ schema, applicationName: `cairn-t-${name}`, ...options })
+  const server = await createSyncServer({
+    port: 0,
+    storage,
+    authorize: () => ({ principal: 'tester' }),
+    limits: { maxConnectionsPerAddress: 5_000, pushesPerSecond: 100_000, longPollMs: 5_000, pullPageSize: 200 },
+  })
+  return { server, storage, name }
 }

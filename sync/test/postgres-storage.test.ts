@@ -56,13 +56,13 @@ describe.runIf(reachable)('postgresStorage', () => {
       const holder = await adminPool().connect()
       await holder.query('BEGIN')
       await holder.query(`SELECT head FROM ${pg.escapeIdentifier(schema)}.cairn_sync_stores WHERE store_id = 'a' FOR UPDATE`)
-      const waiting = s.append('a', [ev('c1', 2)], undefined)
-      await new Promise((r) => setTimeout(r, 200))
-      expect(await terminate('cairn-t-cut')).toBeGreaterThanOrEqual(1)
-      const error = await waiting.then(
+      const waiting = s.append('a', [ev('c1', 2)], undefined).then(
         () => undefined,
         (e: unknown) => e,
       )
+      await new Promise((r) => setTimeout(r, 200))
+      expect(await terminate('cairn-t-cut')).toBeGreaterThanOrEqual(1)
+      const error = await waiting
       await holder.query('ROLLBACK')
       holder.release()
       expect(error).toBeInstanceOf(SyncError)
