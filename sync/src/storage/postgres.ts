@@ -97,9 +97,14 @@ export async function postgresStorage(options: PostgresStorageOptions = {}): Pro
     application_name: appName,
   }
   const n = pgNames(schema, pg.escapeIdentifier)
-  const pool = new pg.Pool({ ...config, max: options.maxConnections ?? 10, connectionTimeoutMillis: 5_000 })
+  // appends and reads have pools of their own: a burst of page reads (every subscriber woken at
+  // once) never makes an append wait for a connection
+  const max = Math.max(2, options.maxConnections ?? 10)
+  const pool = new pg.Pool({ ...config, max: Math.ceil(max / 2), connectionTimeoutMillis: 5_000 })
+  const readPool = new pg.Pool({ ...config, max: Math.floor(max / 2), connectionTimeoutMillis: 5_000 })
   // an idle connection that PostgreSQL terminated: the pool drops it and opens another when needed
-  pool.on('error', (e) => log(`postgresStorage: an idle connection failed (${e.message}); the pool replaces it`))
+  for (const p of [pool, readPool])
+    p.on('error', (e) => log(`postgresStorage: an idle connection failed (${e.message}); the pool replaces it`))
 
   const setup = await pool.connect().catch((e: Error) => {
     throw new Error(`postgresStorage: cannot connect to PostgreSQL (${e.message}); check the connection string and that the server runs`, {
@@ -111,7 +116,7 @@ export async function postgresStorage(options: PostgresStorageOptions = {}): Pro
     setup.release()
   } catch (e) {
     setup.release(true)
-    await pool.end()
+    await Promise.all([pool.end(), readPool.end()])
     throw e
   }
 
@@ -121,7 +126,7 @@ export async function postgresStorage(options: PostgresStorageOptions = {}): Pro
     channel: n.channel,
     escapeIdentifier: pg.escapeIdentifier,
     pollMs: options.pollMs ?? 3_000,
-    readHeads: async (storeIds) => (await pool.query<HeadRow>({ name: 'cairn_heads', text: sql.heads, values: [storeIds] })).rows,
+    readHeads: async (storeIds) => (await readPool.query<HeadRow>({ name: 'cairn_heads', text: sql.heads, values: [storeIds] })).rows,
     log,
   })
   // one live object: the watcher's counters and the storage's
@@ -130,31 +135,32 @@ export async function postgresStorage(options: PostgresStorageOptions = {}): Pro
     await watcher.start()
   } catch (e) {
     await watcher.close()
-    await pool.end()
+    await Promise.all([pool.end(), readPool.end()])
     throw new Error(`postgresStorage: cannot LISTEN on "${n.channel}" (${(e as Error).message})`, { cause: e })
   }
 
   /** Runs `work` on one connection; a connection that failed is dropped, not reused; unreachable PostgreSQL is retryable. */
-  const withClient = async <T>(work: (c: pg.PoolClient) => Promise<T>): Promise<T> => {
+  const withClient = async <T>(work: (c: pg.PoolClient) => Promise<T>, from: pg.Pool = pool): Promise<T> => {
     for (let attempt = 1; ; attempt++) {
       let client: pg.PoolClient
       try {
-        client = await pool.connect()
+        client = await from.connect()
       } catch (e) {
         throw unavailable(e)
       }
+      // a checked-out connection that PostgreSQL cuts between two queries emits 'error' (and
+      // crashes the process if nobody listens); the next query then fails and the catch below drops it
+      const onError = (e: Error) => log(`postgresStorage: a connection in use failed (${e.message})`)
+      client.on('error', onError)
       try {
         const result = await work(client)
+        client.off('error', onError)
         client.release()
         return result
       } catch (e) {
-        const broken = !(e instanceof SyncError)
-        if (broken) {
-          // the transaction may be open: a connection in that state is never handed out again
-          client.release(true)
-        } else {
-          client.release()
-        }
+        client.off('error', onError)
+        // the transaction may be open on a broken connection: such a connection is never handed out again
+        client.release(e instanceof SyncError ? undefined : true)
         // deadlocks, serialization failures and unique violations need no client: run it again
         if (attempt < 3 && isTransient(e)) continue
         if (e instanceof SyncError) throw e
@@ -224,6 +230,8 @@ export async function postgresStorage(options: PostgresStorageOptions = {}): Pro
    */
   const appendGroup = async (c: pg.PoolClient, storeId: string, group: readonly Pending[]): Promise<Outcome[]> => {
     const all = group.flatMap((p) => p.events)
+    const fast = await appendFast(c, storeId, group, all)
+    if (fast !== undefined) return fast
     await c.query('BEGIN ISOLATION LEVEL READ COMMITTED')
     try {
       let locked = await c.query<{ head: number }>({ name: 'cairn_lock', text: sql.lock, values: [storeId, all.length] })
@@ -291,6 +299,57 @@ export async function postgresStorage(options: PostgresStorageOptions = {}): Pro
     }
   }
 
+  /**
+   * The common case in one statement (one round trip, its own transaction): every event is new
+   * and each client's producerSeqs continue its last one. The statement takes the head row lock
+   * (`UPDATE … SET head = head + n`) before it inserts; its producer check may read a snapshot
+   * older than the lock (when it waited for another append), so it only ever errs towards "not
+   * sure": no row, or a unique violation for an event stored before. Then the caller plans the
+   * group in a transaction of its own (`undefined` here).
+   */
+  const appendFast = async (c: pg.PoolClient, storeId: string, group: readonly Pending[], all: readonly WireEvent[]) => {
+    const firsts = new Map<string, number>()
+    const next = new Map<string, number>()
+    for (const e of all) {
+      const expected = next.get(e.clientId)
+      if (expected === undefined) firsts.set(e.clientId, e.producerSeq)
+      else if (e.producerSeq !== expected) return undefined // a re-send or a gap inside the group: the planner decides
+      next.set(e.clientId, e.producerSeq + 1)
+    }
+    const principals = group.flatMap((p) => p.events.map(() => p.principal ?? null))
+    let rows
+    try {
+      rows = (
+        await c.query<{ base: number }>({
+          name: 'cairn_append_fast',
+          text: sql.appendFast,
+          values: [
+            storeId,
+            all.length,
+            [...firsts.keys()],
+            [...firsts.values()],
+            all.map((e) => e.eventId),
+            all.map((e) => e.clientId),
+            all.map((e) => e.producerSeq),
+            all.map((e) => e.sessionId),
+            all.map((e) => e.name),
+            all.map((e) => JSON.stringify(e.args ?? null)),
+            principals,
+          ],
+        })
+      ).rows
+    } catch (e) {
+      if ((e as { code?: unknown })?.code === '23505') return undefined // an event stored before: a re-send or a collision
+      throw e
+    }
+    if (rows.length === 0) return undefined // no store yet, or a producer check to redo under the lock
+    let seq = rows[0]!.base
+    return group.map((p): Outcome => {
+      const assigned = p.events.map(() => ++seq)
+      return { ok: true, result: { assigned, appended: assigned.length, head: seq } }
+    })
+  }
+
   // Appends to one store wait for the one in flight, then go together in one transaction: arrival
   // order within this node, one lock wait and one commit for a burst. Other stores run in parallel.
   const queues = new Map<string, Pending[]>()
@@ -355,7 +414,7 @@ export async function postgresStorage(options: PostgresStorageOptions = {}): Pro
         const end = pageEnd(after, pageSize, head)
         const events = rows[0]?.seq === null ? [] : rows.map(toEvent)
         return { events, head, remaining: Math.max(0, head - Math.max(end, after)) }
-      }),
+      }, readPool),
     async wipe(storeId) {
       await withClient(async (c) => {
         await c.query('BEGIN')
@@ -378,7 +437,7 @@ export async function postgresStorage(options: PostgresStorageOptions = {}): Pro
         await watcher.close()
         if (pendingNotify.size > 0) flushNotify()
         await notifying
-        await pool.end()
+        await Promise.all([pool.end(), readPool.end()])
       })()
       return closed
     },
@@ -390,6 +449,22 @@ function statements(n: PgNames) {
   return {
     info: `SELECT backend_id, head FROM ${n.stores} WHERE store_id = $1`,
     create: `INSERT INTO ${n.stores} (store_id, backend_id, head) VALUES ($1, $2, 0) ON CONFLICT (store_id) DO NOTHING RETURNING head`,
+    appendFast: `
+WITH h AS (
+  UPDATE ${n.stores} SET head = head + $2
+   WHERE store_id = $1
+     AND NOT EXISTS (
+       SELECT 1 FROM unnest($3::text[], $4::bigint[]) AS p(c, f)
+        WHERE p.f > 1 AND NOT EXISTS (
+          SELECT 1 FROM ${n.events} e WHERE e.store_id = $1 AND e.client_id = p.c AND e.producer_seq = p.f - 1))
+  RETURNING head - $2 AS base
+), ins AS (
+  INSERT INTO ${n.events} (store_id, seq, event_id, client_id, producer_seq, session_id, name, args, principal)
+  SELECT $1, h.base + u.i, u.event_id, u.client_id, u.producer_seq, u.session_id, u.name, u.args, u.principal
+    FROM h, unnest($5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[])
+         WITH ORDINALITY AS u(event_id, client_id, producer_seq, session_id, name, args, principal, i)
+)
+SELECT base FROM h`,
     lock: `UPDATE ${n.stores} SET head = head + $2 WHERE store_id = $1 RETURNING head`,
     setHead: `UPDATE ${n.stores} SET head = $2 WHERE store_id = $1`,
     // per client of the push: its last producerSeq; per event: the stored event with its producerSeq, if any
