@@ -47,7 +47,7 @@ export {
 } from './leader/leader.ts'
 export type { InstanceInfo } from './reactive/graph.ts'
 export { syncStatus$ } from './sync/status.ts'
-export type { SyncOptions, BackendIdMismatchPolicy } from './sync/leader-sync.ts'
+export { LeaderSync, type SyncOptions, type BackendIdMismatchPolicy, type LeaderSyncHooks } from './sync/leader-sync.ts'
 export {
   SyncError,
   DEFAULT_SYNC_LIMITS,
@@ -66,7 +66,7 @@ export {
 } from './sync/backend.ts'
 export type { EventRecord } from './events/record.ts'
 export { formatSeqNum, compareSeqNum, type SeqNum } from './events/seq-num.ts'
-export { SqliteDb, SqliteError, RecordedWrites, type Row } from './sqlite/db.ts'
+export { SqliteDb, SqliteError, RecordedWrites, loadSqlite, type Row } from './sqlite/db.ts'
 export {
   CairnError,
   InvalidEventArgsError,

@@ -82,9 +82,18 @@ export class SqliteDb {
     this.session = { wasm: sqlite3.wasm as unknown as SessionWasm, w: this.w, dbPointer: this.dbPointer, heap: () => this.heap() }
   }
 
-  static async open(): Promise<SqliteDb> {
+  /**
+   * Opens a database: in memory, or the file `filename` through the VFS `vfs` (registered on the
+   * module `loadSqlite()` gives, e.g. sqlite-wasm's `opfs-sahpool` in a browser worker).
+   */
+  static async open(options: { readonly filename?: string; readonly vfs?: string } = {}): Promise<SqliteDb> {
     const sqlite3 = await loadSqlite()
-    return new SqliteDb(sqlite3, new sqlite3.oo1.DB(':memory:', 'c'))
+    if (options.filename === undefined) return new SqliteDb(sqlite3, new sqlite3.oo1.DB(':memory:', 'c'))
+    try {
+      return new SqliteDb(sqlite3, new sqlite3.oo1.DB({ filename: options.filename, flags: 'c', vfs: options.vfs }))
+    } catch (e) {
+      throw toSqliteError(e)
+    }
   }
 
   /** Opens an in-memory database holding a copy of `bytes` (from `serialize()`). */
@@ -355,6 +364,9 @@ export class SqliteDb {
       this.run(depth === 0 ? 'COMMIT' : `RELEASE ${name}`)
       return result
     } catch (e) {
+      // An I/O error or a full disk (e.g. a browser's storage quota) makes SQLite roll the whole
+      // transaction back itself: a ROLLBACK now would fail and hide the error that matters.
+      if (this.sqlite3.capi.sqlite3_get_autocommit(this.dbPointer) !== 0) throw e
       if (depth === 0) this.run('ROLLBACK')
       else {
         this.run(`ROLLBACK TO ${name}`)
