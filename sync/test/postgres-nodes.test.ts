@@ -206,4 +206,28 @@ describe.runIf(reachable)('postgresStorage: several nodes', () => {
     expect(maxLagMs).toBeLessThan(500)
     for (const s of storages) await s.close()
   }, 60_000)
+
+  it('a write on one node reaches WebSocket and long-poll subscribers on another at once, by NOTIFY (no poll)', async () => {
+    const schema = freshSchema()
+    // a poll once a minute: only NOTIFY (and the head read when a store is first followed) can be this fast
+    const [a, b] = [await node(schema, 'hint-a', { pollMs: 60_000 }), await node(schema, 'hint-b', { pollMs: 60_000 })]
+    const writer = tail(ws(a), 'hint')
+    const readers = [tail(ws(b), 'hint'), tail(http(b), 'hint')]
+    await waitFor(() => writer.connected && readers.every((r) => r.connected))
+    const slowest: number[] = []
+    for (let i = 1; i <= 10; i++) {
+      await writer.connection.push(wireEvents(writer.clientId, i, 1))
+      const t = performance.now()
+      await waitFor(
+        () => readers.every((r) => r.cursor === i),
+        () => readers.map((r) => r.cursor).join(' '),
+        3_000,
+      )
+      slowest.push(performance.now() - t)
+      await sleep(i % 2 === 0 ? 0 : 50) // with and without a pause: long-polls mid-request and held
+    }
+    expect(Math.max(...slowest)).toBeLessThan(1_000)
+    expect(readers.map((r) => r.gaps + r.duplicates)).toEqual([0, 0])
+    expect(b.storage.stats.caughtUp).toBe(0) // nothing needed the poll
+  }, 30_000)
 })

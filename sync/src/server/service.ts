@@ -63,6 +63,8 @@ export class SyncService<P> {
     refused: {},
   }
   private readonly listeners = new Map<string, Set<(head: number) => void>>()
+  /** The last head told to a store's listeners, while it has any (see `latestHead`). */
+  private readonly heads = new Map<string, number>()
   /** Unfollows of the storage's head watch (multi-node storages), per store with listeners. */
   private readonly following = new Map<string, () => void>()
   /** Pages of the current head; dropped at every append. */
@@ -206,6 +208,7 @@ export class SyncService<P> {
       set.delete(listener)
       if (set.size === 0 && this.listeners.get(storeId) === set) {
         this.listeners.delete(storeId)
+        this.heads.delete(storeId)
         this.following.get(storeId)?.()
         this.following.delete(storeId)
       }
@@ -215,7 +218,18 @@ export class SyncService<P> {
   /** Tells a store's listeners its new head; -1 means the store was wiped. */
   notify(storeId: string, head: number): void {
     this.pageCache.delete(storeId)
+    if (head < 0) this.heads.delete(storeId)
+    else if (this.listeners.has(storeId) && head > (this.heads.get(storeId) ?? -1)) this.heads.set(storeId, head)
     for (const listener of [...(this.listeners.get(storeId) ?? [])]) listener(head)
+  }
+
+  /**
+   * The highest head told to the store's listeners since it got its first one. A listener that
+   * subscribes after reading a page compares it with its cursor: a head told while its read was in
+   * flight (a storage read that waits for the database) is not missed.
+   */
+  latestHead(storeId: string): number | undefined {
+    return this.heads.get(storeId)
   }
 
   /** The page after `after`, serialized once per (store, head, after) and shared by every connection at that cursor. */

@@ -33,7 +33,12 @@ interface Known {
   head: number | undefined
   backendId: string | undefined
   readonly listeners: Set<(head: number) => void>
+  /** Set while the store has no listener left: it is forgotten when this fires. */
+  linger: ReturnType<typeof setTimeout> | undefined
 }
+
+/** A store stays followed this long after its last listener left (long-polls leave and come back). */
+const LINGER_MS = 30_000
 
 /**
  * Tells followers when another node moved a store's head. NOTIFY is only a hint: notifications
@@ -70,13 +75,38 @@ export class HeadWatcher {
   /** Calls `onHead` when the store's head moves on another node; returns the unfollow. */
   follow(storeId: string, onHead: (head: number) => void): () => void {
     let known = this.followed.get(storeId)
-    if (known === undefined) this.followed.set(storeId, (known = { head: undefined, backendId: undefined, listeners: new Set() }))
+    if (known === undefined) {
+      this.followed.set(storeId, (known = { head: undefined, backendId: undefined, listeners: new Set(), linger: undefined }))
+      // a head moved through another node between the follower's last read and now was told to
+      // nobody here: read it at once instead of at the next poll
+      this.readNow(storeId)
+    } else if (known.head !== undefined) {
+      // the head is known (followed meanwhile): the follower compares it with what it read
+      const head = known.head
+      queueMicrotask(() => known!.listeners.has(onHead) && onHead(head))
+    }
+    clearTimeout(known.linger)
+    known.linger = undefined
     known.listeners.add(onHead)
     const entry = known
     return () => {
       entry.listeners.delete(onHead)
-      if (entry.listeners.size === 0 && this.followed.get(storeId) === entry) this.followed.delete(storeId)
+      if (entry.listeners.size > 0 || this.followed.get(storeId) !== entry || this.closed) return
+      entry.linger = setTimeout(() => {
+        if (entry.listeners.size === 0 && this.followed.get(storeId) === entry) this.followed.delete(storeId)
+      }, LINGER_MS)
+      entry.linger.unref()
     }
+  }
+
+  private readNow(storeId: string): void {
+    this.options.readHeads([storeId]).then(
+      (rows) => {
+        const row = rows[0]
+        if (row !== undefined) this.report(row.store_id, row.head, row.backend_id, false)
+      },
+      (e: Error) => this.options.log(`postgresStorage: reading the head of "${storeId}" failed (${e.message}); the poll retries`),
+    )
   }
 
   /** A head this node committed: its own NOTIFY echo is then no news. */
@@ -97,6 +127,7 @@ export class HeadWatcher {
 
   async close(): Promise<void> {
     this.closed = true
+    for (const known of this.followed.values()) clearTimeout(known.linger)
     clearTimeout(this.pollTimer)
     clearTimeout(this.reconnectTimer)
     await this.polling
