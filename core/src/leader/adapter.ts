@@ -74,14 +74,21 @@ export function makeInMemoryAdapter(options: { readonly clientId?: string } = {}
           `Store "${storeId}" is already open on this in-memory adapter; shut the other store down first, or use another adapter instance.`,
         )
       }
-      let db = databases.get(storeId)
-      if (db === undefined) {
-        db = await SqliteDb.open()
-        databases.set(storeId, db)
-      }
-      const report = reportError ?? ((e: unknown) => console.error(e))
-      const leader = Leader.open(db, schema, { clientId: options.clientId ?? shortId(), onProgress, warn, reportError: report })
+      // taken before the first await: two opens started together must not both get in
       open.add(storeId)
+      let db = databases.get(storeId)
+      const report = reportError ?? ((e: unknown) => console.error(e))
+      let leader: Leader
+      try {
+        if (db === undefined) {
+          db = await SqliteDb.open()
+          databases.set(storeId, db)
+        }
+        leader = Leader.open(db, schema, { clientId: options.clientId ?? shortId(), onProgress, warn, reportError: report })
+      } catch (e) {
+        open.delete(storeId)
+        throw e
+      }
       let closed = false
       const leaderDb = db
       const syncer =
