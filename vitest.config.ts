@@ -33,6 +33,14 @@ export default defineConfig({
         },
       },
       { test: { name: 'sync', include: ['sync/test/**/*.test.ts'], testTimeout: 30_000, pool: 'threads' } },
+      {
+        test: {
+          name: 'adapter-node',
+          include: ['adapters-platform/node/test/**/*.test.ts', 'adapters-platform/test/*.test.ts'],
+          testTimeout: 60_000,
+          pool: 'threads',
+        },
+      },
       { plugins: [react()], test: ui('react', ['adapters-ui/test/react.test.tsx', 'examples/todomvc/react/*.test.tsx']) },
       { plugins: [vue()], test: ui('vue', ['adapters-ui/test/vue.test.ts', 'examples/todomvc/vue/*.test.ts']) },
       {
