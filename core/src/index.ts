@@ -30,10 +30,10 @@ export type { TableDef, IndexDefinition } from './schema/table.ts'
 export type { ColumnDefinition, ColumnKind } from './schema/columns.ts'
 export type { MaterializerContext, MaterializerResult, EventMeta, RawWrite } from './schema/materializers.ts'
 export type { StandardSchemaV1 } from './schema/standard-schema.ts'
-export { sql, type SqlFragment, type SqlValue, type BindValues } from './sql.ts'
-export { queryDb, computed, signal, LiveQueryDef, ComputedDef, SignalDef, type Def, type Getter, type RawQuery } from './query-def.ts'
-export { createStorePromise, Store, type CreateStoreOptions, type CommitHandle, type SyncStatus, type SubscribeOptions } from './store.ts'
-export { makeInMemoryAdapter, type Adapter, type LeaderPort, type OpenLeaderOptions } from './adapter.ts'
+export { sql, type SqlFragment, type SqlValue, type BindValues } from './sqlite/sql.ts'
+export { queryDb, computed, signal, LiveQueryDef, ComputedDef, SignalDef, type Def, type Getter, type RawQuery } from './reactive/query-def.ts'
+export { createStorePromise, Store, type CreateStoreOptions, type CommitHandle, type SyncStatus, type SubscribeOptions } from './session/store.ts'
+export { makeInMemoryAdapter, type Adapter, type LeaderPort, type OpenLeaderOptions } from './leader/adapter.ts'
 export {
   Leader,
   type CommitHint,
@@ -44,8 +44,8 @@ export {
   type LeaderStatus,
   type LoggedEvent,
   type LogEntry,
-} from './leader.ts'
-export type { InstanceInfo } from './reactivity.ts'
+} from './leader/leader.ts'
+export type { InstanceInfo } from './reactive/graph.ts'
 export { syncStatus$ } from './sync/status.ts'
 export type { SyncOptions, BackendIdMismatchPolicy } from './sync/leader-sync.ts'
 export {
@@ -64,9 +64,9 @@ export {
   type PushAck,
   type Welcome,
 } from './sync/backend.ts'
-export type { EventRecord } from './event-record.ts'
-export { formatSeqNum, compareSeqNum, type SeqNum } from './seq-num.ts'
-export { SqliteDb, SqliteError, RecordedWrites, type Row } from './sqlite.ts'
+export type { EventRecord } from './events/record.ts'
+export { formatSeqNum, compareSeqNum, type SeqNum } from './events/seq-num.ts'
+export { SqliteDb, SqliteError, RecordedWrites, type Row } from './sqlite/db.ts'
 export {
   CairnError,
   InvalidEventArgsError,
@@ -79,4 +79,4 @@ export {
   type Issue,
 } from './errors.ts'
 export type { DocumentId } from './schema/client-document.ts'
-export { listenable, documentQuery, setDocument, type Listenable, type DocumentUpdate } from './listenable.ts'
+export { listenable, documentQuery, setDocument, type Listenable, type DocumentUpdate } from './reactive/listenable.ts'

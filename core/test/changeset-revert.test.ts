@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { SqliteDb } from '../src/sqlite.ts'
+import { SqliteDb } from '../src/sqlite/db.ts'
 
 // The oracle is SQLite's own inverse apply (sqlite3changeset_invert + sqlite3changeset_apply),
 // which Cairn used before; our revert must leave every table exactly as it does, types included.

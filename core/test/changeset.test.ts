@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { changesetTableNames } from '../src/changeset.ts'
-import { SqliteDb } from '../src/sqlite.ts'
+import { changesetTableNames } from '../src/sqlite/changeset-reader.ts'
+import { SqliteDb } from '../src/sqlite/db.ts'
 
 const DDL = `
   CREATE TABLE plain (id TEXT PRIMARY KEY, n INTEGER, r REAL, b BLOB);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { deepEqual } from '../src/equal.ts'
+import { deepEqual } from '../src/reactive/equal.ts'
 
 describe('deepEqual', () => {
   it('compares rows by value, in any key order', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { insertChunk, insertRunLength } from '../src/insert-runs.ts'
-import { RecordedWrites } from '../src/recorded-writes.ts'
-import { SqliteDb } from '../src/sqlite.ts'
+import { insertChunk, insertRunLength } from '../src/sqlite/insert-runs.ts'
+import { RecordedWrites } from '../src/sqlite/recorded-writes.ts'
+import { SqliteDb } from '../src/sqlite/db.ts'
 
 const ONE = 'INSERT INTO "t" ("id", "n") VALUES (?, ?)'
 

@@ -12,7 +12,7 @@ import {
   type BootProgress,
   type EventRecord,
 } from '@cairn/core'
-import { newEventId, newEventIds } from '../src/event-record.ts'
+import { newEventId, newEventIds } from '../src/events/record.ts'
 import { describe, expect, it, vi } from 'vitest'
 import { z } from 'zod'
 import { events, makeStore, materializers, schema, tables } from './fixtures.ts'

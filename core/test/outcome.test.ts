@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { Outcome } from '../src/outcome.ts'
+import { Outcome } from '../src/session/outcome.ts'
 
 describe('Outcome', () => {
   it('resolves a promise asked for before or after it is settled', async () => {

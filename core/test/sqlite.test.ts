@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { SqliteDb } from '../src/sqlite.ts'
+import { SqliteDb } from '../src/sqlite/db.ts'
 
 describe('SqliteDb.select', () => {
   it('reads text, numbers, blobs and nulls correctly after the wasm memory has grown', async () => {

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import type { SeqNum } from '../src/seq-num.ts'
+import type { SeqNum } from '../src/events/seq-num.ts'
 import {
   addLocal,
   checkSyncState,

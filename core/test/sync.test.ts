@@ -12,8 +12,8 @@ import {
   type SyncBackend,
 } from '@cairn/core'
 import { makeInMemorySyncServer } from '@cairn/core/testing'
-import { Leader } from '../src/leader.ts'
-import { SqliteDb } from '../src/sqlite.ts'
+import { Leader } from '../src/leader/leader.ts'
+import { SqliteDb } from '../src/sqlite/db.ts'
 import { describe, expect, it } from 'vitest'
 import { events, materializers, schema, tables } from './fixtures.ts'
 import { makeClient, stateOf, syncedLog, until } from './sync-helpers.ts'

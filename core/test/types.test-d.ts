@@ -327,7 +327,7 @@ describe('queryDb, computed, signal, store.query', () => {
     queryDb({ query: 'SELECT ?', bindValues: [{ a: 1 }] })
   })
 
-  // Fails (bug in core/src/query-def.ts, Result<Q>): without a schema nothing infers T of
+  // Fails (bug in core/src/reactive/query-def.ts, Result<Q>): without a schema nothing infers T of
   // RawQuery<infer T>, so the def is LiveQueryDef<unknown> instead of LiveQueryDef<Row[]>.
   test('raw queries without a schema are rows', () => {
     expectTypeOf(queryDb({ query: 'SELECT * FROM todos WHERE id = ?', bindValues: ['a'] })).toEqualTypeOf<LiveQueryDef<Row[]>>()

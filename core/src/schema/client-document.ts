@@ -1,6 +1,6 @@
 import { SchemaError } from '../errors.ts'
-import type { SqlFragment } from '../sql.ts'
-import type { Row } from '../sqlite.ts'
+import type { SqlFragment } from '../sqlite/sql.ts'
+import type { Row } from '../sqlite/db.ts'
 import * as columns from './columns.ts'
 import { Events, type EventDef, type EventInput } from './events.ts'
 import type { Queryable } from './query-builder.ts'

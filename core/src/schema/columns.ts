@@ -1,5 +1,5 @@
 import { ColumnValueError } from '../errors.ts'
-import type { SqlValue } from '../sql.ts'
+import type { SqlValue } from '../sqlite/sql.ts'
 import { validateSync, type StandardSchemaV1 } from './standard-schema.ts'
 
 export type ColumnKind = 'text' | 'integer' | 'real' | 'boolean' | 'json' | 'datetime' | 'datetimeInteger' | 'blob'

@@ -1,6 +1,6 @@
-import type { BindValues, SqlFragment } from '../sql.ts'
-import type { SeqNum } from '../seq-num.ts'
-import type { Row } from '../sqlite.ts'
+import type { BindValues, SqlFragment } from '../sqlite/sql.ts'
+import type { SeqNum } from '../events/seq-num.ts'
+import type { Row } from '../sqlite/db.ts'
 import type { AnyEventDef, EventDef } from './events.ts'
 import type { Queryable, Writable } from './query-builder.ts'
 

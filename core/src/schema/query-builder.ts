@@ -1,6 +1,6 @@
 import { ColumnValueError, SchemaError } from '../errors.ts'
-import { quoteId, type SqlFragment, type SqlValue } from '../sql.ts'
-import type { Row } from '../sqlite.ts'
+import { quoteId, type SqlFragment, type SqlValue } from '../sqlite/sql.ts'
+import type { Row } from '../sqlite/db.ts'
 import { decodeColumnValue, encodeColumnValue, needsDecoding, type AnyColumn, type ColumnDefinition } from './columns.ts'
 
 export type Columns = Record<string, AnyColumn>

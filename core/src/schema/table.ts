@@ -1,5 +1,5 @@
 import { SchemaError } from '../errors.ts'
-import { quoteId, toSqlValue } from '../sql.ts'
+import { quoteId, toSqlValue } from '../sqlite/sql.ts'
 import type { AnyColumn } from './columns.ts'
 import { isSqlDefault, QueryBuilder, tableInfo, type Columns, type InsertOf, type RowOf, type TableInfo } from './query-builder.ts'
 

@@ -1,6 +1,6 @@
 import { CairnError } from '../errors.ts'
-import { shortId } from '../event-record.ts'
-import type { Leader, LoggedEvent } from '../leader.ts'
+import { shortId } from '../events/record.ts'
+import type { Leader, LoggedEvent } from '../leader/leader.ts'
 import {
   DEFAULT_SYNC_LIMITS,
   SyncError,

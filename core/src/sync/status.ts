@@ -1,4 +1,4 @@
-import { signal, type SignalDef } from '../query-def.ts'
+import { signal, type SignalDef } from '../reactive/query-def.ts'
 
 /** Where a store stands with sync; read `store.syncStatus` or subscribe to `syncStatus$`. */
 export interface SyncStatus {

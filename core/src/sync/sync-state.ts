@@ -1,4 +1,4 @@
-import type { SeqNum } from '../seq-num.ts'
+import type { SeqNum } from '../events/seq-num.ts'
 
 /**
  * The merge/rebase logic of sync, as pure functions: (state, incoming) → (new state, what to do).

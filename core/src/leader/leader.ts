@@ -1,11 +1,11 @@
-import { MaterializerError, UnknownEventError } from './errors.ts'
-import type { EventRecord } from './event-record.ts'
-import { Materialization } from './materialize.ts'
-import type { Schema } from './schema/schema.ts'
-import { compareSeqNum, type SeqNum } from './seq-num.ts'
-import { addLocal, confirmPrefix, initialSyncState, mergeUpstream, type SyncState } from './sync/sync-state.ts'
-import { SqliteError, type RecordedWrites, type SqliteDb } from './sqlite.ts'
-import { newEventId } from './event-record.ts'
+import { MaterializerError, UnknownEventError } from '../errors.ts'
+import type { EventRecord } from '../events/record.ts'
+import { Materialization } from '../events/materialize.ts'
+import type { Schema } from '../schema/schema.ts'
+import { compareSeqNum, type SeqNum } from '../events/seq-num.ts'
+import { addLocal, confirmPrefix, initialSyncState, mergeUpstream, type SyncState } from '../sync/sync-state.ts'
+import { SqliteError, type RecordedWrites, type SqliteDb } from '../sqlite/db.ts'
+import { newEventId } from '../events/record.ts'
 import { DDL, logEvents, loggedEvent, rowToRecord, SET_META, toRecord, withSeqNum } from './eventlog.ts'
 import type {
   AppendResult,
@@ -17,7 +17,7 @@ import type {
   LoggedEvent,
   LogEntry,
   SessionBoot,
-} from './leader-protocol.ts'
+} from './protocol.ts'
 
 export type {
   AppendResult,
@@ -29,7 +29,7 @@ export type {
   LogEntry,
   LoggedEvent,
   SessionBoot,
-} from './leader-protocol.ts'
+} from './protocol.ts'
 
 export { INTERNAL_TABLES } from './eventlog.ts'
 

@@ -9,10 +9,10 @@
 // restored row that hits a constraint is retried after the others (a UNIQUE value may be free
 // only once another row got its old value back), as SQLite does.
 //
-// Format: see changeset.ts. Values: 0 absent, 1 integer (8 bytes, big-endian, signed), 2 real
+// Format: see changeset-reader.ts. Values: 0 absent, 1 integer (8 bytes, big-endian, signed), 2 real
 // (8 bytes IEEE, big-endian), 3 text and 4 blob (varint length, bytes), 5 null.
 
-import { SqliteError } from './sqlite-wasm.ts'
+import { SqliteError } from './sqlite-error.ts'
 
 /** A real number that must be bound as one (SQLite keeps 1.0 and 1 apart in untyped columns). */
 export class SqlReal {

@@ -1,6 +1,6 @@
-import { changesetTableNames } from './changeset.ts'
-import { check, SqliteError, type RawExports } from './sqlite-wasm.ts'
-import type { RecordedChanges } from './sqlite.ts'
+import { changesetTableNames } from './changeset-reader.ts'
+import { SqliteError } from './sqlite-error.ts'
+import { check, type RawExports } from './wasm.ts'
 
 // SQLite's session extension on a database: recording changesets, combining, inverting and
 // applying them. SqliteDb's methods of the same names call these.
@@ -22,6 +22,13 @@ export interface SessionWasm {
   allocFromTypedArray(a: Uint8Array): unknown
   dealloc(p: number): void
   installFunction(signature: string, fn: (...args: never[]) => number): unknown
+}
+
+/** What one recorded write produced: an SQLite changeset and the tables it touched. */
+export interface RecordedChanges {
+  /** null: nothing changed; undefined: only the tables were recorded (see `recordTables`). */
+  readonly changeset: Uint8Array | null | undefined
+  readonly tables: ReadonlySet<string>
 }
 
 const SQLITE_SESSION_OBJCONFIG_ROWID = 2

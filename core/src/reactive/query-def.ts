@@ -1,7 +1,7 @@
-import type { Queryable } from './schema/query-builder.ts'
-import { validateSync, type StandardSchemaV1 } from './schema/standard-schema.ts'
-import { isSqlFragment, type BindValues, type SqlFragment } from './sql.ts'
-import type { Row } from './sqlite.ts'
+import type { Queryable } from '../schema/query-builder.ts'
+import { validateSync, type StandardSchemaV1 } from '../schema/standard-schema.ts'
+import { isSqlFragment, type BindValues, type SqlFragment } from '../sqlite/sql.ts'
+import type { Row } from '../sqlite/db.ts'
 
 /** Reads another definition inside a `computed` or dynamic `queryDb`, and depends on it. */
 export type Getter = <T>(def: Def<T>) => T

@@ -8,9 +8,9 @@ import {
   type Signal,
 } from '@preact/signals-core'
 import { deepEqual } from './equal.ts'
-import { QueryError } from './errors.ts'
+import { QueryError } from '../errors.ts'
 import { toQueryable, type Def, type Getter, type LiveQueryDef, type QueryInput, type SignalDef } from './query-def.ts'
-import type { Queryable } from './schema/query-builder.ts'
+import type { Queryable } from '../schema/query-builder.ts'
 
 /** Runs reads against the session database for the graph. */
 export interface QueryRunner {

@@ -1,12 +1,12 @@
-import { CairnError, ColumnValueError, MaterializerError, SchemaError } from './errors.ts'
-import type { EventRecord } from './event-record.ts'
-import { SESSION_BIND } from './schema/client-document.ts'
-import type { AnyEventDef } from './schema/events.ts'
-import type { EventMeta, Materializer, MaterializerContext, MaterializerWrite, RawRead } from './schema/materializers.ts'
-import { WriteQuery, type Queryable } from './schema/query-builder.ts'
-import type { Schema } from './schema/schema.ts'
-import { isSqlFragment, type BindValues, type SqlFragment } from './sql.ts'
-import { SqliteError, type SqliteDb } from './sqlite.ts'
+import { CairnError, ColumnValueError, MaterializerError, SchemaError } from '../errors.ts'
+import type { EventRecord } from './record.ts'
+import { SESSION_BIND } from '../schema/client-document.ts'
+import type { AnyEventDef } from '../schema/events.ts'
+import type { EventMeta, Materializer, MaterializerContext, MaterializerWrite, RawRead } from '../schema/materializers.ts'
+import { WriteQuery, type Queryable } from '../schema/query-builder.ts'
+import type { Schema } from '../schema/schema.ts'
+import { isSqlFragment, type BindValues, type SqlFragment } from '../sqlite/sql.ts'
+import { SqliteError, type SqliteDb } from '../sqlite/db.ts'
 
 /**
  * Applies events to a state database through the schema's materializers. Used by sessions

@@ -1,7 +1,7 @@
 import { deepEqual } from './equal.ts'
 import { queryDb, type Def, type LiveQueryDef } from './query-def.ts'
-import type { ClientDocumentDef, DocumentId } from './schema/client-document.ts'
-import type { Store } from './store.ts'
+import type { ClientDocumentDef, DocumentId } from '../schema/client-document.ts'
+import type { Store } from '../session/store.ts'
 
 /**
  * The contract UI adapters bridge to their framework: a synchronous `get()` that returns the same

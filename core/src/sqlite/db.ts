@@ -7,13 +7,15 @@ import {
   combineChangesets,
   recordChangeset,
   revertWithSessionApply,
+  type RecordedChanges,
   type SessionTarget,
   type SessionWasm,
-} from './sqlite-session.ts'
-import { check, decodeUtf8, SqliteError, toSqliteError, updateHookThunk, type RawExports } from './sqlite-wasm.ts'
+} from './changesets.ts'
+import { SqliteError } from './sqlite-error.ts'
+import { check, decodeUtf8, toSqliteError, updateHookThunk, type RawExports } from './wasm.ts'
 import type { BindValues, SqlValue } from './sql.ts'
 
-export { RecordedWrites, SqliteError }
+export { RecordedWrites, SqliteError, type RecordedChanges }
 
 // The sqlite-wasm typings model the module loosely; we keep our own narrow view of what we call.
 type Sqlite3 = Awaited<ReturnType<typeof sqlite3InitModule>>
@@ -50,13 +52,6 @@ interface CachedStatement {
   lastUsed: number
 }
 
-/** What one recorded write produced: an SQLite changeset and the tables it touched. */
-export interface RecordedChanges {
-  /** null: nothing changed; undefined: only the tables were recorded (see `recordTables`). */
-  readonly changeset: Uint8Array | null | undefined
-  readonly tables: ReadonlySet<string>
-}
-
 /**
  * A synchronous SQLite database on sqlite-wasm, tuned for the hot paths of a store: cached
  * prepared statements, typed column reads, changeset recording with the session extension.
@@ -75,7 +70,7 @@ export class SqliteDb {
   private out = 0
   private mainName = 0
 
-  /** What the session-extension functions (sqlite-session.ts) use of this database. */
+  /** What the session-extension functions (changesets.ts) use of this database. */
   private readonly session: SessionTarget
 
   private constructor(

@@ -1,9 +1,9 @@
 // What the leader and its sessions (and adapters carrying them) exchange: the shapes of a
 // session's boot, a commit's hint, an append's result, the leader's messages and status.
-import type { MaterializerError } from './errors.ts'
-import type { EventRecord } from './event-record.ts'
-import type { SeqNum } from './seq-num.ts'
-import type { RecordedWrites, SqliteDb } from './sqlite.ts'
+import type { MaterializerError } from '../errors.ts'
+import type { EventRecord } from '../events/record.ts'
+import type { SeqNum } from '../events/seq-num.ts'
+import type { RecordedWrites, SqliteDb } from '../sqlite/db.ts'
 
 /** Reported while state is rebuilt from the eventlog after a schema change. */
 export interface BootProgress {

@@ -1,25 +1,9 @@
-// The low-level side of sqlite.ts: the wasm exports it calls directly, errors, and small helpers
-// that need no database.
+// The low-level side of db.ts: the wasm exports it calls directly and small helpers that need no
+// database.
+
+import { SqliteError } from './sqlite-error.ts'
 
 const decoder = new TextDecoder()
-
-/** A failure reported by SQLite, with the table and column parsed out of constraint messages. */
-export class SqliteError extends Error {
-  readonly resultCode: number
-  readonly table: string | undefined
-  readonly column: string | undefined
-  constructor(message: string, resultCode: number, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'SqliteError'
-    this.resultCode = resultCode
-    const m = /constraint failed: ([\w$]+)\.([\w$]+)/i.exec(message)
-    this.table = m?.[1]
-    this.column = m?.[2]
-  }
-  get isConstraint(): boolean {
-    return (this.resultCode & 0xff) === 19
-  }
-}
 
 export interface RawExports {
   sqlite3_step(p: number): number

@@ -1,6 +1,6 @@
-import { CairnError } from './errors.ts'
-import type { EventRecord } from './event-record.ts'
-import { shortId } from './event-record.ts'
+import { CairnError } from '../errors.ts'
+import type { EventRecord } from '../events/record.ts'
+import { shortId } from '../events/record.ts'
 import {
   Leader,
   type AppendResult,
@@ -10,9 +10,9 @@ import {
   type LogEntry,
   type SessionBoot,
 } from './leader.ts'
-import { LeaderSync, type SyncOptions } from './sync/leader-sync.ts'
-import type { Schema } from './schema/schema.ts'
-import { SqliteDb } from './sqlite.ts'
+import { LeaderSync, type SyncOptions } from '../sync/leader-sync.ts'
+import type { Schema } from '../schema/schema.ts'
+import { SqliteDb } from '../sqlite/db.ts'
 
 export interface OpenLeaderOptions {
   readonly storeId: string

@@ -1,11 +1,11 @@
 // The leader's eventlog: its tables, how events are written to it and read back, and the record
 // shapes the leader keeps and hands to sessions.
-import type { EventRecord } from './event-record.ts'
-import { ROW_CHUNKS } from './insert-runs.ts'
-import type { LoggedEvent } from './leader-protocol.ts'
-import type { SeqNum } from './seq-num.ts'
-import type { SqlValue } from './sql.ts'
-import type { SqliteDb } from './sqlite.ts'
+import type { EventRecord } from '../events/record.ts'
+import { ROW_CHUNKS } from '../sqlite/insert-runs.ts'
+import type { LoggedEvent } from './protocol.ts'
+import type { SeqNum } from '../events/seq-num.ts'
+import type { SqlValue } from '../sqlite/sql.ts'
+import type { SqliteDb } from '../sqlite/db.ts'
 
 export const INTERNAL_TABLES = ['__cairn_eventlog', '__cairn_meta'] as const
 

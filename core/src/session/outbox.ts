@@ -1,0 +1,85 @@
+import { CairnError } from '../errors.ts'
+import type { EventRecord } from '../events/record.ts'
+import type { CommitHint } from '../leader/leader.ts'
+import { Outcome } from './outcome.ts'
+import type { Session } from './session.ts'
+
+// The outbox to the leader: commits wait here (already applied in the session) until the
+// leader has stored them; `handle.confirmed` waits for the final order.
+
+/** Puts a commit's records in the outbox; returns its `persisted` and `confirmed` outcomes. */
+export function enqueue(
+  s: Session,
+  records: readonly EventRecord[],
+  lastSyncedId: string | undefined,
+  hint: CommitHint,
+): { persisted: Outcome; confirmed: Outcome } {
+  const persisted = new Outcome()
+  let confirmed = persisted
+  if (lastSyncedId !== undefined) s.confirmWaiters.set(lastSyncedId, (confirmed = new Outcome()))
+  if (records.length > 0) {
+    s.outbox.push({ records, hint, persisted })
+    scheduleFlush(s)
+  } else persisted.resolve()
+  return { persisted, confirmed }
+}
+
+/** Resolves the `confirmed` waiters of the commits whose last synced event is in `lists`. */
+export function resolveConfirmed(s: Session, lists: readonly (readonly EventRecord[])[]): void {
+  const waiters = s.confirmWaiters
+  for (const list of lists) {
+    for (let i = 0; i < list.length && waiters.size > 0; i++) {
+      const waiter = waiters.get(list[i]!.eventId)
+      if (waiter !== undefined) {
+        waiters.delete(list[i]!.eventId)
+        waiter.resolve()
+      }
+    }
+  }
+}
+
+export function scheduleFlush(s: Session): void {
+  if (s.flushScheduled) return
+  s.flushScheduled = true
+  queueMicrotask(() => {
+    s.flushScheduled = false
+    // while reloading, new commits wait: the reload applies them on top of the leader's snapshot
+    if (s.resyncing === undefined) void drain(s)
+  })
+}
+
+/** Sends the outbox to the leader, one batch at a time, until it is empty. */
+export function drain(s: Session): Promise<void> {
+  s.flushing ??= (async () => {
+    try {
+      // a reload (resync) takes what is left: it must not reach the leader before the snapshot
+      while (s.outbox.length > 0 && s.resyncing === undefined) {
+        const batch = s.outbox
+        s.outbox = []
+        const records = batch.flatMap((b) => b.records)
+        try {
+          const result = await s.leader.append(
+            records,
+            batch.map((b) => b.hint),
+          )
+          s.clientOnlyUnpersisted -= records.filter((r) => r.clientOnly).length
+          s.statusVersion.value++
+          for (const f of result.failures) s.reportError(f.error)
+          for (const b of batch) b.persisted.resolve()
+        } catch (e) {
+          s.stateToken = null
+          const error = new CairnError(
+            'LeaderWriteFailed',
+            `The leader could not store ${records.length} event(s): ${(e as Error)?.message ?? e}. They remain applied in this session.`,
+            { cause: e },
+          )
+          s.reportError(error)
+          for (const b of batch) b.persisted.reject(error)
+        }
+      }
+    } finally {
+      s.flushing = undefined
+    }
+  })()
+  return s.flushing
+}

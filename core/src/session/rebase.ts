@@ -1,0 +1,122 @@
+import { CairnError } from '../errors.ts'
+import type { EventRecord } from '../events/record.ts'
+import { compareSeqNum, type SeqNum } from '../events/seq-num.ts'
+import { withSeqNum } from '../events/record.ts'
+import { mergeUpstream } from '../sync/sync-state.ts'
+import { resolveConfirmed } from './outbox.ts'
+import { resync } from './resync.ts'
+import type { Session } from './session.ts'
+
+// Events whose order is final reach the session: it confirms its own, or undoes what diverged
+// (the recorded changesets of its undo log) and replays its pending events on top.
+
+type Merged = Extract<ReturnType<typeof mergeUpstream<EventRecord>>, { type: 'merged' }>
+
+/**
+ * Events whose order is final arrived: confirm ours that they match, or roll back what
+ * diverged, apply them, and replay our pending events on top (see sync-state.ts). One
+ * transaction, then one refresh of the tables that changed.
+ */
+export function receiveUpstream(s: Session, incoming: readonly EventRecord[]): void {
+  const result = mergeUpstream(s.sync, incoming, withSeqNum)
+  if (result.type === 'rejected') {
+    s.reportError(new CairnError('SyncOutOfOrder', `The leader sent events out of order: ${result.reason}.`))
+    return
+  }
+  if (result.state === s.sync) return
+  // our state now holds events the leader materialized in another order or batch
+  if (result.rollback.length > 0 || result.apply.length > 0) s.stateToken = null
+  const touched = new Set<string>()
+  const confirmedById = () => new Map(result.confirmed.map((e) => [e.eventId, e]))
+  if (result.rollback.length === 0) {
+    markDone(s, result.confirmed)
+    if (result.apply.length > 0) {
+      const recorded = s.record(() => s.applyAll(result.apply))
+      for (const t of recorded.tables) touched.add(t)
+    }
+  } else {
+    const firstRolledBack = result.rollback[0]!.eventId
+    const from = s.undo.findIndex((u) => u.records.some((r) => r.eventId === firstRolledBack))
+    if (s.undo.slice(from).some((u) => u.changeset === undefined)) {
+      resync(s)
+      return
+    }
+    const undoBefore = [...s.undo]
+    try {
+      s.withPendingArgs(() => rebase(s, from, firstRolledBack, confirmedById(), result, touched))
+    } catch (e) {
+      // The recorded undo no longer fits this session's state (a materializer that is not
+      // deterministic, or state written behind the store's back). The transaction left the
+      // state as it was; reload the leader's state instead of guessing.
+      s.undo.splice(0, s.undo.length, ...undoBefore)
+      resync(s, e)
+      return
+    }
+  }
+  afterUpstream(s, result, touched)
+}
+
+function rebase(
+  s: Session,
+  from: number,
+  firstRolledBack: string,
+  confirmedById: ReadonlyMap<string, EventRecord>,
+  result: Merged,
+  touched: Set<string>,
+): void {
+  s.db.transaction(() => {
+    const reverted = s.undo.splice(from)
+    s.db.revertAll(reverted.flatMap((entry) => (entry.changeset == null ? [] : [entry.changeset])))
+    for (const entry of reverted) for (const t of entry.tables) touched.add(t)
+    // the first undone entry may hold confirmed events before the divergence: they come back first
+    const head = reverted[0]!
+    const redo = head.records
+      .slice(
+        0,
+        head.records.findIndex((r) => r.eventId === firstRolledBack),
+      )
+      .map((r) => confirmedById.get(r.eventId) ?? r)
+    const applied = s.db.recordChanges(() => s.applyAll([...redo, ...result.apply]))
+    for (const t of applied.tables) touched.add(t)
+    s.undo.length = 0
+    if (result.replay.length > 0) {
+      const replayed = s.db.recordChanges(() => s.applyAll(result.replay))
+      for (const t of replayed.tables) touched.add(t)
+      s.undo.push({ records: [...result.replay], changeset: replayed.changeset, tables: replayed.tables, done: 0 })
+    }
+  })
+}
+
+function afterUpstream(s: Session, result: Merged, touched: Set<string>): void {
+  s.sync = result.state
+  const last = s.sync.pending[s.sync.pending.length - 1]
+  const upstream: SeqNum = { global: s.sync.upstreamHead, client: 0, rebaseGeneration: 0 }
+  s.localHead = last !== undefined ? last.seqNum : compareSeqNum(s.localHead, upstream) > 0 ? s.localHead : upstream
+  resolveConfirmed(s, [result.confirmed, result.apply])
+  s.graph.bump(touched)
+  s.statusVersion.value++
+}
+
+/** Confirmed in place: undo entries whose events are all confirmed are dropped (never undone). */
+function markDone(s: Session, confirmed: readonly EventRecord[]): void {
+  let remaining = confirmed.length
+  // The confirmed events are the oldest pending ones, in order, so they match the undo records
+  // one by one; by eventId (a map of them all) only if not.
+  let next = 0
+  let byId: ReadonlyMap<string, EventRecord> | undefined
+  while (remaining > 0 && s.undo.length > 0) {
+    const entry = s.undo[0]!
+    while (entry.done < entry.records.length && remaining > 0) {
+      const record = entry.records[entry.done]!
+      let final: EventRecord | undefined
+      if (byId === undefined && confirmed[next]?.eventId === record.eventId) final = confirmed[next++]
+      else final = (byId ??= new Map(confirmed.map((e) => [e.eventId, e]))).get(record.eventId)
+      if (final === undefined) break
+      entry.records[entry.done] = final
+      entry.done++
+      remaining--
+    }
+    if (entry.done === entry.records.length) s.undo.shift()
+    else break
+  }
+}

@@ -1,0 +1,238 @@
+import type { Adapter, LeaderPort } from '../leader/adapter.ts'
+import { SchemaError, StoreShutdownError } from '../errors.ts'
+import { INTERNAL_TABLES, type BootProgress, type LeaderMessage, type LogEntry, type SessionBoot } from '../leader/leader.ts'
+import { ComputedDef, LiveQueryDef, SignalDef, type Def } from '../reactive/query-def.ts'
+import type { InstanceInfo } from '../reactive/graph.ts'
+import type { EventInput } from '../schema/events.ts'
+import type { Queryable } from '../schema/query-builder.ts'
+import type { Schema } from '../schema/schema.ts'
+import { SqliteDb } from '../sqlite/db.ts'
+import type { SyncStatus } from '../sync/status.ts'
+import type { SyncOptions } from '../sync/leader-sync.ts'
+import { commitEvents, type CommitHandle } from './commit.ts'
+import { drain } from './outbox.ts'
+import { receiveUpstream } from './rebase.ts'
+import { Session } from './session.ts'
+
+export type { CommitHandle, SyncStatus }
+
+export interface CreateStoreOptions<S extends Schema = Schema> {
+  readonly schema: S
+  readonly adapter: Adapter
+  /** Clients with the same storeId share one eventlog. */
+  readonly storeId: string
+  /** Progress of a state rebuild after a schema change. */
+  readonly onBootProgress?: (progress: BootProgress) => void
+  /**
+   * Receives errors that have no caller to throw to: a throwing subscriber, a query error of a
+   * subscription without `onError`, a failed write in the leader. Defaults to `console.error`.
+   */
+  readonly onError?: (error: unknown) => void
+  /**
+   * Sync with a server through `backend`; without it the leader confirms events itself.
+   *
+   * @example
+   * sync: { backend: makeWsSync({ url, getAuthToken }), onBackendIdMismatch: 'reset' }
+   */
+  readonly sync?: SyncOptions
+}
+
+export interface SubscribeOptions {
+  /** Receives errors of the query; without it they go to the store's `onError`. */
+  readonly onError?: (error: unknown) => void
+}
+
+/**
+ * Creates a store and resolves once it can serve reads: the leader is open (state rebuilt if the
+ * schema changed) and this session booted from the leader's snapshot.
+ *
+ * @example
+ * const store = await createStorePromise({ schema, adapter: makeInMemoryAdapter(), storeId: 'demo' })
+ * store.commit(events.todoCreated({ id: 'a', text: 'Buy milk' }))
+ * store.query(queryDb(tables.todos.where({ completed: false })))  // [{ id: 'a', text: 'Buy milk', ... }]
+ */
+export async function createStorePromise<S extends Schema>(options: CreateStoreOptions<S>): Promise<Store<S>> {
+  const { schema, adapter, storeId } = options
+  if (typeof storeId !== 'string' || storeId.length === 0) throw new SchemaError('createStorePromise needs a non-empty storeId.')
+  const reportError = options.onError ?? ((e: unknown) => console.error(e))
+  const port = await adapter.openLeader({
+    storeId,
+    schema,
+    onProgress: options.onBootProgress,
+    warn: (m) => console.warn(m),
+    reportError,
+    sync: options.sync,
+  })
+  let db: SqliteDb | undefined
+  try {
+    const boot = await port.boot()
+    db = boot.snapshot instanceof SqliteDb ? boot.snapshot : await SqliteDb.deserialize(boot.snapshot)
+    // the session holds state only; the log stays with the leader
+    for (const table of INTERNAL_TABLES) db.exec(`DROP TABLE IF EXISTS ${table}`)
+    return new Store(schema, storeId, port, db, boot, reportError, options.sync !== undefined)
+  } catch (e) {
+    db?.close()
+    await port.close()
+    throw e
+  }
+}
+
+/**
+ * A session of a store: commits events synchronously into its in-memory SQLite, serves reactive
+ * queries from its graph, and hands events to its client's leader in the background.
+ */
+export class Store<S extends Schema = Schema> {
+  readonly sessionId: string
+  private readonly session: Session
+  private readonly unsubscribeLeader: () => void
+
+  /** @internal use createStorePromise */
+  constructor(
+    readonly schema: S,
+    readonly storeId: string,
+    private readonly leader: LeaderPort,
+    private readonly db: SqliteDb,
+    boot: SessionBoot,
+    private reportError: (error: unknown) => void,
+    undoable: boolean = true,
+  ) {
+    this.session = new Session(
+      schema,
+      leader,
+      db,
+      boot,
+      (e) => this.reportError(e),
+      undoable,
+      (message) => this.onLeaderMessage(message),
+    )
+    this.sessionId = this.session.sessionId
+    this.unsubscribeLeader = leader.subscribe((message) => this.onLeaderMessage(message))
+  }
+
+  /** The id of this client (device); it changes only if another client turned out to use the same one. */
+  get clientId(): string {
+    return this.session.clientId
+  }
+
+  /**
+   * Commits events: runs their materializers in one transaction (all or nothing), updates every
+   * affected query before returning, then hands the events to the leader in the background.
+   * Throws a typed error, with state and log untouched, when an event is unknown or a
+   * materializer fails.
+   *
+   * @example
+   * const handle = store.commit(events.todoCreated({ id: 'a', text: 'Buy milk' }))
+   * await handle.persisted
+   */
+  commit(...events: EventInput[]): CommitHandle {
+    this.assertOpen('commit')
+    return commitEvents(this.session, events)
+  }
+
+  /**
+   * Reads a definition (or runs a builder/raw query) synchronously. A query definition read
+   * without a subscription keeps its result and answers later reads from it, in this task or a
+   * later one, until a commit writes a table it reads; so results depend only on the tables a
+   * query reads (pass the time as a bind value, not `datetime('now')`).
+   *
+   * @example
+   * const open = store.query(open$)   // runs the query
+   * store.query(open$) === open       // true while `todos` is unchanged
+   */
+  query<T>(query: Def<T> | Queryable<T>): T {
+    this.assertOpen('query')
+    if (query instanceof LiveQueryDef || query instanceof ComputedDef || query instanceof SignalDef) return this.session.graph.read(query)
+    return this.session.materialization.read(query, this.sessionId)
+  }
+
+  /**
+   * Calls `listener` now with the current result and after every change of it. Returns the
+   * function that unsubscribes; the query instance is released when nothing uses it.
+   */
+  subscribe<T>(def: Def<T>, listener: (value: T) => void, options?: SubscribeOptions): () => void {
+    this.assertOpen('subscribe')
+    return this.session.graph.subscribe(def, listener, options?.onError ?? this.reportError)
+  }
+
+  setSignal<T>(def: SignalDef<T>, value: T): void {
+    this.assertOpen('setSignal')
+    this.session.graph.setSignal(def, value)
+  }
+
+  /** Where this store stands with sync. Reactive as `syncStatus$`. */
+  get syncStatus(): SyncStatus {
+    return this.session.syncStatus()
+  }
+
+  /**
+   * The leader's eventlog with sequence numbers and statuses (devtools).
+   *
+   * @example
+   * (await store.readEventlog()).map((e) => `${formatSeqNum(e.seqNum)} ${e.name} ${e.status}`)
+   */
+  async readEventlog(): Promise<LogEntry[]> {
+    this.assertOpen('readEventlog')
+    return this.leader.readLog()
+  }
+
+  /** Live query instances with their run counts and tables (devtools). */
+  inspect(): InstanceInfo[] {
+    return this.session.graph.inspect()
+  }
+
+  /** How many times the instance of `def` ran in this store. */
+  runsOf(def: Def): number {
+    return this.session.graph.runsOf(def)
+  }
+
+  get isShutdown(): boolean {
+    return this.session.shutdownReason !== undefined
+  }
+
+  /** Why the store was shut down (e.g. the sync server was reset), or undefined while it runs. */
+  get shutdownCause(): string | undefined {
+    return this.session.shutdownReason
+  }
+
+  /**
+   * Hands every committed event to the leader, then releases the session. Events the server
+   * has not confirmed yet stay in the leader's log and are pushed by the next session.
+   */
+  async shutdown(reason = 'shutdown() was called'): Promise<void> {
+    const s = this.session
+    if (s.shutdownReason !== undefined) return
+    s.shutdownReason = reason
+    await drain(s)
+    this.unsubscribeLeader()
+    for (const [, waiter] of s.confirmWaiters) waiter.reject(new StoreShutdownError('confirm', reason))
+    s.confirmWaiters.clear()
+    s.graph.dispose()
+    this.db.close()
+    await this.leader.close()
+    s.statusVersion.value++
+  }
+
+  private onLeaderMessage(message: LeaderMessage): void {
+    const s = this.session
+    if (s.shutdownReason !== undefined) return
+    if (s.resyncing !== undefined && message.type === 'upstream') {
+      s.held.push(message)
+      return
+    }
+    try {
+      if (message.type === 'status') {
+        s.leaderStatus = message.status
+        s.statusVersion.value++
+      } else if (message.type === 'upstream') {
+        s.leaderStatus = message.status
+        receiveUpstream(s, message.events)
+      } else void this.shutdown(message.reason)
+    } catch (e) {
+      this.reportError(e)
+    }
+  }
+
+  private assertOpen(operation: string): void {
+    if (this.session.shutdownReason !== undefined) throw new StoreShutdownError(operation, this.session.shutdownReason)
+  }
+}
