@@ -87,7 +87,12 @@ export function storageConformance(name: string, fresh: () => StorageUnderTest):
 
       // the rebuilt state is what is stored now: no second rebuild
       const stages2: BootStatus[] = []
-      const again = await createStorePromise({ schema: schemaV2, storeId: 's', adapter: storage.reopen(), onBootStatus: (s) => stages2.push(s) })
+      const again = await createStorePromise({
+        schema: schemaV2,
+        storeId: 's',
+        adapter: storage.reopen(),
+        onBootStatus: (s) => stages2.push(s),
+      })
       expect(stages2.map((s) => s.stage)).toEqual(['loading', 'done'])
       await again.shutdown()
     })
@@ -135,8 +140,7 @@ export function storageConformance(name: string, fresh: () => StorageUnderTest):
       const cursors: number[] = []
       const watched: SyncBackend = {
         name: backend2.name,
-        connect: (params, handlers) =>
-          backend2.connect({ ...params, cursor: () => cursors[cursors.push(params.cursor()) - 1]! }, handlers),
+        connect: (params, handlers) => backend2.connect({ ...params, cursor: () => cursors[cursors.push(params.cursor()) - 1]! }, handlers),
       }
       const again = await createStorePromise({ schema, storeId: 'synced', adapter: storage.reopen(), sync: { backend: watched } })
       // offline: the pending event and the cursor came from storage

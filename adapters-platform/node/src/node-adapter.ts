@@ -1,6 +1,6 @@
 import { closeSync, mkdirSync, openSync, readSync, rmSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { CairnError, hostLeader, loadSqlite, shortId, SqliteDb, SqliteError, type Adapter } from '@cairn/core'
+import { CairnError, hostLeader, loadSqlite, SqliteDb, SqliteError, type Adapter } from '@cairn/core'
 import { GroupCommit } from './durability.ts'
 import { installNodeVfs, NODE_VFS, syncDirectory, type NodeVfs } from './node-vfs.ts'
 import { acquireStoreLock } from './store-lock.ts'
@@ -17,7 +17,7 @@ export interface NodeAdapterOptions {
  * `directory`, written in one transaction per append; `handle.persisted` resolves once the
  * append is on disk (WAL + fdatasync, shared by the appends made meanwhile). A store boots from
  * the file without replaying its log. One process writes a store at a time: another gets a
- * `StoreLocked` error naming the holder.
+ * `StoreAlreadyOpen` error naming the holder.
  *
  * @example
  * import { makeNodeAdapter } from '@cairn/adapter-node'
@@ -45,7 +45,7 @@ export function makeNodeAdapter(options: NodeAdapterOptions): Adapter {
         )
         return hostLeader(leaderDb, {
           ...open,
-          clientId: options.clientId ?? shortId(),
+          clientId: options.clientId,
           durable: () => group.commit(),
           mapError: (e) => describeError(e, file, vfs),
           reset: () => {
@@ -98,7 +98,8 @@ async function openDatabase(file: string, vfs: NodeVfs): Promise<SqliteDb> {
     // EXCLUSIVE first: without shared-memory methods, WAL needs the index in the heap
     db.exec(PRAGMAS)
     const mode = db.select('PRAGMA journal_mode')[0]?.journal_mode
-    if (mode !== 'wal') throw new CairnError('StorageUnavailable', `The store file ${file} could not switch to WAL mode (it is in ${String(mode)} mode).`)
+    if (mode !== 'wal')
+      throw new CairnError('StorageUnavailable', `The store file ${file} could not switch to WAL mode (it is in ${String(mode)} mode).`)
     return db
   } catch (e) {
     db.close()
@@ -125,7 +126,8 @@ function checkFile(file: string): boolean {
   } finally {
     closeSync(fd)
   }
-  if (n < 100 || header.toString('latin1', 0, 16) !== SQLITE_MAGIC) throw corruptError(file, 'it is not a SQLite database (its header is wrong)')
+  if (n < 100 || header.toString('latin1', 0, 16) !== SQLITE_MAGIC)
+    throw corruptError(file, 'it is not a SQLite database (its header is wrong)')
   const rawPageSize = header.readUInt16BE(16)
   const pageSize = rawPageSize === 1 ? 65536 : rawPageSize
   const pages = header.readUInt32BE(28)
@@ -170,7 +172,8 @@ function describeError(e: unknown, file: string, vfs: NodeVfs): unknown {
   if (e instanceof SqliteError) {
     const primary = e.resultCode & 0xff
     if (primary === 11 || primary === 26) return corruptError(file, e.message, e) // CORRUPT, NOTADB
-    if (primary === 13) return ioError(file, 'write', Object.assign(new Error(e.message), { code: 'ENOSPC' }), 'Nothing of the failed write was confirmed.')
+    if (primary === 13)
+      return ioError(file, 'write', Object.assign(new Error(e.message), { code: 'ENOSPC' }), 'Nothing of the failed write was confirmed.')
     if (primary === 10 || primary === 14) {
       return new CairnError('StorageUnavailable', `Cannot use the store file ${file}: ${e.message}.`, { cause: e })
     }

@@ -15,9 +15,58 @@ import {
 } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
-import type sqlite3InitModule from '@sqlite.org/sqlite-wasm'
+import type { loadSqlite } from '@cairn/core'
 
-export type Sqlite3 = Awaited<ReturnType<typeof sqlite3InitModule>>
+export type Sqlite3 = Awaited<ReturnType<typeof loadSqlite>>
+
+type Method = (...args: never[]) => number
+type Constant =
+  | 'SQLITE_CANTOPEN'
+  | 'SQLITE_FULL'
+  | 'SQLITE_IOCAP_POWERSAFE_OVERWRITE'
+  | 'SQLITE_IOERR_CLOSE'
+  | 'SQLITE_IOERR_DELETE'
+  | 'SQLITE_IOERR_DELETE_NOENT'
+  | 'SQLITE_IOERR_FSTAT'
+  | 'SQLITE_IOERR_FSYNC'
+  | 'SQLITE_IOERR_READ'
+  | 'SQLITE_IOERR_SHORT_READ'
+  | 'SQLITE_IOERR_TRUNCATE'
+  | 'SQLITE_IOERR_WRITE'
+  | 'SQLITE_NOTFOUND'
+  | 'SQLITE_OPEN_CREATE'
+  | 'SQLITE_OPEN_DELETEONCLOSE'
+  | 'SQLITE_OPEN_EXCLUSIVE'
+  | 'SQLITE_OPEN_READONLY'
+interface Struct {
+  readonly pointer: number
+  dispose(): void
+}
+/**
+ * Our narrow view of the sqlite-wasm VFS API: its typings declare results as specific codes and
+ * leave out members every struct has (`structInfo`, `$`-prefixed raw fields).
+ */
+interface VfsApi {
+  readonly capi: Record<Constant, number> & {
+    sqlite3_io_methods: new () => Struct & { $iVersion: number }
+    sqlite3_vfs: new (pointer?: number) => Struct & Record<`$${string}`, number>
+    sqlite3_file: (new (pointer: number) => Struct & { $pMethods: number }) & { structInfo: { sizeof: number } }
+    sqlite3_vfs_find(name: null): number
+  }
+  readonly wasm: {
+    heap8u(): Uint8Array<ArrayBuffer>
+    poke32(pointer: number, value: number): void
+    poke64(pointer: number, value: bigint): void
+    cstrToJs(pointer: number): string
+    allocCString(value: string): number
+  }
+  readonly vfs: {
+    installVfs(options: {
+      io?: { struct: Struct; methods: Record<string, Method> }
+      vfs?: { struct: Struct; methods: Record<string, Method> }
+    }): unknown
+  }
+}
 
 /** The VFS name SQLite knows this file system by. */
 export const NODE_VFS = 'cairn-node'
@@ -53,7 +102,7 @@ let installed: NodeVfs | undefined
 /** Registers the VFS with the sqlite-wasm module once; later calls return the same one. */
 export function installNodeVfs(sqlite3: Sqlite3): NodeVfs {
   if (installed !== undefined) return installed
-  const { capi, wasm } = sqlite3
+  const { capi, wasm, vfs: vfsApi } = sqlite3 as unknown as VfsApi
   const files = new Map<number, OpenFile>()
   const failures = new Map<string, FileFailure>()
   // heap8u() makes a new view per call; a view only goes stale when the memory grows
@@ -70,14 +119,14 @@ export function installNodeVfs(sqlite3: Sqlite3): NodeVfs {
 
   const io = new capi.sqlite3_io_methods()
   io.$iVersion = 1
-  sqlite3.vfs.installVfs({
+  vfsApi.installVfs({
     io: {
       struct: io,
       methods: {
-        xClose(pFile) {
-          const f = files.get(pFile as number)
+        xClose(pFile: number) {
+          const f = files.get(pFile)
           if (f === undefined) return 0
-          files.delete(pFile as number)
+          files.delete(pFile)
           try {
             closeSync(f.fd)
             if (f.deleteOnClose) unlinkSync(f.path)
@@ -86,9 +135,9 @@ export function installNodeVfs(sqlite3: Sqlite3): NodeVfs {
             return fail(f.path, 'close', e, capi.SQLITE_IOERR_CLOSE)
           }
         },
-        xRead(pFile, pDest, n, offset) {
-          const f = files.get(pFile as number)!
-          const dest = pDest as number
+        xRead(pFile: number, pDest: number, n: number, offset: bigint) {
+          const f = files.get(pFile)!
+          const dest = pDest
           try {
             const at = Number(offset)
             let got = 0
@@ -107,19 +156,19 @@ export function installNodeVfs(sqlite3: Sqlite3): NodeVfs {
             return fail(f.path, 'read', e, capi.SQLITE_IOERR_READ)
           }
         },
-        xWrite(pFile, pSrc, n, offset) {
-          const f = files.get(pFile as number)!
+        xWrite(pFile: number, pSrc: number, n: number, offset: bigint) {
+          const f = files.get(pFile)!
           try {
             const at = Number(offset)
             let put = 0
-            while (put < n) put += writeSync(f.fd, heap(), (pSrc as number) + put, n - put, at + put)
+            while (put < n) put += writeSync(f.fd, heap(), pSrc + put, n - put, at + put)
             return 0
           } catch (e) {
             return fail(f.path, 'write', e, diskFull(e) ? capi.SQLITE_FULL : capi.SQLITE_IOERR_WRITE)
           }
         },
-        xTruncate(pFile, size) {
-          const f = files.get(pFile as number)!
+        xTruncate(pFile: number, size: bigint) {
+          const f = files.get(pFile)!
           try {
             ftruncateSync(f.fd, Number(size))
             return 0
@@ -127,10 +176,10 @@ export function installNodeVfs(sqlite3: Sqlite3): NodeVfs {
             return fail(f.path, 'truncate', e, capi.SQLITE_IOERR_TRUNCATE)
           }
         },
-        xSync(pFile) {
+        xSync(pFile: number) {
           // SQLite asks for it before a checkpoint copies the WAL into the database and after;
           // commits themselves are synced by the adapter's group commit (durability.ts)
-          const f = files.get(pFile as number)!
+          const f = files.get(pFile)!
           try {
             fdatasyncSync(f.fd)
             return 0
@@ -138,8 +187,8 @@ export function installNodeVfs(sqlite3: Sqlite3): NodeVfs {
             return fail(f.path, 'fdatasync', e, capi.SQLITE_IOERR_FSYNC)
           }
         },
-        xFileSize(pFile, pSize) {
-          const f = files.get(pFile as number)!
+        xFileSize(pFile: number, pSize: number) {
+          const f = files.get(pFile)!
           try {
             wasm.poke64(pSize, BigInt(fstatSync(f.fd).size))
             return 0
@@ -149,7 +198,7 @@ export function installNodeVfs(sqlite3: Sqlite3): NodeVfs {
         },
         xLock: () => 0,
         xUnlock: () => 0,
-        xCheckReservedLock(_pFile, pOut) {
+        xCheckReservedLock(_pFile: number, pOut: number) {
           wasm.poke32(pOut, 0)
           return 0
         },
@@ -167,27 +216,25 @@ export function installNodeVfs(sqlite3: Sqlite3): NodeVfs {
   vfs.$mxPathname = 1024
   vfs.$zName = wasm.allocCString(NODE_VFS)
   // randomness and time as the build's default VFS does them
-  const pointers = vfs as unknown as Record<string, unknown>
-  const defaults = fallback as unknown as Record<string, unknown>
-  for (const name of ['$xRandomness', '$xCurrentTime', '$xCurrentTimeInt64']) pointers[name] = defaults[name]
+  for (const name of ['$xRandomness', '$xCurrentTime', '$xCurrentTimeInt64'] as const) vfs[name] = fallback[name]!
   fallback.dispose()
   let temporary = 0
-  sqlite3.vfs.installVfs({
+  vfsApi.installVfs({
     vfs: {
       struct: vfs,
       methods: {
-        xOpen(_pVfs, zName, pFile, flags, pOutFlags) {
+        xOpen(_pVfs: number, zName: number, pFile: number, flags: number, pOutFlags: number) {
           // a null name is a temporary file SQLite wants (temp_store=MEMORY avoids most)
-          const named = (zName as number) !== 0
+          const named = zName !== 0
           const path = named ? wasm.cstrToJs(zName) : join(tmpdir(), `cairn-${process.pid}-${++temporary}.tmp`)
           try {
             let mode = flags & capi.SQLITE_OPEN_READONLY ? constants.O_RDONLY : constants.O_RDWR
             if (flags & capi.SQLITE_OPEN_CREATE) mode |= constants.O_CREAT
             if (flags & capi.SQLITE_OPEN_EXCLUSIVE) mode |= constants.O_EXCL
             const fd = openSync(path, mode, 0o644)
-            files.set(pFile as number, { fd, path, deleteOnClose: !named || (flags & capi.SQLITE_OPEN_DELETEONCLOSE) !== 0 })
+            files.set(pFile, { fd, path, deleteOnClose: !named || (flags & capi.SQLITE_OPEN_DELETEONCLOSE) !== 0 })
             const file = new capi.sqlite3_file(pFile)
-            file.$pMethods = io.pointer!
+            file.$pMethods = io.pointer
             file.dispose()
             if (pOutFlags) wasm.poke32(pOutFlags, flags)
             return 0
@@ -195,7 +242,7 @@ export function installNodeVfs(sqlite3: Sqlite3): NodeVfs {
             return fail(path, 'open', e, capi.SQLITE_CANTOPEN)
           }
         },
-        xDelete(_pVfs, zName, syncDir) {
+        xDelete(_pVfs: number, zName: number, syncDir: number) {
           const path = wasm.cstrToJs(zName)
           try {
             unlinkSync(path)
@@ -206,17 +253,17 @@ export function installNodeVfs(sqlite3: Sqlite3): NodeVfs {
             return fail(path, 'delete', e, capi.SQLITE_IOERR_DELETE)
           }
         },
-        xAccess(_pVfs, zName, _flags, pOut) {
+        xAccess(_pVfs: number, zName: number, _flags: number, pOut: number) {
           // as SQLite's unix VFS: an empty file counts as absent (a WAL never written)
           const st = statSync(wasm.cstrToJs(zName), { throwIfNoEntry: false })
           wasm.poke32(pOut, st !== undefined && (!st.isFile() || st.size > 0) ? 1 : 0)
           return 0
         },
-        xFullPathname(_pVfs, zName, nOut, pOut) {
+        xFullPathname(_pVfs: number, zName: number, nOut: number, pOut: number) {
           const full = new TextEncoder().encode(resolve(wasm.cstrToJs(zName)))
           if (full.length + 1 > nOut) return capi.SQLITE_CANTOPEN
-          heap().set(full, pOut as number)
-          heap()[(pOut as number) + full.length] = 0
+          heap().set(full, pOut)
+          heap()[pOut + full.length] = 0
           return 0
         },
         // one process holds the file (EXCLUSIVE): nothing to wait for

@@ -16,7 +16,12 @@ interface Holder {
  * taken over: its pid no longer runs on this host. Returns the function that releases the lock.
  */
 export function acquireStoreLock(lockPath: string, storeFile: string): () => void {
-  const me: Holder = { pid: process.pid, hostname: hostname(), command: process.argv.slice(0, 3).join(' '), since: new Date().toISOString() }
+  const me: Holder = {
+    pid: process.pid,
+    hostname: hostname(),
+    command: process.argv.slice(0, 3).join(' '),
+    since: new Date().toISOString(),
+  }
   for (let attempt = 0; ; attempt++) {
     let fd: number
     try {
@@ -24,7 +29,7 @@ export function acquireStoreLock(lockPath: string, storeFile: string): () => voi
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw lockError(lockPath, e)
       const holder = readHolder(lockPath)
-      if (holder !== undefined && isAlive(holder) ) throw heldError(storeFile, lockPath, holder)
+      if (holder !== undefined && isAlive(holder)) throw heldError(storeFile, lockPath, holder)
       if (attempt > 2) throw heldError(storeFile, lockPath, holder)
       // the holder is gone: remove its lock and try again (O_EXCL decides between racers)
       try {
@@ -86,7 +91,7 @@ function heldError(storeFile: string, lockPath: string, holder: Holder | undefin
         ? `this process (pid ${holder.pid}) already`
         : `process ${holder.pid} on ${holder.hostname} (${holder.command}, since ${holder.since})`
   return new CairnError(
-    'StoreLocked',
+    'StoreAlreadyOpen',
     `The store file ${storeFile} is held by ${who}. One process writes a store at a time: shut that store down first${
       holder !== undefined && holder.pid !== process.pid ? ' (or stop that process)' : ''
     }. If no such process runs, delete ${lockPath}.`,

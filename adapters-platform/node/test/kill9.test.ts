@@ -114,7 +114,11 @@ describe('makeNodeAdapter under kill -9', () => {
         adapter: makeNodeAdapter({ directory: dir }),
       })
       const log = await store.readEventlog()
-      const texts = new Set(log.map((e) => JSON.parse(e.json) as { id?: string; text?: string }).map((a) => (a.text?.startsWith('renamed by ') ? a.text.slice(11) : a.id)))
+      const texts = new Set(
+        log
+          .map((e) => JSON.parse(e.json) as { id?: string; text?: string })
+          .map((a) => (a.text?.startsWith('renamed by ') ? a.text.slice(11) : a.id)),
+      )
       const missing = everPersisted.filter((p) => !texts.has(p.split(':')[0]!))
       expect(missing, `run ${k}: persisted events missing after the kill`).toEqual([])
       const rows = store.query(queryDb({ query: 'SELECT id, text, completed FROM todos ORDER BY id' })) as {

@@ -27,9 +27,15 @@ describe('acquireStoreLock', () => {
     const { file, lock } = paths()
     const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'])
     try {
-      writeFileSync(lock, JSON.stringify({ pid: other.pid, hostname: hostname(), command: 'node holder.js', since: '2026-12-03T04:00:00.000Z' }))
+      writeFileSync(
+        lock,
+        JSON.stringify({ pid: other.pid, hostname: hostname(), command: 'node holder.js', since: '2026-12-03T04:00:00.000Z' }),
+      )
       expect(() => acquireStoreLock(lock, file)).toThrow(
-        expect.objectContaining({ code: 'StoreLocked', message: expect.stringContaining(`process ${other.pid} on ${hostname()} (node holder.js`) }),
+        expect.objectContaining({
+          code: 'StoreAlreadyOpen',
+          message: expect.stringContaining(`process ${other.pid} on ${hostname()} (node holder.js`),
+        }),
       )
     } finally {
       other.kill('SIGKILL')
