@@ -4,15 +4,18 @@ import { svelte } from '@sveltejs/vite-plugin-svelte'
 import { svelteTesting } from '@testing-library/svelte/vite'
 import solid from 'vite-plugin-solid'
 import { defineConfig } from 'vitest/config'
+import { cairnSource } from './tooling/source-conditions.ts'
 
 const ui = (name: string, include: string[]) => ({ name, environment: 'happy-dom', include, testTimeout: 30_000, pool: 'threads' as const })
 
+// every project resolves the workspace packages to their sources (tooling/source-conditions.ts)
 export default defineConfig({
   test: {
     testTimeout: 30_000,
     pool: 'threads',
     projects: [
       {
+        plugins: [cairnSource()],
         test: {
           name: 'core',
           include: [
@@ -32,8 +35,9 @@ export default defineConfig({
           pool: 'threads',
         },
       },
-      { test: { name: 'sync', include: ['sync/test/**/*.test.ts'], testTimeout: 30_000, pool: 'threads' } },
+      { plugins: [cairnSource()], test: { name: 'sync', include: ['sync/test/**/*.test.ts'], testTimeout: 30_000, pool: 'threads' } },
       {
+        plugins: [cairnSource()],
         test: {
           name: 'adapter-node',
           include: ['adapters-platform/node/test/**/*.test.ts', 'adapters-platform/test/*.test.ts'],
@@ -41,15 +45,15 @@ export default defineConfig({
           pool: 'threads',
         },
       },
-      { plugins: [react()], test: ui('react', ['adapters-ui/test/react.test.tsx', 'examples/todomvc/react/*.test.tsx']) },
-      { plugins: [vue()], test: ui('vue', ['adapters-ui/test/vue.test.ts', 'examples/todomvc/vue/*.test.ts']) },
+      { plugins: [cairnSource(), react()], test: ui('react', ['adapters-ui/test/react.test.tsx', 'examples/todomvc/react/*.test.tsx']) },
+      { plugins: [cairnSource(), vue()], test: ui('vue', ['adapters-ui/test/vue.test.ts', 'examples/todomvc/vue/*.test.ts']) },
       {
-        plugins: [svelte(), svelteTesting()],
+        plugins: [cairnSource(), svelte(), svelteTesting()],
         test: ui('svelte', ['adapters-ui/test/svelte.test.ts', 'examples/todomvc/svelte/*.test.ts']),
       },
       // server rendering: components compiled for the server, run in Node without a DOM
       {
-        plugins: [svelte(), solid({ ssr: true })],
+        plugins: [cairnSource(), svelte(), solid({ ssr: true })],
         test: {
           name: 'ssr',
           environment: 'node',
@@ -57,7 +61,7 @@ export default defineConfig({
           pool: 'threads',
         },
       },
-      { plugins: [solid()], test: ui('solid', ['adapters-ui/test/solid.test.tsx', 'examples/todomvc/solid/*.test.tsx']) },
+      { plugins: [cairnSource(), solid()], test: ui('solid', ['adapters-ui/test/solid.test.tsx', 'examples/todomvc/solid/*.test.tsx']) },
     ],
   },
 })

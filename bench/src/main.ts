@@ -93,7 +93,7 @@ function runChild(
   return new Promise((resolve) => {
     const child = fork(childPath, [system, workload, JSON.stringify(params)], {
       cwd: benchDir,
-      execArgv: ['--import', 'tsx', '--import', fallbackHook],
+      execArgv: ['--conditions=@cairn/source', '--import', 'tsx', '--import', fallbackHook],
       env: { ...process.env, NODE_ENV: 'production' },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     })

@@ -6,7 +6,9 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { makeHttpSync } from '../src/index.ts'
 import { connect, waitFor, wireEvents } from './helpers.ts'
 
-const bin = join(import.meta.dirname, '..', 'bin', 'cairn-sync.mjs')
+// the bin's source under tsx; the built dist/bin.js on plain Node is run by test/packages/consumer.test.ts
+const bin = join(import.meta.dirname, '..', 'src', 'bin.ts')
+const node = ['--conditions=@cairn/source', '--import', 'tsx', bin]
 const dir = mkdtempSync(join(tmpdir(), 'cairn-cli-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
@@ -14,7 +16,7 @@ function start(
   args: string[],
   env: Record<string, string> = {},
 ): { child: ChildProcess; url: Promise<string>; exit: Promise<number | null>; output: () => string } {
-  const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [...node, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   const url = new Promise<string>((resolve, reject) => {
     const onData = (chunk: Buffer) => {

@@ -52,7 +52,7 @@ const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, 
 async function startServer(): Promise<{ port: number; child: ChildProcess; stop: () => Promise<void>; cpu: () => Promise<number> }> {
   const child = fork(path.join(here, 'server-child.ts'), [], {
     // SYNC_SERVER_ARGS: extra node flags for the server process, e.g. "--cpu-prof --cpu-prof-dir=prof"
-    execArgv: ['--import', 'tsx', ...(process.env.SYNC_SERVER_ARGS ?? '').split(' ').filter((a) => a !== '')],
+    execArgv: ['--conditions=@cairn/source', '--import', 'tsx', ...(process.env.SYNC_SERVER_ARGS ?? '').split(' ').filter((a) => a !== '')],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
   const port = await new Promise<number>((resolve, reject) => {
