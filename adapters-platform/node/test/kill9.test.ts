@@ -3,39 +3,26 @@
 // replay of the log, and the store opens without any repair. CI runs a CI-sized count;
 // CAIRN_KILL9_RUNS=500 runs more.
 import { spawn } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { createStorePromise, queryDb, type LogEntry } from '@cairn/core'
-import { build } from 'esbuild'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { makeNodeAdapter } from '../src/index.ts'
+import { bundleWriter } from './fixtures/bundle.ts'
 import { schema, schemaV2 } from './fixtures/schema.ts'
 
 const RUNS = Number(process.env.CAIRN_KILL9_RUNS ?? 50)
-const here = dirname(fileURLToPath(import.meta.url))
-const root = join(here, '../../..')
-// bundled once: a child started through tsx takes ~1 s, the bundle ~0.25 s
-const writer = join(root, 'node_modules/.cache/cairn-adapter-node', `writer-${process.pid}.mjs`)
 const dir = mkdtempSync(join(tmpdir(), 'cairn-kill9-'))
+let writer = ''
+let removeWriter = () => {}
 
 beforeAll(async () => {
-  mkdirSync(dirname(writer), { recursive: true })
-  await build({
-    entryPoints: [join(here, 'fixtures/writer.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    outfile: writer,
-    // its wasm file is found next to its own module
-    external: ['@sqlite.org/sqlite-wasm'],
-    logLevel: 'warning',
-  })
+  ;({ path: writer, remove: removeWriter } = await bundleWriter())
 })
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true })
-  rmSync(writer, { force: true })
+  removeWriter()
 })
 
 let seed = 20261203
@@ -103,7 +90,7 @@ describe('makeNodeAdapter under kill -9', () => {
       // every fifth run changes the schema: the child rebuilds its state at boot, and may die doing it
       if (k % 5 === 4) version = version === 'v1' ? 'v2' : 'v1'
       const early = random() < 0.2
-      const run = await killedRun(version, k + 1, early ? 80 + random() * 400 : random() * 250, early)
+      const run = await killedRun(version, k + 1, early ? 50 + random() * 600 : 30 + random() * 500, early)
       expect(run.stderr, `run ${k}: the writer reported errors`).toBe('')
       if (run.sawReady) readyRuns++
       everPersisted.push(...run.persisted)

@@ -51,7 +51,13 @@ export function hostLeader(db: SqliteDb, options: LeaderHostOptions): LeaderPort
     get clientId() {
       return leader.clientId
     },
-    boot: async () => leader.snapshot({ inProcess: true }),
+    boot: async () => {
+      try {
+        return leader.snapshot({ inProcess: true })
+      } catch (e) {
+        throw mapError(e)
+      }
+    },
     append: async (events, commits) => {
       if (closed) throw new CairnError('LeaderClosed', `The leader of store "${storeId}" is closed.`)
       let result

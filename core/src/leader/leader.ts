@@ -6,7 +6,17 @@ import { compareSeqNum, type SeqNum } from '../events/seq-num.ts'
 import { addLocal, confirmPrefix, initialSyncState, mergeUpstream, type SyncState } from '../sync/sync-state.ts'
 import { SqliteError, type RecordedWrites, type SqliteDb } from '../sqlite/db.ts'
 import { newEventId } from '../events/record.ts'
-import { checkStorageFormat, DDL, logEvents, loggedEvent, rowToRecord, SET_META, toRecord, withSeqNum } from './eventlog.ts'
+import {
+  checkStorageFormat,
+  DDL,
+  INTERNAL_TABLES,
+  logEvents,
+  loggedEvent,
+  rowToRecord,
+  SET_META,
+  toRecord,
+  withSeqNum,
+} from './eventlog.ts'
 import type {
   AppendResult,
   BootStatus,
@@ -35,7 +45,8 @@ export type {
 
 export { INTERNAL_TABLES } from './eventlog.ts'
 
-const REPLAY_PAGE = 2000
+// a page's read is not interrupted by a progress report: small enough to take well under its interval
+const REPLAY_PAGE = 500
 /** A rebuild reports its progress at least this often (plus at its start and end). */
 const PROGRESS_EVERY_MS = 50
 
@@ -159,9 +170,21 @@ export class Leader {
   snapshot(): SessionBoot & { readonly snapshot: Uint8Array }
   snapshot(options: { readonly inProcess: boolean }): SessionBoot
   snapshot(options: { readonly inProcess?: boolean } = {}): SessionBoot {
+    let copy: SqliteDb | Uint8Array
+    if (options.inProcess === true) {
+      copy = this.db.copy()
+      try {
+        // the session holds state only; dropping the log here, in the leader's call, reads its
+        // pages, so a damaged file fails the leader's boot (the adapter names the file)
+        for (const table of INTERNAL_TABLES) copy.exec(`DROP TABLE IF EXISTS ${table}`)
+      } catch (e) {
+        copy.close()
+        throw e
+      }
+    } else copy = this.db.serialize()
     return {
       clientId: this.currentClientId,
-      snapshot: options.inProcess === true ? this.db.copy() : this.db.serialize(),
+      snapshot: copy,
       pending: this.sync.pending,
       upstreamHead: this.sync.upstreamHead,
       rebaseGeneration: this.sync.rebaseGeneration,
