@@ -45,6 +45,18 @@ export default defineConfig({
           pool: 'threads',
         },
       },
+      // real Chromium through playwright-core; one file at a time (each starts a browser and a build)
+      {
+        plugins: [cairnSource()],
+        test: {
+          name: 'web',
+          include: ['adapters-platform/web/test/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          pool: 'forks',
+          fileParallelism: false,
+        },
+      },
       { plugins: [cairnSource(), react()], test: ui('react', ['adapters-ui/test/react.test.tsx', 'examples/todomvc/react/*.test.tsx']) },
       { plugins: [cairnSource(), vue()], test: ui('vue', ['adapters-ui/test/vue.test.ts', 'examples/todomvc/vue/*.test.ts']) },
       {

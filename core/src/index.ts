@@ -50,7 +50,7 @@ export {
 } from './leader/leader.ts'
 export type { InstanceInfo } from './reactive/graph.ts'
 export { syncStatus$ } from './sync/status.ts'
-export type { SyncOptions, BackendIdMismatchPolicy } from './sync/leader-sync.ts'
+export { LeaderSync, type SyncOptions, type BackendIdMismatchPolicy, type LeaderSyncHooks } from './sync/leader-sync.ts'
 export {
   SyncError,
   DEFAULT_SYNC_LIMITS,

@@ -46,6 +46,7 @@ export function makeNodeAdapter(options: NodeAdapterOptions): Adapter {
         return hostLeader(leaderDb, {
           ...open,
           clientId: options.clientId,
+          storageMode: 'file',
           durable: () => group.commit(),
           mapError: (e) => describeError(e, file, vfs),
           reset: () => {

@@ -83,6 +83,7 @@ describe('makeNodeAdapter', () => {
   it('keeps each store in one SQLite file that native SQLite reads, nothing else once shut down', async () => {
     const dir = freshDir()
     const store = await storeWith(dir, 3)
+    expect(store.storageMode).toBe('file')
     expect(readdirSync(dir).sort()).toEqual(['s.sqlite', 's.sqlite-wal', 's.sqlite.lock'])
     await store.shutdown()
     expect(readdirSync(dir)).toEqual(['s.sqlite'])

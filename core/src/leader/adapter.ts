@@ -25,6 +25,13 @@ export interface OpenLeaderOptions {
  */
 export interface LeaderPort {
   readonly clientId: string
+  /** Where the leader keeps its data, e.g. `'opfs'`; `'in-memory'` when absent (see `Store.storageMode`). */
+  readonly storageMode?: string
+  /**
+   * The leader syncs with a server configured on its side (e.g. in a worker) rather than through
+   * `createStorePromise({ sync })`: sessions then keep the undo a rebase needs.
+   */
+  readonly syncing?: boolean
   boot(): Promise<SessionBoot>
   /** `commits` lets an in-process leader skip re-materializing (see `Leader.append`); optional. */
   append(events: readonly EventRecord[], commits?: readonly CommitHint[]): Promise<AppendResult>

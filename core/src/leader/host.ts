@@ -17,6 +17,8 @@ export interface LeaderHostOptions extends OpenLeaderOptions {
    * Without it a committed transaction counts as durable (in memory).
    */
   readonly durable?: (() => Promise<void>) | undefined
+  /** Where the leader keeps its data, e.g. `'file'` (see `Store.storageMode`); default `'in-memory'`. */
+  readonly storageMode?: string | undefined
   /** Turns a storage failure into the error users see (naming the file and what to do). */
   readonly mapError?: ((error: unknown) => unknown) | undefined
   /** Clears the store's local data (sync's `'reset'` policy); the store shuts down after. */
@@ -51,6 +53,7 @@ export function hostLeader(db: SqliteDb, options: LeaderHostOptions): LeaderPort
     get clientId() {
       return leader.clientId
     },
+    storageMode: options.storageMode ?? 'in-memory',
     boot: async () => {
       try {
         return leader.snapshot({ inProcess: true })

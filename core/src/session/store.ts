@@ -88,7 +88,7 @@ export async function createStorePromise<S extends Schema>(options: CreateStoreO
     db = boot.snapshot instanceof SqliteDb ? boot.snapshot : await SqliteDb.deserialize(boot.snapshot)
     // the session holds state only; the log stays with the leader
     for (const table of INTERNAL_TABLES) db.exec(`DROP TABLE IF EXISTS ${table}`)
-    const store = new Store(schema, storeId, port, db, boot, reportError, options.sync !== undefined)
+    const store = new Store(schema, storeId, port, db, boot, reportError, options.sync !== undefined || port.syncing === true)
     onBootStatus?.({ stage: 'done' })
     return store
   } catch (e) {
@@ -133,6 +133,15 @@ export class Store<S extends Schema = Schema> {
   /** The id of this client (device); it changes only if another client turned out to use the same one. */
   get clientId(): string {
     return this.session.clientId
+  }
+
+  /**
+   * Where the leader keeps this store: `'in-memory'` (nothing survives a reload), or what the
+   * adapter persists to, e.g. `'opfs'` in a browser. A web adapter that found no OPFS says
+   * `'in-memory'` and warns at boot.
+   */
+  get storageMode(): string {
+    return this.leader.storageMode ?? 'in-memory'
   }
 
   /**

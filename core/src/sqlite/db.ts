@@ -393,6 +393,9 @@ export class SqliteDb {
       this.run(depth === 0 ? 'COMMIT' : `RELEASE ${name}`)
       return result
     } catch (e) {
+      // An I/O error or a full disk (e.g. a browser's storage quota) makes SQLite roll the whole
+      // transaction back itself: a ROLLBACK now would fail and hide the error that matters.
+      if (this.sqlite3.capi.sqlite3_get_autocommit(this.dbPointer) !== 0) throw e
       if (depth === 0) this.run('ROLLBACK')
       else {
         this.run(`ROLLBACK TO ${name}`)

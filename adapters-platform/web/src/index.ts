@@ -1,0 +1,4 @@
+export { makePersistedAdapter, type PersistedAdapterOptions, type WebLeaderPort, type WorkerSource } from './persisted-adapter.ts'
+export { resetPersistence } from './reset.ts'
+export { STORAGE_FORMAT } from './opfs-storage.ts'
+export type { StorageMode } from './wire.ts'

@@ -1,0 +1,123 @@
+// `@cairn/adapter-web/worker`: the entry of the app's worker file. Each tab starts one such
+// worker per store; the one whose tab wins the election hosts the leader, the others pass their
+// session's calls on to it.
+import * as Comlink from 'comlink'
+import type { CommitHint, EventRecord, LogEntry, Schema, SyncOptions } from '@cairn/core'
+import { loadClientId, saveClientId } from './client-id.ts'
+import { LeaderHost, type WireAppendResult, type WireBoot } from './leader-host.ts'
+import { opfsUnavailable } from './opfs-storage.ts'
+import { randomId, TabRouter } from './tab-router.ts'
+import { toResult, toWireError, type Result, type StorageMode, type WorkerEvent } from './wire.ts'
+
+export interface WorkerOptions {
+  readonly schema: Schema
+  /**
+   * Sync with a server. The connection lives in the leader's worker: N tabs make one connection.
+   *
+   * @example
+   * sync: { backend: makeWsSync({ url: `${location.origin.replace('http', 'ws')}/sync`, getAuthToken }) }
+   */
+  readonly sync?: SyncOptions
+}
+
+export interface OpenRequest {
+  readonly storeId: string
+  /** The page's schema, to refuse a worker built with another one. */
+  readonly stateHash: string
+  readonly storage: 'opfs'
+  /** Why the page found OPFS unavailable (then the leader keeps memory), or undefined. */
+  readonly pageOpfsUnavailable: string | undefined
+}
+
+export interface OpenInfo {
+  readonly clientId: string
+  readonly syncing: boolean
+}
+
+/** What the page calls on its worker (through comlink). */
+export interface WorkerApi {
+  open(request: OpenRequest, events: MessagePort): Promise<Result<OpenInfo>>
+  boot(): Promise<Result<WireBoot>>
+  append(records: readonly EventRecord[], hints: readonly CommitHint[] | undefined): Promise<Result<WireAppendResult>>
+  readLog(): Promise<Result<LogEntry[]>>
+  close(): Promise<void>
+}
+
+/**
+ * Makes this worker serve Cairn stores of `schema` to the page that started it. Call it once,
+ * at the top of the worker file.
+ *
+ * @example
+ * // cairn.worker.ts
+ * import { makeWorker } from '@cairn/adapter-web/worker'
+ * import { schema } from './schema.ts'
+ * makeWorker({ schema, sync: { backend: makeWsSync({ url: 'wss://sync.example.com', getAuthToken }) } })
+ */
+export function makeWorker(options: WorkerOptions): void {
+  let router: TabRouter | undefined
+  const api: WorkerApi = {
+    async open(request, events) {
+      return toResult(async () => {
+        if (router !== undefined) throw new Error('This worker serves a store already: start one worker per store.')
+        if (request.stateHash !== options.schema.stateHash) {
+          throw new Error(
+            `Store "${request.storeId}": the worker was built with another schema than the page (state hash ${options.schema.stateHash} vs ${request.stateHash}). Pass the same schema to makeWorker and createStorePromise.`,
+          )
+        }
+        const emit = (event: WorkerEvent) => events.postMessage(event)
+        const clientId = await loadClientId(request.storeId, randomId(6))
+        router = new TabRouter(
+          request.storeId,
+          async (log) => {
+            const unavailable = request.pageOpfsUnavailable ?? (await opfsUnavailable())
+            const storage: StorageMode = unavailable === undefined ? 'opfs' : 'in-memory'
+            if (unavailable !== undefined) {
+              log({
+                type: 'warn',
+                text: `Cairn: OPFS is unavailable here (${unavailable}), so store "${request.storeId}" keeps its data in memory (storageMode 'in-memory'): closing the last tab or reloading loses every event not yet synced to a server. Private windows of some browsers disable OPFS.`,
+              })
+            }
+            const host = await LeaderHost.open({
+              storeId: request.storeId,
+              schema: options.schema,
+              sync: options.sync,
+              storage,
+              clientId: await loadClientId(request.storeId, clientId),
+              warn: (text) => log({ type: 'warn', text }),
+              reportError: (e) => log({ type: 'error', error: toWireError(e) }),
+              onProgress: (progress) => emit({ type: 'progress', progress }),
+            })
+            let savedClientId = host.clientId
+            if (savedClientId !== clientId) await saveClientId(request.storeId, savedClientId)
+            host.subscribe((m) => {
+              // a client id collision on the server gave the leader a new id: keep it for next time
+              const id = m.type === 'shutdown' ? savedClientId : m.status.clientId
+              if (id !== savedClientId) {
+                savedClientId = id
+                saveClientId(request.storeId, id).catch((e: unknown) => log({ type: 'error', error: toWireError(e) }))
+              }
+            })
+            return host
+          },
+          emit,
+        )
+        router.start()
+        return { clientId, syncing: options.sync !== undefined }
+      })
+    },
+    async boot() {
+      const result = await route().call('boot')
+      return result.ok ? Comlink.transfer(result, [result.value.snapshot.buffer]) : result
+    },
+    append: (records, hints) => route().call('append', [records, hints]),
+    readLog: () => route().call<LogEntry[]>('readLog'),
+    async close() {
+      await router?.close()
+    },
+  }
+  const route = (): TabRouter => {
+    if (router === undefined) throw new Error('open() first')
+    return router
+  }
+  Comlink.expose(api)
+}

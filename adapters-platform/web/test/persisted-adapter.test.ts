@@ -1,0 +1,258 @@
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { call, chromiumAvailable, launchChromium, openPage, serveBuiltApp, type TestApp } from './harness.ts'
+
+const available = chromiumAvailable()
+
+describe.skipIf(!available)('makePersistedAdapter (Chromium, built app)', () => {
+  let app: TestApp
+  let browser: Browser
+  const contexts: BrowserContext[] = []
+  beforeAll(async () => {
+    ;[app, browser] = await Promise.all([serveBuiltApp(), launchChromium()])
+  }, 120_000)
+  afterAll(async () => {
+    await browser?.close()
+    await app?.close()
+  })
+
+  /** A new browser profile: its own OPFS, IndexedDB, locks and channels. */
+  const profile = async (device?: string): Promise<BrowserContext> => {
+    const context = await browser.newContext()
+    // the sync server tells devices apart by this cookie (see setDeviceOnline)
+    if (device !== undefined) await context.addCookies([{ name: 'device', value: device, url: app.url }])
+    contexts.push(context)
+    return context
+  }
+  const tab = async (context: BrowserContext): Promise<Page> => openPage(await context.newPage(), app.url)
+  const reload = async (page: Page) => {
+    await page.reload()
+    await page.waitForFunction(() => 'app' in globalThis)
+  }
+  const until = async (check: () => Promise<boolean>, what: string, timeoutMs = 15_000) => {
+    const end = Date.now() + timeoutMs
+    while (!(await check())) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+      await new Promise((r) => setTimeout(r, 25))
+    }
+  }
+
+  describe('persistence', () => {
+    it('keeps rows, eventlog and client id across a reload, in OPFS', async () => {
+      const page = await tab(await profile())
+      const first = await call(page, 'open')
+      expect(first.storageMode).toBe('opfs')
+      await call(page, 'commitPersisted', 'a', 'Buy milk')
+      await call(page, 'commitPersisted', 'b', 'Walk')
+      await reload(page)
+      const again = await call(page, 'open')
+      expect(again.clientId).toBe(first.clientId)
+      expect(await call(page, 'rows')).toEqual([
+        { id: 'a', text: 'Buy milk' },
+        { id: 'b', text: 'Walk' },
+      ])
+      expect((await call(page, 'log')).map((e) => [e.id, e.status])).toEqual([
+        ['a', 'confirmed'],
+        ['b', 'confirmed'],
+      ])
+    })
+
+    it('keeps pending events across a reload and pushes them once the server is reachable', async () => {
+      const page = await tab(await profile())
+      app.setSyncUp(false)
+      try {
+        await call(page, 'open', { storeId: 'pending', sync: true })
+        await call(page, 'commitPersisted', 'p1')
+        await call(page, 'commitPersisted', 'p2')
+        await reload(page)
+        await call(page, 'open', { storeId: 'pending', sync: true })
+        expect((await call(page, 'rows')).map((r) => r.id)).toEqual(['p1', 'p2'])
+        expect((await call(page, 'log')).map((e) => [e.id, e.status])).toEqual([
+          ['p1', 'pending'],
+          ['p2', 'pending'],
+        ])
+        expect((await call(page, 'status')).pending).toBe(2)
+      } finally {
+        app.setSyncUp(true)
+      }
+      await until(async () => (await call(page, 'status')).pending === 0, 'the pending events to be confirmed')
+      expect((await call(page, 'log')).map((e) => [e.id, e.status])).toEqual([
+        ['p1', 'confirmed'],
+        ['p2', 'confirmed'],
+      ])
+    })
+
+    it('refuses a file written by an incompatible version, naming it, until resetPersistence', async () => {
+      const page = await tab(await profile())
+      await call(page, 'open', { storeId: 'old' })
+      await call(page, 'commitPersisted', 'x')
+      await call(page, 'shutdown')
+      expect(await call(page, 'tamper', 'old', 99)).toBe('ok')
+      const refused = await call(page, 'openError', { storeId: 'old' })
+      expect(refused).toMatch(/^IncompatibleStorage: The OPFS file of store "old" has storage format 99/)
+      expect(refused).toMatch(/newer version/)
+      expect(refused).toMatch(/resetPersistence/)
+      expect(await call(page, 'reset', 'old')).toBe('ok')
+      await call(page, 'open', { storeId: 'old' })
+      expect(await call(page, 'rows')).toEqual([])
+    })
+
+    it('resetPersistence refuses while a tab has the store open', async () => {
+      const context = await profile()
+      const a = await tab(context)
+      await call(a, 'open', { storeId: 'busy' })
+      const b = await tab(context)
+      expect(await call(b, 'reset', 'busy')).toMatch(/^StoreInUse: resetPersistence: store "busy" is open/)
+    })
+
+    it('keeps memory, says so and warns where OPFS is unavailable', async () => {
+      const context = await profile()
+      await context.addInitScript(() => {
+        delete (StorageManager.prototype as { getDirectory?: unknown }).getDirectory
+      })
+      const page = await tab(context)
+      const opened = await call(page, 'open', { storeId: 'no-opfs' })
+      expect(opened.storageMode).toBe('in-memory')
+      const warnings = await page.evaluate(() => (globalThis as unknown as { app: { warnings: string[] } }).app.warnings)
+      expect(warnings.some((w) => /OPFS is unavailable here .* keeps its data in memory .*storageMode 'in-memory'/.test(w))).toBe(true)
+      await call(page, 'commitPersisted', 'm')
+      expect((await call(page, 'rows')).map((r) => r.id)).toEqual(['m'])
+    })
+
+    it('reports a write the browser refuses (quota) as a clear error and confirms nothing of it', async () => {
+      const context = await profile()
+      const page = await tab(context)
+      await call(page, 'open', { storeId: 'quota' })
+      await call(page, 'commitPersisted', 'small')
+      const cdp = await context.newCDPSession(page)
+      const origin = new URL(app.url).origin
+      const usage = await page.evaluate(async () => (await navigator.storage.estimate()).usage ?? 0)
+      await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: usage + 64 * 1024 })
+      const big = 'x'.repeat(2 * 1024 * 1024)
+      const failed = await page.evaluate(async (text) => {
+        const app = (globalThis as unknown as { app: { commitPersisted(id: string, text: string): Promise<void> } }).app
+        try {
+          await app.commitPersisted('big', text)
+          return 'persisted'
+        } catch (e) {
+          return (e as Error).message
+        }
+      }, big)
+      expect(failed).toMatch(/could not write 1 event\(s\) to OPFS file .*cairn\.db/)
+      expect(failed).toMatch(/quota/)
+      await cdp.send('Storage.overrideQuotaForOrigin', { origin })
+      await call(page, 'commitPersisted', 'after')
+      expect((await call(page, 'log')).map((e) => e.id)).toEqual(['small', 'after'])
+      await reload(page)
+      await call(page, 'open', { storeId: 'quota' })
+      expect((await call(page, 'rows')).map((r) => r.id)).toEqual(['after', 'small'])
+    })
+  })
+
+  describe('tabs', () => {
+    it('shows a commit of any of three tabs in the others, through one leader', async () => {
+      const context = await profile()
+      const tabs: Page[] = []
+      for (let i = 0; i < 3; i++) {
+        const page = await tab(context)
+        await call(page, 'open', { storeId: 'tabs' })
+        tabs.push(page)
+      }
+      expect(await Promise.all(tabs.map((p) => call(p, 'isLeader')))).toEqual([true, false, false])
+      const latencies: number[] = []
+      const persisted: number[] = []
+      for (let round = 0; round < 5; round++) {
+        for (const [i, from] of tabs.entries()) {
+          const id = `r${round}t${i}`
+          const at = await call(from, 'commit', id)
+          for (const to of tabs) if (to !== from) latencies.push((await call(to, 'seenAt', id)) - at)
+          persisted.push((await call(from, 'seenAt', `persisted:${id}`)) - at)
+        }
+      }
+      const rows = await Promise.all(tabs.map((p) => call(p, 'rows')))
+      expect(rows[0]).toHaveLength(15)
+      expect(rows[1]).toEqual(rows[0])
+      expect(rows[2]).toEqual(rows[0])
+      latencies.sort((a, b) => a - b)
+      persisted.sort((a, b) => a - b)
+      console.log(`commit -> persisted: p50 ${persisted[persisted.length >> 1]!.toFixed(1)} ms`)
+      console.log(
+        `cross-tab delivery (3 tabs, ${latencies.length} deliveries): p50 ${latencies[latencies.length >> 1]!.toFixed(1)} ms, max ${latencies[latencies.length - 1]!.toFixed(1)} ms`,
+      )
+    })
+
+    it('hands over when the leader tab closes right after a commit: nothing lost, nothing twice, synced', async () => {
+      const context = await profile()
+      const leader = await tab(context)
+      await call(leader, 'open', { storeId: 'handover', sync: true })
+      const follower = await tab(context)
+      await call(follower, 'open', { storeId: 'handover', sync: true })
+      await call(leader, 'commitPersisted', 'l1')
+      expect(await call(follower, 'isLeader')).toBe(false)
+      // the follower's commit is on its way to the leader when the leader's tab goes
+      await call(follower, 'commit', 'f1')
+      await leader.close()
+      await call(follower, 'seenAt', 'persisted:f1')
+      await until(async () => call(follower, 'isLeader'), 'the follower to lead')
+      await until(async () => (await call(follower, 'status')).pending === 0, 'f1 to be synced')
+      const log = await call(follower, 'log')
+      expect(log.map((e) => [e.id, e.status])).toEqual([
+        ['l1', 'confirmed'],
+        ['f1', 'confirmed'],
+      ])
+      expect(new Set(log.map((e) => e.seq.global)).size).toBe(2)
+      expect((await call(follower, 'status')).serverHead).toBe('e2')
+      // a tab opened now boots from the new leader
+      const late = await tab(context)
+      await call(late, 'open', { storeId: 'handover', sync: true })
+      expect((await call(late, 'rows')).map((r) => r.id)).toEqual(['f1', 'l1'])
+    })
+
+    it('keeps a leader tab commit that was persisted just before the tab closed', async () => {
+      const context = await profile()
+      const leader = await tab(context)
+      await call(leader, 'open', { storeId: 'handover2' })
+      const follower = await tab(context)
+      await call(follower, 'open', { storeId: 'handover2' })
+      await call(leader, 'commitPersisted', 'last')
+      await leader.close()
+      await call(follower, 'seenAt', 'last')
+      await call(follower, 'commitPersisted', 'next')
+      expect((await call(follower, 'log')).map((e) => [e.id, e.status])).toEqual([
+        ['last', 'confirmed'],
+        ['next', 'confirmed'],
+      ])
+    })
+  })
+
+  describe('sync', () => {
+    it('converges two browser profiles through the sync server, one of them offline for a while', async () => {
+      const [ctxA, ctxB] = [await profile('A'), await profile('B')]
+      const a = await tab(ctxA)
+      const b = await tab(ctxB)
+      await call(a, 'open', { storeId: 'devices', sync: true })
+      await call(b, 'open', { storeId: 'devices', sync: true })
+      await call(a, 'commit', 'a1')
+      await call(b, 'commit', 'b1')
+      await call(a, 'seenAt', 'b1')
+      await call(b, 'seenAt', 'a1')
+      // the browser's offline emulation does not reach a worker's open WebSocket: the server cuts it
+      await ctxB.setOffline(true)
+      app.setDeviceOnline('B', false)
+      await until(async () => !(await call(b, 'status')).connected, 'B to notice it is offline')
+      await call(a, 'commit', 'a2')
+      await call(b, 'commit', 'b2')
+      await call(a, 'commit', 'a3')
+      expect((await call(b, 'rows')).map((r) => r.id)).toEqual(['a1', 'b1', 'b2'])
+      expect((await call(b, 'status')).pending).toBe(1)
+      await ctxB.setOffline(false)
+      app.setDeviceOnline('B', true)
+      await call(b, 'seenAt', 'a3')
+      await call(a, 'seenAt', 'b2')
+      await until(async () => (await call(b, 'status')).pending === 0, 'B to push')
+      const rowsA = await call(a, 'rows')
+      expect(rowsA.map((r) => r.id)).toEqual(['a1', 'a2', 'a3', 'b1', 'b2'])
+      expect(await call(b, 'rows')).toEqual(rowsA)
+    })
+  })
+})
