@@ -2,7 +2,7 @@ import { closeSync, mkdirSync, openSync, readSync, rmSync, statSync } from 'node
 import { join, resolve } from 'node:path'
 import { CairnError, hostLeader, loadSqlite, SqliteDb, SqliteError, type Adapter } from '@cairn/core'
 import { GroupCommit } from './durability.ts'
-import { installNodeVfs, NODE_VFS, syncDirectory, type NodeVfs } from './node-vfs.ts'
+import { installNodeVfs, NODE_VFS, syncDirectory, WAL_CHECKPOINT_PAGES, type NodeVfs } from './node-vfs.ts'
 import { acquireStoreLock } from './store-lock.ts'
 
 export interface NodeAdapterOptions {
@@ -91,6 +91,7 @@ PRAGMA locking_mode = EXCLUSIVE;
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = NORMAL;
 PRAGMA temp_store = MEMORY;
+PRAGMA wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES};
 `
 
 async function openDatabase(file: string, vfs: NodeVfs): Promise<SqliteDb> {

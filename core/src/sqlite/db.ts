@@ -166,7 +166,8 @@ export class SqliteDb {
     const size = this.outPointers()
     if (this.filename !== undefined) {
       // a file database: with the WAL checkpointed into it, one read of the file is a copy
-      const busy = this.select('PRAGMA wal_checkpoint(TRUNCATE)')[0]?.busy
+      // RESTART, not TRUNCATE: a file adapter may keep its WAL file grown (see adapter-node)
+      const busy = this.select('PRAGMA wal_checkpoint(RESTART)')[0]?.busy
       const image = busy === 0 ? readFileImage(this.sqlite3, this.dbPointer, size) : undefined
       if (image !== undefined) return image
     }

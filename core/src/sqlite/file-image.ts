@@ -16,7 +16,7 @@ type FileFn = (...args: (number | bigint)[]) => number
 
 /**
  * Copies the main database file of `dbPointer` into memory from sqlite3_malloc, through its
- * VFS (any VFS: Node's, OPFS). The caller has checkpointed the WAL (TRUNCATE), so the file holds
+ * VFS (any VFS: Node's, OPFS). The caller has checkpointed the WAL (RESTART), so the file holds
  * every committed page. `out` is 8 bytes of scratch wasm memory. Undefined when the database
  * has no file.
  */
