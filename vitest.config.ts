@@ -45,6 +45,11 @@ export default defineConfig({
           pool: 'threads',
         },
       },
+      // the browser playground end to end: builds it, runs `npm start`'s server, drives Chromium
+      {
+        plugins: [cairnSource()],
+        test: { name: 'playground', include: ['playground/test/**/*.test.ts'], testTimeout: 60_000, hookTimeout: 120_000, pool: 'forks' },
+      },
       // real Chromium through playwright-core; one file at a time (each starts a browser and a build)
       {
         plugins: [cairnSource()],

@@ -1,4 +1,4 @@
-// `npm start`: until the playground exists, this walks through a store in the terminal, then
+// `npm run demo`: walks through a store in the terminal, then
 // through two devices syncing (one offline, a conflicting edit, the rebase), then the same over a
 // real sync server on 127.0.0.1 (WebSocket and HTTP long-poll).
 import { networkDemo } from './network-demo.ts'

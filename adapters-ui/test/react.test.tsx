@@ -1,9 +1,9 @@
 import { StoreProvider, useClientDocument, useQuery, useStore, useSyncStatus } from '@cairn/react'
-import { makeInMemoryAdapter, queryDb, type Def, type DocumentUpdate, type Store } from '@cairn/core'
+import { createStorePromise, makeInMemoryAdapter, queryDb, type Adapter, type Def, type DocumentUpdate, type Store } from '@cairn/core'
 import { act, render } from '@testing-library/react'
 import { Component, StrictMode, Suspense, useState, type ReactNode } from 'react'
 import { renderToString } from 'react-dom/server'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { behaviourSuite, type Harness, type ViewSpec } from './behaviour.ts'
 import { events, makeStore, schema, show, texts$ } from './fixtures.ts'
 
@@ -143,5 +143,54 @@ describe('react: useStore', () => {
     await act(async () => {}) // the release runs a microtask after unmount
     await Promise.resolve()
     expect(created?.isShutdown).toBe(true)
+  })
+
+  it('shuts down a store whose Suspense boundary went away before anything mounted', async () => {
+    const adapter = makeInMemoryAdapter()
+    const options = { schema, adapter, storeId: 'abandoned' }
+    const App = () => <p>{useStore(options).storeId}</p>
+    const view = render(
+      <Suspense fallback={<p>loading</p>}>
+        <App />
+      </Suspense>,
+    )
+    view.unmount() // while the store is still being created
+    // the adapter opens a store only once at a time: a second open succeeds once the first is shut down
+    await vi.waitFor(
+      async () => {
+        const again = await createStorePromise({ schema, adapter, storeId: 'abandoned' })
+        await again.shutdown()
+      },
+      { timeout: 5_000, interval: 100 },
+    )
+  })
+
+  it("reports a store that fails to shut down to the options' onError", async () => {
+    const inner = makeInMemoryAdapter()
+    const adapter: Adapter = {
+      name: 'failing-close',
+      async openLeader(o) {
+        const port = await inner.openLeader(o)
+        return {
+          ...port,
+          clientId: port.clientId,
+          close: async () => {
+            await port.close()
+            throw new Error('the leader failed to close')
+          },
+        }
+      },
+    }
+    const errors: unknown[] = []
+    const options = { schema, adapter, storeId: 'failing-close', onError: (e: unknown) => errors.push(e) }
+    const App = () => <p data-testid="id">{useStore(options).storeId}</p>
+    const view = render(
+      <Suspense fallback={<p>loading</p>}>
+        <App />
+      </Suspense>,
+    )
+    await view.findByTestId('id', undefined, { timeout: 10_000 })
+    view.unmount()
+    await vi.waitFor(() => expect(errors.map((e) => (e as Error).message)).toEqual(['the leader failed to close']))
   })
 })

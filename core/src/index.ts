@@ -31,25 +31,8 @@ export type { ColumnDefinition, ColumnKind } from './schema/columns.ts'
 export type { MaterializerContext, MaterializerResult, EventMeta, RawWrite } from './schema/materializers.ts'
 export type { StandardSchemaV1 } from './schema/standard-schema.ts'
 export { sql, type SqlFragment, type SqlValue, type BindValues } from './sqlite/sql.ts'
-export {
-  queryDb,
-  computed,
-  signal,
-  LiveQueryDef,
-  ComputedDef,
-  SignalDef,
-  type Def,
-  type Getter,
-  type RawQuery,
-} from './reactive/query-def.ts'
-export {
-  createStorePromise,
-  Store,
-  type CreateStoreOptions,
-  type CommitHandle,
-  type SyncStatus,
-  type SubscribeOptions,
-} from './session/store.ts'
+export { queryDb, computed, signal, LiveQueryDef, ComputedDef, SignalDef, type Def, type Getter, type RawQuery } from './reactive/query-def.ts'
+export { createStorePromise, Store, type CreateStoreOptions, type CommitHandle, type SyncStatus, type SubscribeOptions } from './session/store.ts'
 export { makeInMemoryAdapter, type Adapter, type LeaderPort, type OpenLeaderOptions } from './leader/adapter.ts'
 export { hostLeader, type LeaderHostOptions } from './leader/host.ts'
 export {

@@ -134,6 +134,17 @@ describe('documentQuery', () => {
     expect(documentQuery(tables.ui)).toBe(documentQuery(tables.ui, 'default'))
     expect(documentQuery(tables.ui, 'other')).not.toBe(documentQuery(tables.ui))
   })
+
+  it('keeps the definitions of the recently used ids only: many ids do not grow it forever', () => {
+    const first = documentQuery(tables.ui, 'first')
+    const recent = documentQuery(tables.ui, 'recent')
+    for (let i = 0; i < 5_000; i++) {
+      documentQuery(tables.ui, `id${i}`)
+      if (i % 100 === 0) expect(documentQuery(tables.ui, 'recent')).toBe(recent) // in use: kept
+    }
+    expect(documentQuery(tables.ui, 'recent')).toBe(recent)
+    expect(documentQuery(tables.ui, 'first')).not.toBe(first) // unused since: made anew
+  })
 })
 
 describe('setDocument', () => {

@@ -1,6 +1,7 @@
 import { computed, createStorePromise, Events, makeInMemoryAdapter, makeSchema, queryDb, signal, State } from '@cairn/core'
 import { z } from 'zod'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
+import { SqliteDb } from '../src/sqlite/db.ts'
 import { events, makeStore, tables } from './fixtures.ts'
 
 const flushMicrotasks = () => new Promise<void>((resolve) => setTimeout(resolve, 0))
@@ -142,6 +143,18 @@ describe('graph updates', () => {
     await store.shutdown()
   })
 
+  it('tells devtools which definitions each instance reads', async () => {
+    const store = await makeStore()
+    const source$ = signal<'todos' | 'notes'>('todos', { label: 'source' })
+    const ids$ = queryDb((get) => (get(source$) === 'todos' ? tables.todos.select('id') : tables.notes.select('id')), { label: 'ids' })
+    const all$ = queryDb(tables.todos, { label: 'all' })
+    const summary$ = computed((get) => `${get(ids$).length}/${get(all$).length}`, { label: 'summary' })
+    store.subscribe(summary$, () => {})
+    const deps = Object.fromEntries(store.inspect().map((i) => [i.label, i.dependencies]))
+    expect(deps).toEqual({ summary: ['ids', 'all'], ids: ['source'], all: [], source: [] })
+    await store.shutdown()
+  })
+
   it('answers a repeated read on unchanged tables from the graph', async () => {
     const store = await makeStore()
     let runs = 0
@@ -233,6 +246,37 @@ describe('instances', () => {
     s1.commit(events.todoCreated({ id: 'a', text: '' }))
     expect([s1.query(count$), s2.query(count$)]).toEqual([1, 0])
     await Promise.all([s1.shutdown(), s2.shutdown()])
+  })
+})
+
+describe('tables read by a query', () => {
+  it('are looked up once per SQL text, and only the recently used texts are kept (IN-lists of any length)', async () => {
+    const store = await makeStore()
+    const tablesRead = vi.spyOn(SqliteDb.prototype, 'tablesRead')
+    try {
+      // an IN-list of each length is a new SQL text; so is a literal in the text
+      const text = (n: number) =>
+        `SELECT * FROM todos WHERE id IN (${Array(n % 10)
+          .fill("'x'")
+          .concat(`'${n}'`)
+          .join(', ')})`
+      const byIds = (n: number) => queryDb({ query: text(n) })
+      const asked = (n: number) => tablesRead.mock.calls.filter(([sql]) => sql === text(n)).length
+      store.query(byIds(1))
+      store.query(byIds(1)) // a new definition of the same SQL: not looked up again
+      expect(asked(1)).toBe(1)
+      for (let n = 3; n <= 1_000; n++) {
+        store.query(byIds(n))
+        if (n % 100 === 0) store.query(byIds(2)) // in use: kept
+      }
+      store.query(byIds(2))
+      expect(asked(2)).toBe(1)
+      store.query(byIds(1)) // unused since: looked up again
+      expect(asked(1)).toBe(2)
+    } finally {
+      tablesRead.mockRestore()
+    }
+    await store.shutdown()
   })
 })
 

@@ -2,6 +2,7 @@ import {
   CairnError,
   InvalidEventArgsError,
   makeInMemoryAdapter,
+  type Adapter,
   MaterializerError,
   queryDb,
   QueryError,
@@ -34,6 +35,14 @@ describe('createStorePromise', () => {
     await store.shutdown()
     const again = await makeStore({ adapter })
     await again.shutdown()
+  })
+
+  it('refuses the second of two stores opened at once on the same in-memory adapter and storeId', async () => {
+    const adapter = makeInMemoryAdapter()
+    const [first, second] = await Promise.allSettled([makeStore({ adapter }), makeStore({ adapter })])
+    expect(first.status).toBe('fulfilled')
+    expect(second.status === 'rejected' && (second.reason as CairnError).code).toBe('StoreAlreadyOpen')
+    if (first.status === 'fulfilled') await first.value.shutdown()
   })
 })
 
@@ -92,6 +101,51 @@ describe('store.commit', () => {
     await handle.persisted
     await handle.confirmed
     expect(store.syncStatus).toMatchObject({ pending: 0, localHead: 'e1', leaderHead: 'e1' })
+    await store.shutdown()
+  })
+
+  it('settles a commit the leader could not store: persisted and confirmed reject, pending drops, the session matches the leader', async () => {
+    // the in-memory adapter's leader, with a write that fails while `failing` is set (a full disk)
+    const inner = makeInMemoryAdapter()
+    let failing = false
+    const adapter: Adapter = {
+      name: 'failing-writes',
+      async openLeader(options) {
+        const port = await inner.openLeader(options)
+        return {
+          get clientId() {
+            return port.clientId
+          },
+          boot: () => port.boot(),
+          append: (records, commits) => (failing ? Promise.reject(new Error('disk full')) : port.append(records, commits)),
+          readLog: () => port.readLog(),
+          subscribe: (listener) => port.subscribe(listener),
+          close: () => port.close(),
+        }
+      },
+    }
+    const errors: unknown[] = []
+    const store = await makeStore({ adapter, onError: (e) => errors.push(e) })
+    failing = true
+    const lost = store.commit(events.todoCreated({ id: 'a', text: 'lost' }), events.draftChanged({ text: 'lost draft' }))
+    const outcome = (p: Promise<void>) =>
+      Promise.race([
+        p.then(
+          () => 'resolved',
+          (e: CairnError) => e.code,
+        ),
+        new Promise((resolve) => setTimeout(() => resolve('never settled'), 1_000)),
+      ])
+    expect(await outcome(lost.persisted)).toBe('LeaderWriteFailed')
+    expect(await outcome(lost.confirmed)).toBe('LeaderWriteFailed')
+    await vi.waitFor(() => expect(store.syncStatus.pending).toBe(0))
+    expect(store.query(allTodos())).toEqual([])
+    failing = false
+    const kept = store.commit(events.todoCreated({ id: 'b', text: 'kept' }))
+    await kept.confirmed
+    expect(store.query(allTodos())).toEqual([{ id: 'b', text: 'kept', completed: false }])
+    expect(store.syncStatus.pending).toBe(0)
+    expect(errors.map((e) => (e as CairnError).code)).toEqual(['LeaderWriteFailed'])
     await store.shutdown()
   })
 

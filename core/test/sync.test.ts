@@ -14,6 +14,7 @@ import {
 import { makeInMemorySyncServer } from '@cairn/core/testing'
 import { Leader } from '../src/leader/leader.ts'
 import { SqliteDb } from '../src/sqlite/db.ts'
+import { LeaderSync } from '../src/sync/leader-sync.ts'
 import { describe, expect, it } from 'vitest'
 import { events, materializers, schema, tables } from './fixtures.ts'
 import { makeClient, stateOf, syncedLog, until } from './sync-helpers.ts'
@@ -199,6 +200,56 @@ describe('onBackendIdMismatch', () => {
     expect(again.query(todos).map((t) => t.id)).toEqual(['a'])
     void server
     await again.shutdown()
+  })
+
+  it('reports a reset that fails and a leader that fails to close, and still shuts the store down', async () => {
+    // a platform adapter whose files cannot be removed and whose leader fails to close
+    const server = makeInMemorySyncServer({ seed: 6 })
+    const backend = server.backend()
+    const errors: unknown[] = []
+    const report = (e: unknown) => errors.push(e)
+    const leader = Leader.open(await SqliteDb.open(), schema, {
+      clientId: 'c1',
+      onProgress: undefined,
+      warn: () => {},
+      reportError: report,
+    })
+    const syncer = new LeaderSync(
+      leader,
+      'shared',
+      { backend, onBackendIdMismatch: 'reset' },
+      { reportError: report, reset: () => Promise.reject(new Error('cannot remove the files')) },
+    )
+    const adapter: Adapter = {
+      name: 'failing-reset',
+      openLeader: async () => ({
+        clientId: leader.clientId,
+        boot: async () => leader.snapshot(),
+        append: async (events) => {
+          const result = leader.append(events)
+          syncer.pushNext()
+          return result
+        },
+        subscribe: (listener) => leader.subscribe(listener),
+        readLog: async () => leader.logEntries(),
+        close: async () => {
+          await syncer.close()
+          throw new Error('the leader failed to close')
+        },
+      }),
+    }
+    const store = await createStorePromise({ schema, adapter, storeId: 'shared', onError: report })
+    store.commit(events.todoCreated({ id: 'a', text: '' }))
+    await server.settled([store])
+    backend.setOnline(false)
+    server.wipe('shared')
+    backend.setOnline(true)
+    await until(() => store.isShutdown)
+    const messages = () => errors.map((e) => (e as Error).message)
+    await until(
+      () => messages().includes('cannot remove the files') && messages().includes('the leader failed to close'),
+      () => messages().join('; '),
+    )
   })
 
   it("'ignore' keeps working offline and says why in syncStatus", async () => {

@@ -12,8 +12,10 @@ export interface StoreResource<S extends Schema> {
 
 // Suspense throws away the state of a component that suspends before it mounts, so the
 // pending store lives here, keyed by the schema object and the storeId. It leaves the cache
-// when its last user unmounts (the store is shut down) or when creating it failed. A store whose
-// Suspense boundary went away before anything mounted stays open; it is reused by the next mount.
+// when its last user unmounts (the store is shut down) or when creating it failed. A store that
+// nothing mounted within UNCLAIMED_MS of being ready (or of its last read) is shut down too: its
+// Suspense boundary went away while it was created.
+const UNCLAIMED_MS = 1_000
 const resources = new WeakMap<Schema, Map<string, StoreResource<any>>>()
 
 export function storeResource<S extends Schema>(options: StoreOptions<S>): StoreResource<S> {
@@ -32,8 +34,18 @@ function create<S extends Schema>(options: StoreOptions<S>, forget: () => void):
   let store: Store<S> | undefined
   let error: unknown
   let users = 0
+  let unclaimed: ReturnType<typeof setTimeout> | undefined
+  const release = () => {
+    forget()
+    promise.then(() => store?.shutdown()).catch(options.onError ?? console.error)
+  }
+  // restarted by every read: a read is a render about to mount
+  const watchUnclaimed = () => {
+    clearTimeout(unclaimed)
+    unclaimed = setTimeout(() => users === 0 && release(), UNCLAIMED_MS)
+  }
   const promise = createStorePromise(options).then(
-    (s) => void (store = s),
+    (s) => void ((store = s), watchUnclaimed()),
     (e) => {
       error = e
       forget() // the next attempt (after an error boundary reset) starts over
@@ -41,20 +53,17 @@ function create<S extends Schema>(options: StoreOptions<S>, forget: () => void):
   )
   return {
     read() {
-      if (store !== undefined) return store
-      if (error !== undefined) throw error
-      throw promise
+      if (store === undefined) throw error ?? promise
+      if (users === 0) watchUnclaimed()
+      return store
     },
     retain() {
       users++
+      clearTimeout(unclaimed)
       return () => {
         users--
         // a microtask later: StrictMode unmounts and remounts at once, which must not shut down
-        queueMicrotask(() => {
-          if (users > 0) return
-          forget()
-          void promise.then(() => store?.shutdown())
-        })
+        queueMicrotask(() => users === 0 && release())
       }
     },
   }

@@ -70,25 +70,30 @@ export function makeInMemoryAdapter(options: { readonly clientId?: string } = {}
           `Store "${storeId}" is already open on this in-memory adapter; shut the other store down first, or use another adapter instance.`,
         )
       }
-      let db = databases.get(storeId)
-      if (db === undefined) {
-        db = await SqliteDb.open()
-        databases.set(storeId, db)
-      }
-      const leaderDb = db
-      const port = hostLeader(leaderDb, {
-        ...leaderOptions,
-        clientId: options.clientId,
-        reset: () => {
-          // the next store created with this adapter starts empty and syncs from the server
-          if (databases.get(storeId) === leaderDb) databases.delete(storeId)
-        },
-        onClose: () => {
-          open.delete(storeId)
-        },
-      })
+      // taken before the first await: two opens started together must not both get in
       open.add(storeId)
-      return port
+      try {
+        let db = databases.get(storeId)
+        if (db === undefined) {
+          db = await SqliteDb.open()
+          databases.set(storeId, db)
+        }
+        const leaderDb = db
+        return hostLeader(leaderDb, {
+          ...leaderOptions,
+          clientId: options.clientId,
+          reset: () => {
+            // the next store created with this adapter starts empty and syncs from the server
+            if (databases.get(storeId) === leaderDb) databases.delete(storeId)
+          },
+          onClose: () => {
+            open.delete(storeId)
+          },
+        })
+      } catch (e) {
+        open.delete(storeId)
+        throw e
+      }
     },
   }
 }

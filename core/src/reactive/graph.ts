@@ -10,6 +10,7 @@ import {
 import { deepEqual } from './equal.ts'
 import { QueryError } from '../errors.ts'
 import { toQueryable, type Def, type Getter, type LiveQueryDef, type QueryInput, type SignalDef } from './query-def.ts'
+import { LruMap } from './lru-map.ts'
 import type { Queryable } from '../schema/query-builder.ts'
 
 /** Runs reads against the session database for the graph. */
@@ -26,6 +27,8 @@ export interface InstanceInfo {
   readonly runs: number
   readonly refs: number
   readonly tables: readonly string[]
+  /** Labels of the definitions (signals, queries, computeds) it read through `get`, in first-read order. */
+  readonly dependencies: readonly string[]
 }
 
 interface Instance {
@@ -49,10 +52,13 @@ interface Instance {
  * which stops propagation. Instances are created per definition (keyed by object identity),
  * reference-counted by subscriptions and parents, and released when unused.
  */
+const SQL_TEXTS_KEPT = 256
+
 export class ReactivityGraph {
   private readonly versions = new Map<string, Signal<number>>()
   private readonly instances = new Map<Def, Instance>()
-  private readonly tablesBySql = new Map<string, readonly string[]>()
+  /** Tables each SQL text reads, for the recently used texts (IN-lists of any length make new ones). */
+  private readonly tablesBySql = new LruMap<string, readonly string[]>(SQL_TEXTS_KEPT)
   /** Signals the store owns (sync status): read-only to apps. */
   private readonly provided = new Map<Def, ReadonlySignal<unknown>>()
   private sweepScheduled = false
@@ -170,7 +176,14 @@ export class ReactivityGraph {
 
   /** Live instances, for devtools and tests. */
   inspect(): InstanceInfo[] {
-    return [...this.instances.values()].map((i) => ({ label: i.def.label, kind: i.def.kind, runs: i.runs, refs: i.refs, tables: i.tables }))
+    return [...this.instances.values()].map((i) => ({
+      label: i.def.label,
+      kind: i.def.kind,
+      runs: i.runs,
+      refs: i.refs,
+      tables: i.tables,
+      dependencies: [...i.children].map((c) => c.def.label),
+    }))
   }
 
   /** How often the instance of `def` ran its query or computation (0 when not instantiated). */

@@ -1,4 +1,5 @@
 import { deepEqual } from './equal.ts'
+import { LruMap } from './lru-map.ts'
 import { queryDb, type Def, type LiveQueryDef } from './query-def.ts'
 import type { ClientDocumentDef, DocumentId } from '../schema/client-document.ts'
 import type { Store } from '../session/store.ts'
@@ -45,7 +46,7 @@ export function listenable<T>(store: Store<any>, def: Def<T>): Listenable<T> {
  */
 export function documentQuery<T>(doc: ClientDocumentDef<string, T>, id: DocumentId = doc.defaultId): LiveQueryDef<T> {
   let byId = documents.get(doc)
-  if (byId === undefined) documents.set(doc, (byId = new Map()))
+  if (byId === undefined) documents.set(doc, (byId = new LruMap(DOCUMENT_IDS_KEPT)))
   let def = byId.get(id) as LiveQueryDef<T> | undefined
   if (def === undefined) byId.set(id, (def = queryDb(doc.get(id), { label: `${doc.name}.get(${String(id)})` }) as LiveQueryDef<T>))
   return def
@@ -72,7 +73,9 @@ export function setDocument<T>(
 }
 
 const cache = new WeakMap<Store<any>, WeakMap<Def<any>, Listenable<unknown>>>()
-const documents = new WeakMap<ClientDocumentDef<string, any>, Map<DocumentId, LiveQueryDef<unknown>>>()
+// per document, the definitions of its recently used ids (ids can come from app data)
+const DOCUMENT_IDS_KEPT = 1_000
+const documents = new WeakMap<ClientDocumentDef<string, any>, LruMap<DocumentId, LiveQueryDef<unknown>>>()
 const NONE = Symbol('none')
 
 function create<T>(store: Store<any>, def: Def<T>): Listenable<T> {

@@ -70,11 +70,20 @@ export function drain(s: Session): Promise<void> {
           s.stateToken = null
           const error = new CairnError(
             'LeaderWriteFailed',
-            `The leader could not store ${records.length} event(s): ${(e as Error)?.message ?? e}. They remain applied in this session.`,
+            `The leader could not store ${records.length} event(s): ${(e as Error)?.message ?? e}. This session reloads the leader's state without them.`,
             { cause: e },
           )
           s.reportError(error)
+          s.clientOnlyUnpersisted -= records.filter((r) => r.clientOnly).length
           for (const b of batch) b.persisted.reject(error)
+          for (const r of records) {
+            const waiter = s.confirmWaiters.get(r.eventId)
+            if (waiter === undefined) continue
+            s.confirmWaiters.delete(r.eventId)
+            waiter.reject(error)
+          }
+          // the session holds events its leader does not: nothing would ever confirm them
+          if (s.shutdownReason === undefined) s.hooks.resync()
         }
       }
     } finally {

@@ -31,7 +31,7 @@ export function resync(s: Session, cause?: unknown): void {
       s.resyncing = undefined
       const held = s.held
       s.held = []
-      for (const message of held) s.deliver(message)
+      for (const message of held) s.hooks.deliver(message)
       if (s.outbox.length > 0) scheduleFlush(s)
     }
   })()

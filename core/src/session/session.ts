@@ -34,6 +34,14 @@ export interface OutboxEntry {
   readonly persisted: Outcome
 }
 
+/** What the parts of a session call across the store (kept out of imports: no cycles). */
+export interface SessionHooks {
+  /** Handles a message from the leader (held ones too, after a reload). */
+  deliver(message: LeaderMessage): void
+  /** Reloads the session from the leader (resync.ts). */
+  resync(cause?: unknown): void
+}
+
 /**
  * The state of one session that its parts share: commit (commit.ts), rebase and undo
  * (rebase.ts), reload from the leader (resync.ts) and the outbox to the leader (outbox.ts).
@@ -90,8 +98,7 @@ export class Session {
      * commits cheap, and that rare rebase reloads from the leader instead.
      */
     readonly undoable: boolean,
-    /** Handles a message from the leader (held ones too, after a reload). */
-    readonly deliver: (message: LeaderMessage) => void,
+    readonly hooks: SessionHooks,
   ) {
     this.leaderStatus = boot.status
     this.localHead = boot.head

@@ -19,6 +19,7 @@ import type { SyncOptions } from '../sync/leader-sync.ts'
 import { commitEvents, type CommitHandle } from './commit.ts'
 import { drain } from './outbox.ts'
 import { receiveUpstream } from './rebase.ts'
+import { resync } from './resync.ts'
 import { Session } from './session.ts'
 
 export type { CommitHandle, SyncStatus }
@@ -93,7 +94,8 @@ export async function createStorePromise<S extends Schema>(options: CreateStoreO
     return store
   } catch (e) {
     db?.close()
-    await port.close()
+    // the boot's error is the one to throw; a failing close is reported beside it
+    await port.close().catch(reportError)
     throw e
   }
 }
@@ -117,15 +119,10 @@ export class Store<S extends Schema = Schema> {
     private reportError: (error: unknown) => void,
     undoable: boolean = true,
   ) {
-    this.session = new Session(
-      schema,
-      leader,
-      db,
-      boot,
-      (e) => this.reportError(e),
-      undoable,
-      (message) => this.onLeaderMessage(message),
-    )
+    this.session = new Session(schema, leader, db, boot, (e) => this.reportError(e), undoable, {
+      deliver: (message) => this.onLeaderMessage(message),
+      resync: (cause) => resync(this.session, cause),
+    })
     this.sessionId = this.session.sessionId
     this.unsubscribeLeader = leader.subscribe((message) => this.onLeaderMessage(message))
   }
@@ -256,7 +253,7 @@ export class Store<S extends Schema = Schema> {
       } else if (message.type === 'upstream') {
         s.leaderStatus = message.status
         receiveUpstream(s, message.events)
-      } else void this.shutdown(message.reason)
+      } else this.shutdown(message.reason).catch((e: unknown) => this.reportError(e))
     } catch (e) {
       this.reportError(e)
     }

@@ -1,4 +1,5 @@
 import sqlite3InitModule from '@sqlite.org/sqlite-wasm'
+import { CairnError } from '../errors.ts'
 import { revertChangeset, SqlReal, type RevertValue } from './changeset-revert.ts'
 import { insertChunk, insertRunLength } from './insert-runs.ts'
 import { RecordedWrites } from './recorded-writes.ts'
@@ -38,9 +39,16 @@ export interface SqliteOpenOptions {
 
 let modulePromise: Promise<Sqlite3> | undefined
 
-/** Loads the sqlite-wasm module once per JS realm. */
+/** Loads the sqlite-wasm module once per JS realm; a load that failed is tried again by the next call. */
 export function loadSqlite(): Promise<Sqlite3> {
-  modulePromise ??= sqlite3InitModule()
+  modulePromise ??= sqlite3InitModule().catch((e: unknown) => {
+    modulePromise = undefined
+    throw new CairnError(
+      'SqliteLoadFailed',
+      `Loading sqlite-wasm failed: ${(e as Error)?.message ?? e}. Check that its .wasm file is served (bundler asset settings) and that memory is available; the next store tries again.`,
+      { cause: e },
+    )
+  })
   return modulePromise
 }
 
@@ -430,6 +438,8 @@ export class SqliteDb {
   private recordingTables: Set<string> | undefined
   private tableHooks = false
   private readonly tableNames = new Map<number, string>()
+  /** Slots of the wasm function table this database took (its hooks); freed by close(). */
+  private readonly installed: number[] = []
   private installTableHooks(): void {
     if (this.tableHooks) return
     this.tableHooks = true
@@ -449,6 +459,7 @@ export class SqliteDb {
         : wasm.installFunction('v(pippj)', (_arg: number, _op: number, _db: number, zTable: number) => onTable(zTable))
     ) as number
     this.w.sqlite3_update_hook(this.dbPointer, onUpdate, 0)
+    this.installed.push(onUpdate)
     // `DELETE FROM t` without WHERE empties a table in one go and calls no update hook. An
     // authorizer answering IGNORE to a delete turns that optimization off (documented for
     // sqlite3_set_authorizer); only statements compiled while recording need it, and DDL
@@ -457,6 +468,7 @@ export class SqliteDb {
       action === SQLITE_DELETE_ACTION && this.recordingTables !== undefined ? SQLITE_IGNORE : 0,
     ) as number
     this.w.sqlite3_set_authorizer(this.dbPointer, authorize, 0)
+    this.installed.push(authorize)
   }
 
   /**
@@ -529,6 +541,13 @@ export class SqliteDb {
     if (this.out) this.w.sqlite3_free(this.out)
     if (this.mainName) this.w.sqlite3_free(this.mainName)
     this.scratch = this.out = this.mainName = 0
+    if (this.installed.length > 0) {
+      // the hooks point into the function table: unset them before their slots are reused
+      this.w.sqlite3_update_hook(this.dbPointer, 0, 0)
+      this.w.sqlite3_set_authorizer(this.dbPointer, 0, 0)
+      for (const p of this.installed) this.sqlite3.wasm.uninstallFunction(p)
+      this.installed.length = 0
+    }
     this.db.close()
   }
 

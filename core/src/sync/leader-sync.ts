@@ -253,7 +253,7 @@ export class LeaderSync {
   private onMismatch(error: SyncError): void {
     const policy = this.options.onBackendIdMismatch ?? 'shutdown'
     this.leader.setConnection({ connected: false, error: { code: error.code, message: error.message } })
-    void this.connection.close()
+    this.connection.close().catch((e: unknown) => this.hooks.reportError(e))
     if (policy === 'ignore') {
       this.hooks.reportError(
         new SyncError(
@@ -270,6 +270,8 @@ export class LeaderSync {
     void (async () => {
       try {
         if (policy === 'reset') await this.hooks.reset()
+      } catch (e) {
+        this.hooks.reportError(e)
       } finally {
         this.leader.shutdownSessions(reason)
       }
