@@ -43,7 +43,7 @@ function parseOptions(argv: readonly string[]): Options {
     const v = valueOf(name)
     if (v === undefined || v === '') return all
     // s1..s3 are the sync workloads (src/sync/main.ts runs them after this), n1..n4 and the
-    // systems cairn-node, bsql, livestore-file those of part 3 (src/node/main.ts)
+    // systems cairn-node, bsql, livestore-file those of part 4 (src/node/main.ts)
     const picked = v
       .split(',')
       .map((s) => s.trim())
