@@ -22,7 +22,6 @@ export default defineConfig({
             'core/test/**/*.test.ts',
             'examples/*.test.ts',
             'examples/todomvc/*.test.ts',
-            'adapters-ui/test/size.test.ts',
             'test/**/*.test.ts',
           ],
           typecheck: {

@@ -11,6 +11,7 @@ import {
   UnknownEventError,
   type BootProgress,
   type EventRecord,
+  type LoggedEvent,
 } from '@cairn/core'
 import { newEventId, newEventIds } from '../src/events/record.ts'
 import { describe, expect, it, vi } from 'vitest'
@@ -84,6 +85,94 @@ describe('Leader.append', () => {
     expect(leader.eventCount).toBe(3)
     const db = leader as unknown as { db: SqliteDb }
     expect(db.db.select('SELECT id FROM todos ORDER BY id')).toEqual([{ id: 'a' }, { id: 'b' }])
+  })
+})
+
+/** A synced event as the server orders it (foreign unless `clientId` is ours). */
+function ordered(seq: number, eventId: string, id: string, clientId = 'other'): LoggedEvent {
+  return {
+    seqNum: { global: seq, client: 0, rebaseGeneration: 0 },
+    name: 'v1.TodoCreated',
+    json: JSON.stringify({ id, text: '' }),
+    eventId,
+    clientId,
+    sessionId: 's2',
+    clientOnly: false,
+    producerSeq: seq,
+  }
+}
+
+/** A leader syncing with a server (not the authority) holding `ids.length` pending todos. */
+async function syncingLeader(ids: readonly string[]): Promise<{ leader: Leader; db: SqliteDb }> {
+  const db = await SqliteDb.open()
+  const leader = Leader.open(db, schema, { clientId: 'c1' })
+  leader.setAuthority(false)
+  leader.append(ids.map((id, k) => ({ ...record(k + 1, 'v1.TodoCreated', { id, text: '' }), eventId: `mine-${id}` })))
+  return { leader, db }
+}
+
+const logLines = (leader: Leader) => leader.logEntries().map((e) => `${formatSeqNum(e.seqNum)} ${e.eventId} ${e.status}`)
+
+describe('Leader.receiveUpstream', () => {
+  it('confirms our oldest pending event at the head of a page and moves the rest past the foreign events after it', async () => {
+    // a lost push ack: the server ordered a1, then others' events; a2 and a3 were committed meanwhile
+    const { leader, db } = await syncingLeader(['a1', 'a2', 'a3'])
+    const [a1] = leader.pending
+    const page = [{ ...a1!, seqNum: { global: 1, client: 0, rebaseGeneration: 0 } }, ordered(2, 'b1', 'b1'), ordered(3, 'b2', 'b2')]
+    expect(leader.receiveUpstream(page)).toEqual({ ok: true })
+    expect(logLines(leader)).toEqual([
+      'e1 mine-a1 confirmed',
+      'e2 b1 confirmed',
+      'e3 b2 confirmed',
+      'e4r1 mine-a2 pending',
+      'e5r1 mine-a3 pending',
+    ])
+    expect(leader.upstreamHead).toBe(3)
+    expect(leader.pending.map((e) => e.eventId)).toEqual(['mine-a2', 'mine-a3'])
+    expect(db.select('SELECT id FROM todos ORDER BY id')).toEqual([{ id: 'a1' }, { id: 'b1' }, { id: 'b2' }])
+    // the next page continues from there
+    expect(leader.receiveUpstream([ordered(4, 'b3', 'b3')])).toEqual({ ok: true })
+    expect(logLines(leader).slice(3)).toEqual(['e4 b3 confirmed', 'e5r2 mine-a2 pending', 'e6r2 mine-a3 pending'])
+  })
+
+  it('confirms a prefix of ours, then ours again out of place, with more of ours pending after the page', async () => {
+    const { leader } = await syncingLeader(['a1', 'a2', 'a3', 'a4', 'a5'])
+    const mine = leader.pending
+    const at = (k: number, seq: number) => ({ ...mine[k]!, seqNum: { global: seq, client: 0, rebaseGeneration: 0 } })
+    expect(leader.receiveUpstream([at(0, 1), at(1, 2), ordered(3, 'b1', 'b1'), at(2, 4)])).toEqual({ ok: true })
+    expect(logLines(leader)).toEqual([
+      'e1 mine-a1 confirmed',
+      'e2 mine-a2 confirmed',
+      'e3 b1 confirmed',
+      'e4 mine-a3 confirmed',
+      'e5r1 mine-a4 pending',
+      'e6r1 mine-a5 pending',
+    ])
+  })
+
+  it('changes nothing, in memory either, when a write in its transaction throws (as append)', async () => {
+    const { leader, db } = await syncingLeader(['a1', 'a2'])
+    const observed = () => ({
+      pending: leader.pending,
+      upstreamHead: leader.upstreamHead,
+      head: leader.head,
+      status: leader.status,
+      stateToken: leader.snapshot({ inProcess: true }).stateToken,
+      log: logLines(leader),
+    })
+    const before = observed()
+    // a write that fails late in the transaction (a full disk, an I/O error): the sync bookkeeping
+    db.exec(
+      `CREATE TRIGGER full_disk BEFORE UPDATE ON __cairn_meta WHEN NEW.key = 'upstreamHead' BEGIN SELECT RAISE(ABORT, 'disk full'); END`,
+    )
+    expect(() => leader.receiveUpstream([ordered(1, 'b1', 'b1')])).toThrow(/disk full/)
+    expect(observed()).toEqual(before)
+    expect(() => leader.append([{ ...record(3, 'v1.TodoCreated', { id: 'a3', text: '' }), eventId: 'mine-a3' }])).toThrow(/disk full/)
+    expect(observed()).toEqual(before)
+
+    db.exec('DROP TRIGGER full_disk')
+    expect(leader.receiveUpstream([ordered(1, 'b1', 'b1')])).toEqual({ ok: true })
+    expect(logLines(leader)).toEqual(['e1 b1 confirmed', 'e2r1 mine-a1 pending', 'e3r1 mine-a2 pending'])
   })
 })
 

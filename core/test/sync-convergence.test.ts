@@ -37,6 +37,10 @@ const faults: fc.Arbitrary<NetworkFaults> = fc.record({
   disconnectAfterAck: fc.constantFrom(0, 0.05),
 })
 
+// Small pages and pushes: a catch-up page then holds some of a client's events, others' after
+// them, and not the rest of its pending events (the case a lost ack leads to).
+const limits = fc.record({ pullPageSize: fc.constantFrom(1, 2, 3, 5, 400), maxEventsPerPush: fc.constantFrom(1, 2, 3, 100) })
+
 function eventFor(kind: number, id: number, text: string): EventInput {
   const todo = `t${id}`
   switch (kind) {
@@ -64,10 +68,12 @@ describe('sync convergence (property)', () => {
         fc.integer({ min: 0, max: 2 ** 31 - 1 }),
         fc.integer({ min: 2, max: 8 }),
         faults,
+        limits,
         fc.array(action, { minLength: 5, maxLength: 60 }),
-        async (seed, n, networkFaults, actions) => {
-          const server = makeInMemorySyncServer({ seed, faults: networkFaults })
-          const context = () => `(seed ${seed}, ${n} clients, faults ${JSON.stringify(networkFaults)})`
+        async (seed, n, networkFaults, serverLimits, actions) => {
+          const server = makeInMemorySyncServer({ seed, faults: networkFaults, limits: serverLimits })
+          const context = () =>
+            `(seed ${seed}, ${n} clients, faults ${JSON.stringify(networkFaults)}, limits ${JSON.stringify(serverLimits)})`
           const slots: { adapter: Adapter; backend: InMemorySyncBackend; client: Client; synced: number }[] = []
           for (let i = 0; i < n; i++) {
             const adapter = makeInMemoryAdapter()

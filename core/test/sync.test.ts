@@ -444,6 +444,31 @@ describe('rebase', () => {
     await b.shutdown()
   })
 
+  it("converges when a lost ack leaves our oldest event heading a page of others' events, with more of ours pending", async () => {
+    const server = makeInMemorySyncServer({ seed: 15, limits: { pullPageSize: 2 } })
+    const a = await makeClient(server, 'A')
+    const b = await makeClient(server, 'B')
+    await server.settled([a.store, b.store])
+    server.setFaults({ disconnectAfterStored: 1 }) // the server stores a1, the ack never comes
+    a.store.commit(events.todoCreated({ id: 'a1', text: '' }))
+    await until(() => server.head('shared') === 1)
+    a.backend.setOnline(false)
+    server.setFaults({})
+    a.store.commit(events.todoCreated({ id: 'a2', text: '' }))
+    a.store.commit(events.todoCreated({ id: 'a3', text: '' }))
+    b.store.commit(events.todoCreated({ id: 'b1', text: '' }), events.todoCreated({ id: 'b2', text: '' }))
+    await server.settled([b.store])
+    // A pulls from e0: the page [a1, b1], with a2 and a3 pending behind it
+    a.backend.setOnline(true)
+    await server.settled([a.store, b.store])
+    expect(server.events('shared').map((e) => (e.args as { id: string }).id)).toEqual(['a1', 'b1', 'b2', 'a2', 'a3'])
+    expect(await syncedLog(a.store)).toEqual(await syncedLog(b.store))
+    expect(stateOf(a.store)).toBe(stateOf(b.store))
+    expect(a.store.syncStatus.error).toBeNull()
+    await a.store.shutdown()
+    await b.store.shutdown()
+  })
+
   it('re-runs only queries on the tables the rebase touched, once', async () => {
     const server = makeInMemorySyncServer({ seed: 10 })
     const a = await makeClient(server, 'A')
@@ -500,6 +525,39 @@ describe('bad input from the backend', () => {
     expect(stateOf(a.store)).toBe(stateOf(b.store))
     expect(await syncedLog(a.store)).toEqual(await syncedLog(b.store))
     expect(a.errors.some((e) => e instanceof SyncError && /pulling again/.test(e.message))).toBe(true)
+    await a.store.shutdown()
+    await b.store.shutdown()
+  })
+
+  it('backs off, says why in syncStatus and does not hammer the server when no pulled page applies', async () => {
+    const server = makeInMemorySyncServer({ seed: 14 })
+    const real = server.backend()
+    let welcomes = 0
+    // a server that lost an event: every page misses its first one, so no page after it applies
+    const backend: SyncBackend = {
+      name: 'losing events',
+      connect: (params, handlers) =>
+        real.connect(params, {
+          ...handlers,
+          onWelcome: (welcome) => {
+            welcomes++
+            handlers.onWelcome(welcome)
+          },
+          onPage: (page) => handlers.onPage({ ...page, events: page.events.slice(1) }),
+        }),
+    }
+    const b = await makeClient(server, 'B')
+    b.store.commit(events.todoCreated({ id: 'x', text: '' }), events.todoCreated({ id: 'y', text: '' }))
+    await server.settled([b.store])
+    const a = await makeClient(server, 'A', { backend: backend as never })
+    await until(() => a.store.syncStatus.error !== null)
+    expect(a.store.syncStatus.error).toMatchObject({ code: 'Protocol' })
+    expect(a.store.syncStatus.error?.message).toMatch(/has number 2 where 1 was expected/)
+    const from = welcomes
+    for (let i = 0; i < 600; i++) await new Promise((resolve) => setTimeout(resolve, 0))
+    // reconnecting at once would take ~200 connections in 600 ticks; a growing backoff, a handful
+    expect(welcomes - from).toBeLessThan(15)
+    expect(a.store.syncStatus.error).toMatchObject({ code: 'Protocol' })
     await a.store.shutdown()
     await b.store.shutdown()
   })

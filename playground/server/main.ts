@@ -3,11 +3,13 @@
 import { parseArgs } from 'node:util'
 import { startPlayground } from './start.ts'
 
-const USAGE = `Usage: npm start -- [--port 8787] [--host 127.0.0.1] [--data .cairn] [--no-build]
+const USAGE = `Usage: npm start -- [--port 8787] [--host 127.0.0.1] [--data .cairn] [--build | --no-build]
   --port      port to listen on (0 picks a free one)
   --host      interface to listen on (default 127.0.0.1, this machine only)
   --data      folder for the sync server's SQLite file (default .cairn)
-  --no-build  serve the last build of playground/dist instead of building first`
+  --build     build the playground even if playground/dist is newer than its sources
+  --no-build  serve the last build of playground/dist as it is
+  (by default it builds when the sources changed since the last build)`
 
 let values
 try {
@@ -16,6 +18,7 @@ try {
       port: { type: 'string', default: process.env.PORT ?? '8787' },
       host: { type: 'string', default: '127.0.0.1' },
       data: { type: 'string', default: '.cairn' },
+      build: { type: 'boolean', default: false },
       'no-build': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -35,7 +38,7 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
 }
 
 try {
-  const playground = await startPlayground({ port, host: values.host, dataDir: values.data, build: !values['no-build'], log: (m) => console.log(m) })
+  const playground = await startPlayground({ port, host: values.host, dataDir: values.data, build: values.build ? 'always' : values['no-build'] ? 'never' : 'if-changed', log: (m) => console.log(m) })
   const stop = () => {
     playground.close().then(
       () => process.exit(0),

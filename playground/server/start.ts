@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
@@ -14,8 +14,8 @@ export interface PlaygroundOptions {
   readonly host?: string
   /** Folder of the sync server's SQLite file; created if missing. */
   readonly dataDir: string
-  /** Build playground/dist first (default true). */
-  readonly build?: boolean
+  /** Build playground/dist first: always, never, or when its sources changed since the last build (default). */
+  readonly build?: 'always' | 'never' | 'if-changed'
   readonly log?: (message: string) => void
 }
 
@@ -23,6 +23,25 @@ export interface Playground {
   readonly url: string
   readonly sync: SyncServer
   close(): Promise<void>
+}
+
+/** What the build reads: a build newer than all of it is current. */
+const BUILD_INPUTS = ['playground/src', 'playground/index.html', 'core/src', 'sync/src', 'adapters-ui/react/src', 'vite.config.ts', 'package-lock.json']
+
+function newestMtime(path: string): number {
+  const stat = statSync(path)
+  if (!stat.isDirectory()) return stat.mtimeMs
+  let newest = stat.mtimeMs
+  for (const entry of readdirSync(path)) newest = Math.max(newest, newestMtime(join(path, entry)))
+  return newest
+}
+
+/** True when playground/dist was built after the last change to anything the build reads. */
+export function buildIsCurrent(): boolean {
+  const index = join(DIST, 'index.html')
+  if (!existsSync(index)) return false
+  const built = statSync(index).mtimeMs
+  return BUILD_INPUTS.every((input) => !existsSync(join(REPO, input)) || newestMtime(join(REPO, input)) < built)
 }
 
 /** Builds the playground with the repo's vite.config.ts. */
@@ -82,10 +101,13 @@ export async function startPlayground(options: PlaygroundOptions): Promise<Playg
     throw e
   }
   try {
-    if (options.build ?? true) {
+    const build = options.build ?? 'if-changed'
+    if (build === 'always' || (build === 'if-changed' && !buildIsCurrent())) {
       const started = performance.now()
       await buildPlayground()
       log(`built the playground in ${Math.round(performance.now() - started)} ms`)
+    } else if (build === 'if-changed') {
+      log('the playground build is current (npm start -- --build rebuilds it anyway)')
     }
   } catch (e) {
     await close()

@@ -24,8 +24,8 @@ import { sleep, waitFor } from './helpers.ts'
  * Core's convergence property (core/test/sync-convergence.test.ts) over real sockets: 2-4 clients
  * on WebSocket or long-poll, each behind its own fault-injecting TCP proxy (drops, delays, pushes
  * cut in half or cut after the server got them), committing, going offline and restarting, against
- * a real server with SQLite storage on loopback. After healing, every client must hold the
- * server's log and the state of a fresh replay. `SOCKET_RUNS=50` runs more; `SYNC_SEED`/`SYNC_PATH` replay.
+ * a real server with SQLite storage on loopback, with default limits or small pages and pushes.
+ * After healing, every client must hold the server's log and the state of a fresh replay. `SOCKET_RUNS=50` runs more; `SYNC_SEED`/`SYNC_PATH` replay.
  */
 const runs = Number(process.env.SOCKET_RUNS ?? 5)
 const replay = process.env.SYNC_SEED === undefined ? {} : { seed: Number(process.env.SYNC_SEED), path: process.env.SYNC_PATH }
@@ -73,20 +73,19 @@ const stateOf = (store: Store) =>
 const headOf = (store: Store) => Number(/^e(\d+)/.exec(store.syncStatus.localHead)?.[1] ?? -1)
 
 const dir = mkdtempSync(join(tmpdir(), 'cairn-conv-'))
-let server: SyncServer
+// Two servers on one storage: default limits, and small pages and pushes, where a catch-up page
+// after a lost ack holds a client's oldest pending event, others' events, and not the rest of its own.
+const servers = {} as Record<'default' | 'small', SyncServer>
 let storage: SyncStorage
 beforeAll(async () => {
   storage = sqliteStorage(join(dir, 'sync.db'))
-  server = await createSyncServer({
-    port: 0,
-    storage,
-    schema,
-    authorize: () => ({ principal: 'tester' }),
-    limits: { pushesPerSecond: 10_000 },
-  })
+  const options = { port: 0, storage, schema, authorize: () => ({ principal: 'tester' }) }
+  servers.default = await createSyncServer({ ...options, limits: { pushesPerSecond: 10_000 } })
+  servers.small = await createSyncServer({ ...options, limits: { pushesPerSecond: 10_000, pullPageSize: 2, maxEventsPerPush: 2 } })
 })
 afterAll(async () => {
-  await server.close()
+  await servers.default.close()
+  await servers.small.close()
   rmSync(dir, { recursive: true, force: true })
 })
 
@@ -101,11 +100,13 @@ describe('sync convergence over real sockets (property, fault proxy)', () => {
         fc.integer({ min: 0, max: 2 ** 31 - 1 }),
         fc.array(fc.constantFrom('ws' as const, 'http' as const), { minLength: 2, maxLength: 4 }),
         faults,
+        fc.constantFrom('default' as const, 'small' as const),
         fc.array(action, { minLength: 5, maxLength: 40 }),
-        async (seed, transports, networkFaults, actions) => {
+        async (seed, transports, networkFaults, limits, actions) => {
+          const server = servers[limits]
           const storeId = `conv-${++runCounter}`
           const random = mulberry32(seed)
-          const context = () => `(seed ${seed}, transports ${transports}, faults ${JSON.stringify(networkFaults)})`
+          const context = () => `(seed ${seed}, transports ${transports}, faults ${JSON.stringify(networkFaults)}, ${limits} limits)`
           const backendFor = (transport: 'ws' | 'http', port: number): SyncBackend => {
             const backoff = { baseMs: 10, capMs: 100 }
             return transport === 'ws'

@@ -214,58 +214,46 @@ export class Leader {
     const assigned: SeqNum[] = []
     const failures: { eventId: string; error: MaterializerError }[] = []
     const confirmedNow: EventRecord[] = []
-    const before = {
-      sync: this.sync,
-      clientCounter: this.clientCounter,
-      producerSeq: this.producerSeq,
-      stateToken: this.stateToken,
-      changesetsApplied: this.changesetsApplied,
-    }
-    try {
-      this.db.transaction(() => {
-        // number the synced events in one step (a client-only event between them does not count)
-        const drafts = events.filter((e) => !e.clientOnly).map((e) => loggedEvent(e, e.seqNum, this.currentClientId, ++this.producerSeq))
-        const { state, numbered } = addLocal(this.sync, drafts, withSeqNum)
-        this.sync = state
-        let next = 0
-        let upstream = this.sync.upstreamHead
-        // materialized together after the loop, in log order: one savepoint for the batch
-        const toApply: EventRecord[] = []
-        const logConfirmed: LoggedEvent[] = []
-        const logPending: LoggedEvent[] = []
-        for (const event of events) {
-          if (event.clientOnly) {
-            const logged = loggedEvent(event, { global: upstream, client: ++this.clientCounter, rebaseGeneration: 0 }, event.clientId, 0)
-            logConfirmed.push(logged)
-            toApply.push(logged)
-            assigned.push(logged.seqNum)
-            continue
-          }
-          const logged = numbered[next++]!
-          if (this.authority) {
-            upstream = logged.seqNum.global
-            this.clientCounter = 0
-            logConfirmed.push(logged)
-            toApply.push(logged)
-            confirmedNow.push(logged)
-          } else logPending.push(logged)
+    this.transact(() => {
+      // number the synced events in one step (a client-only event between them does not count)
+      const drafts = events.filter((e) => !e.clientOnly).map((e) => loggedEvent(e, e.seqNum, this.currentClientId, ++this.producerSeq))
+      const { state, numbered } = addLocal(this.sync, drafts, withSeqNum)
+      this.sync = state
+      let next = 0
+      let upstream = this.sync.upstreamHead
+      // materialized together after the loop, in log order: one savepoint for the batch
+      const toApply: EventRecord[] = []
+      const logConfirmed: LoggedEvent[] = []
+      const logPending: LoggedEvent[] = []
+      for (const event of events) {
+        if (event.clientOnly) {
+          const logged = loggedEvent(event, { global: upstream, client: ++this.clientCounter, rebaseGeneration: 0 }, event.clientId, 0)
+          logConfirmed.push(logged)
+          toApply.push(logged)
           assigned.push(logged.seqNum)
+          continue
         }
-        logEvents(this.db, logConfirmed, 'confirmed')
-        logEvents(this.db, logPending, 'pending')
-        if (this.authority) this.applyLocal(events, toApply, commits, failures)
-        else {
-          this.applyBatch(toApply, failures)
-          // the session's state holds the pending events, ours does not
-          if (events.length > 0) this.stateToken = newEventId()
-        }
-        if (this.authority) this.sync = confirmPrefix(this.sync, this.sync.pending.length)
-        this.saveSyncMeta()
-      })
-    } catch (e) {
-      Object.assign(this, before)
-      throw e
-    }
+        const logged = numbered[next++]!
+        if (this.authority) {
+          upstream = logged.seqNum.global
+          this.clientCounter = 0
+          logConfirmed.push(logged)
+          toApply.push(logged)
+          confirmedNow.push(logged)
+        } else logPending.push(logged)
+        assigned.push(logged.seqNum)
+      }
+      logEvents(this.db, logConfirmed, 'confirmed')
+      logEvents(this.db, logPending, 'pending')
+      if (this.authority) this.applyLocal(events, toApply, commits, failures)
+      else {
+        this.applyBatch(toApply, failures)
+        // the session's state holds the pending events, ours does not
+        if (events.length > 0) this.stateToken = newEventId()
+      }
+      if (this.authority) this.sync = confirmPrefix(this.sync, this.sync.pending.length)
+      this.saveSyncMeta()
+    })
     if (confirmedNow.length > 0) this.emit({ type: 'upstream', events: confirmedNow.map(toRecord), status: this.status })
     else this.emitStatus()
     return { assigned, failures }
@@ -289,11 +277,17 @@ export class Leader {
     }
     const fresh = [...result.confirmed, ...result.apply]
     const failures: { eventId: string; error: MaterializerError }[] = []
-    const rolledBack = new Set(result.rollback.map((e) => e.eventId))
-    this.db.transaction(() => {
-      // Renumbering moves every pending row by the same distance unless some of ours arrived in
-      // the batch: then one UPDATE pair (through negative numbers, so the primary key never
-      // collides mid-way) instead of rewriting the rows one by one.
+    this.transact(() => {
+      // Ours confirmed where they stand first: the renumbering below moves the pending rows,
+      // and these must not move onto the numbers of the incoming events.
+      for (const e of result.confirmed) {
+        // the number is final now: e4, not e4r1
+        this.db.run(`UPDATE __cairn_eventlog SET status = 'confirmed', rebase_generation = 0 WHERE event_id = ?`, [e.eventId])
+      }
+      // The rolled-back rows (now the only pending ones) move by the same distance unless some
+      // of them arrived in the batch: then one UPDATE pair (through negative numbers, so the
+      // primary key never collides mid-way) instead of rewriting the rows one by one. Those
+      // that arrived come back below at their final place.
       const shift = result.replay.length === result.rollback.length && result.replay.length > 0
       if (shift) {
         const by = result.replay[0]!.seqNum.global - result.rollback[0]!.seqNum.global
@@ -302,14 +296,6 @@ export class Leader {
           result.state.rebaseGeneration,
         ])
       } else for (const e of result.rollback) this.db.run('DELETE FROM __cairn_eventlog WHERE event_id = ?', [e.eventId])
-      for (const e of result.confirmed) {
-        // the number is final now: e4, not e4r1
-        this.db.run(`UPDATE __cairn_eventlog SET status = 'confirmed', rebase_generation = 0 WHERE event_id = ?`, [e.eventId])
-      }
-      for (const e of result.apply) {
-        // an event of ours that the rollback above removed comes back at its final place
-        if (rolledBack.has(e.eventId)) this.db.run('DELETE FROM __cairn_eventlog WHERE event_id = ?', [e.eventId])
-      }
       logEvents(this.db, result.apply, 'confirmed')
       this.applyBatch(fresh, failures)
       this.stateToken = newEventId()
@@ -354,7 +340,7 @@ export class Leader {
    * producerSeq from 1 under it, so they can be pushed again. Confirmed events keep their id.
    */
   changeClientId(newId: string): void {
-    this.db.transaction(() => {
+    this.transact(() => {
       let seq = 0
       const pending = this.sync.pending.map((e) => ({ ...e, clientId: newId, producerSeq: ++seq }))
       for (const e of pending) {
@@ -523,6 +509,27 @@ export class Leader {
     } catch (e) {
       if (!(e instanceof MaterializerError)) throw e
       failures.push({ eventId: event.eventId, error: e })
+    }
+  }
+
+  /**
+   * Runs `fn` in one transaction that may change the in-memory state with the database: when it
+   * throws (a failed write, a full disk), both go back to what they were.
+   */
+  private transact(fn: () => void): void {
+    const before = {
+      sync: this.sync,
+      clientCounter: this.clientCounter,
+      producerSeq: this.producerSeq,
+      currentClientId: this.currentClientId,
+      stateToken: this.stateToken,
+      changesetsApplied: this.changesetsApplied,
+    }
+    try {
+      this.db.transaction(fn)
+    } catch (e) {
+      Object.assign(this, before)
+      throw e
     }
   }
 

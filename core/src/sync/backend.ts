@@ -99,8 +99,14 @@ export interface SyncConnection {
    */
   push(events: readonly WireEvent[]): Promise<PushAck>
   readonly connected: boolean
-  /** Drops the current connection (if any) and connects again: a fresh hello and pull from `cursor()`. */
-  reconnect(): void
+  /**
+   * Drops the current connection (if any) and connects again: a fresh hello and pull from `cursor()`.
+   * `afterFailures` (1, 2, 3…): how many times in a row the client could not use what the server
+   * sent (a pull page it cannot apply); the reconnect then waits the jittered backoff of as many
+   * failed connections instead of connecting at once, so a client stuck on a page never hammers
+   * the server.
+   */
+  reconnect(options?: { readonly afterFailures?: number }): void
   /** Stops for good. */
   close(): Promise<void>
 }

@@ -47,6 +47,10 @@ export class LeaderSync {
   private stalled: SyncError | undefined
   private retryTimer: ReturnType<typeof setTimeout> | undefined
   private closed = false
+  /** Pull pages in a row that could not be applied: each reconnect after one waits longer. */
+  private pageFailures = 0
+  /** Why the last pull page could not be applied; in the status until a page applies. */
+  private pageError: SyncError | undefined
 
   constructor(
     private readonly leader: Leader,
@@ -99,7 +103,8 @@ export class LeaderSync {
             this.limits = welcome.limits
             this.inflight = false
             this.stalled = undefined
-            leader.setConnection({ connected: true, serverHead: welcome.head, error: null })
+            const error = this.pageError === undefined ? null : { code: this.pageError.code, message: this.pageError.message }
+            leader.setConnection({ connected: true, serverHead: welcome.head, error })
             this.pushNext()
           }),
         onPage: (page) =>
@@ -162,7 +167,12 @@ export class LeaderSync {
       const contiguous = ack.assigned.every((seq, i) => seq === ack.assigned[0]! + i)
       if (contiguous) {
         this.leader.setConnection({ serverHead: ack.assigned[ack.assigned.length - 1]! }, true)
-        this.leader.receiveUpstream(batch.map((e, i) => ({ ...e, seqNum: { global: ack.assigned[i]!, client: 0, rebaseGeneration: 0 } })))
+        try {
+          this.leader.receiveUpstream(batch.map((e, i) => ({ ...e, seqNum: { global: ack.assigned[i]!, client: 0, rebaseGeneration: 0 } })))
+        } catch (e) {
+          // nothing changed; the pull brings the same events again
+          this.hooks.reportError(e)
+        }
       }
     }
     this.pushNext()
@@ -225,20 +235,34 @@ export class LeaderSync {
 
   private receive(events: readonly ServerEvent[]): void {
     let reason: string | undefined
+    let cause: unknown
     try {
       const result = this.leader.receiveUpstream(events.map(fromWire))
       if (!result.ok) reason = result.reason
     } catch (e) {
-      if (!(e instanceof SyncError)) throw e
-      reason = e.message
+      // whatever the cause (a malformed event, a write the leader's database refused), the page
+      // changed nothing
+      reason = (e as Error)?.message ?? String(e)
+      cause = e
     }
     if (reason !== undefined) {
-      // nothing of the page was applied: pull again from what we hold
-      this.hooks.reportError(
-        new SyncError('Protocol', `Ignored a pull page from the sync server: ${reason}; pulling again from e${this.leader.upstreamHead}.`),
+      this.pageFailures++
+      const error = new SyncError(
+        'Protocol',
+        `Could not apply a pull page from the sync server: ${reason}. Nothing of it was applied; pulling again from e${this.leader.upstreamHead} after a backoff (${this.pageFailures} such pages in a row).`,
+        {},
+        { cause },
       )
-      this.connection.reconnect()
+      this.pageError = error
+      this.leader.setConnection({ error: { code: error.code, message: error.message } })
+      this.hooks.reportError(error)
+      this.connection.reconnect({ afterFailures: this.pageFailures })
       return
+    }
+    if (events.length > 0) this.pageFailures = 0
+    if (this.pageError !== undefined) {
+      this.pageError = undefined
+      if (this.stalled === undefined) this.leader.setConnection({ error: null })
     }
     this.pushNext()
   }

@@ -197,6 +197,11 @@ export class InMemorySyncServer {
     }
   }
 
+  /** @internal A whole number in [0, max), from the seeded generator. */
+  jitter(max: number): number {
+    return Math.floor(this.random() * max)
+  }
+
   /** @internal */
   chance(p: number | undefined): boolean {
     return p !== undefined && p > 0 && this.random() < p
@@ -372,9 +377,12 @@ class MemoryConnection implements SyncConnection {
     })
   }
 
-  reconnect(): void {
+  reconnect(options: { readonly afterFailures?: number } = {}): void {
     if (this.state === 'closed') return
-    this.cut(new SyncError('Disconnected', 'Reconnect requested by the client.'), 1)
+    const failures = options.afterFailures ?? 0
+    // after failures, a full-jitter backoff in ticks: up to 4, 8, 16… (at most 256) ticks
+    const ticks = failures > 0 ? 1 + this.server.jitter(Math.min(256, 4 * 2 ** (failures - 1))) : 1
+    this.cut(new SyncError('Disconnected', 'Reconnect requested by the client.'), ticks)
   }
 
   /** Cuts the connection (if still `generation`) and reconnects after a short backoff. */

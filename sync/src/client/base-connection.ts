@@ -137,14 +137,17 @@ export abstract class BaseConnection implements SyncConnection {
     })
   }
 
-  reconnect(): void {
+  reconnect(options: { readonly afterFailures?: number } = {}): void {
     if (this.state === 'closed') return
     const wasUp = this.state === 'open' || this.state === 'connecting'
     const error = new SyncError('Disconnected', 'Reconnect requested by the client.')
     this.cut(error)
     if (wasUp) this.handlers.onDisconnect(error)
     this.attempts = 0
-    this.open()
+    const failures = options.afterFailures ?? 0
+    // the client could not use what this server sent: wait as after as many failed connections
+    if (failures > 0) this.retryTimer = setTimeout(() => this.open(), backoffDelay(failures - 1, this.backoff))
+    else this.open()
   }
 
   async close(): Promise<void> {

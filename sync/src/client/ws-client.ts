@@ -250,9 +250,9 @@ class WsConnection extends BaseConnection {
     return this.fallback?.push(events) ?? super.push(events)
   }
 
-  override reconnect(): void {
-    if (this.fallback !== undefined) return this.fallback.reconnect()
-    super.reconnect()
+  override reconnect(options?: { readonly afterFailures?: number }): void {
+    if (this.fallback !== undefined) return this.fallback.reconnect(options)
+    super.reconnect(options)
   }
 
   override async close(): Promise<void> {
