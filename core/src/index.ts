@@ -51,10 +51,13 @@ export {
   type SubscribeOptions,
 } from './session/store.ts'
 export { makeInMemoryAdapter, type Adapter, type LeaderPort, type OpenLeaderOptions } from './leader/adapter.ts'
+export { hostLeader, type LeaderHostOptions } from './leader/host.ts'
 export {
   Leader,
   type CommitHint,
   type BootProgress,
+  type BootStage,
+  type BootStatus,
   type SessionBoot,
   type AppendResult,
   type LeaderMessage,
@@ -85,7 +88,7 @@ export {
 export { planAppend, pageEnd, type ProducerLookup, type PlannedEvent } from './sync/plan-append.ts'
 export type { EventRecord } from './events/record.ts'
 export { formatSeqNum, compareSeqNum, type SeqNum } from './events/seq-num.ts'
-export { SqliteDb, SqliteError, RecordedWrites, loadSqlite, type Row } from './sqlite/db.ts'
+export { SqliteDb, SqliteError, RecordedWrites, loadSqlite, type Row, type SqliteOpenOptions } from './sqlite/db.ts'
 export {
   CairnError,
   InvalidEventArgsError,

@@ -7,7 +7,7 @@ import {
   SqliteDb,
   SqliteError,
   type AppendResult,
-  type BootProgress,
+  type BootStatus,
   type CommitHint,
   type EventRecord,
   type LeaderMessage,
@@ -30,7 +30,7 @@ export interface HostOptions {
   readonly clientId: string
   readonly warn: (text: string) => void
   readonly reportError: (error: unknown) => void
-  readonly onProgress: (progress: BootProgress) => void
+  readonly onBootStatus: (status: BootStatus) => void
 }
 
 /** A session's boot as it crosses to the page: the snapshot as bytes, plain records. */
@@ -74,13 +74,20 @@ export class LeaderHost {
     try {
       leader = Leader.open(db, options.schema, {
         clientId: options.clientId,
-        onProgress: options.onProgress,
+        onBootStatus: options.onBootStatus,
         warn: options.warn,
         reportError: options.reportError,
       })
     } catch (e) {
       db.close()
       if (file !== undefined) releasePool(file.pool)
+      if (e instanceof CairnError && e.code === 'StorageFormatTooNew') {
+        throw new CairnError(
+          'IncompatibleStorage',
+          `The OPFS file of store "${options.storeId}" (${file?.filename}) cannot be read by this version: ${e.message} Update the app, or call resetPersistence({ storeId: '${options.storeId}' }) to start over (local data not synced to a server is lost).`,
+          { cause: e },
+        )
+      }
       throw e
     }
     const host = new LeaderHost(options, db, leader, file?.pool, file?.filename, undefined)
