@@ -166,7 +166,8 @@ function ioError(path: string, operation: string, error: NodeJS.ErrnoException, 
 
 /** A SQLite or file-system failure as a CairnError naming the file and what to do. */
 function describeError(e: unknown, file: string, vfs: NodeVfs): unknown {
-  if (e instanceof CairnError) return e
+  // SqliteError is a CairnError too: only Cairn's own other errors pass through as they are
+  if (e instanceof CairnError && !(e instanceof SqliteError)) return e
   const failure = vfs.takeFailure(file)
   if (failure !== undefined) {
     return ioError(failure.path, failure.operation, failure.error, 'Nothing of the failed write was confirmed.')
