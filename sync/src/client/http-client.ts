@@ -1,6 +1,6 @@
 import { SyncError, type SyncBackend, type SyncConnectParams, type SyncHandlers, type WireEvent } from '@cairn/core'
 import { decodeServerValue, parseJson, toSyncError, type ServerMessage } from '../protocol.ts'
-import { BaseConnection, type BackoffOptions, type GetAuthToken } from './base-connection.ts'
+import { BaseConnection, fetchAuthToken, type BackoffOptions, type GetAuthToken } from './base-connection.ts'
 
 export interface HttpSyncOptions {
   /** The server's base URL, e.g. `https://sync.example.com` (`server.url`). */
@@ -48,7 +48,7 @@ export class HttpConnection extends BaseConnection {
   }
 
   protected async connectOnce(generation: number): Promise<void> {
-    const token = await this.options.getAuthToken()
+    const token = await fetchAuthToken(this.options.getAuthToken)
     if (generation !== this.generation) return
     const abort = new AbortController()
     this.abort = abort
