@@ -112,9 +112,10 @@ describe('npm start', () => {
     const blocker = createServer()
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()))
     const port = (blocker.address() as { port: number }).port
+    const data = mkdtempSync(join(tmpdir(), 'cairn-playground-port-'))
     try {
       const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((r) => {
-        const child = execFile(process.execPath, ['--conditions=@cairn/source', '--import', 'tsx', 'playground/server/main.ts', '--port', String(port), '--data', join(tmpdir(), 'cairn-playground-port')], { cwd: REPO }, (error, _out, err) =>
+        const child = execFile(process.execPath, ['--conditions=@cairn/source', '--import', 'tsx', 'playground/server/main.ts', '--port', String(port), '--data', data], { cwd: REPO }, (error, _out, err) =>
           r({ code: error === null ? 0 : (child.exitCode ?? 1), stderr: err }),
         )
       })
@@ -123,6 +124,7 @@ describe('npm start', () => {
       expect(stderr).toContain(`npm start -- --port ${port + 1}`)
     } finally {
       blocker.close()
+      rmSync(data, { recursive: true, force: true })
     }
   })
 })

@@ -1,9 +1,11 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { createSyncServer } from './server/create-server.ts'
 import { sqliteStorage } from './storage/sqlite.ts'
 
 const USAGE = `Usage: cairn-sync --data-dir <dir> [--port 8787] [--host 127.0.0.1] [--base-path /sync] [--allow-anyone]
+                  [--allowed-origin <origin>]... [--trust-proxy <address>]...
 
 Starts a Cairn sync server (WebSocket and HTTP long-poll on one port) storing every store in
 <dir>/sync.db (SQLite, WAL).
@@ -16,9 +18,26 @@ Options:
   --port <n>            port to listen on; 0 picks a free one (default 8787)
   --host <addr>         address to listen on (default 127.0.0.1)
   --base-path <path>    prefix of the routes and the WebSocket endpoint (default none)
-  --allow-anyone        accept every client without a token (development only)
+  --allow-anyone        accept every client without a token (development only); web pages
+                        only from localhost unless --allowed-origin says otherwise
+  --allowed-origin <o>  a web page origin that may use the server, e.g. https://app.example.com
+                        (repeatable; '*' for any)
+  --trust-proxy <addr>  a reverse proxy whose X-Forwarded-For is believed ('loopback' for
+                        127.0.0.1 and ::1; repeatable)
   --help                this text
 `
+
+/** Pages served from this machine: http(s)://localhost, 127.0.0.1 or [::1], any port. */
+export const LOCAL_ORIGIN = /^https?:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$/
+
+/**
+ * Compares tokens in time independent of where they differ (and of their lengths: both are
+ * hashed first), so the shared secret cannot be guessed byte by byte from response times.
+ */
+export function tokensEqual(given: string, secret: string): boolean {
+  const digest = (s: string) => createHash('sha256').update(s).digest()
+  return timingSafeEqual(digest(given), digest(secret))
+}
 
 /**
  * The \`cairn-sync\` command. Resolves with the exit code once the server stopped (SIGINT/SIGTERM).
@@ -37,6 +56,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
         host: { type: 'string', default: '127.0.0.1' },
         'base-path': { type: 'string', default: '' },
         'allow-anyone': { type: 'boolean', default: false },
+        'allowed-origin': { type: 'string', multiple: true },
+        'trust-proxy': { type: 'string', multiple: true },
         help: { type: 'boolean', default: false },
       },
     }))
@@ -62,14 +83,24 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     return 2
   }
   const path = join(resolve(dataDir), 'sync.db')
+  const origins = values['allowed-origin']
   const server = await createSyncServer({
     port,
     host: values.host,
     basePath: values['base-path'],
     storage: sqliteStorage(path),
+    // without a token any web page the user opens could write: only local pages, unless told otherwise
+    ...(origins !== undefined
+      ? { allowedOrigins: origins.includes('*') ? '*' : origins }
+      : values['allow-anyone']
+        ? { allowedOrigins: [LOCAL_ORIGIN] }
+        : {}),
+    ...(values['trust-proxy'] === undefined ? {} : { trustProxy: values['trust-proxy'] }),
     authorize: ({ token }) => {
       if (values['allow-anyone']) return { principal: 'anyone' }
-      return token === secret ? { principal: 'token' } : { refuse: 'Unauthorized', message: 'Wrong or missing token (CAIRN_SYNC_TOKEN).' }
+      return token !== undefined && tokensEqual(token, secret!)
+        ? { principal: 'token' }
+        : { refuse: 'Unauthorized', message: 'Wrong or missing token (CAIRN_SYNC_TOKEN).' }
     },
   })
   process.stdout.write(`cairn-sync listening on ${server.wsUrl} (WebSocket) and ${server.url} (HTTP long-poll), data in ${path}\n`)

@@ -130,6 +130,45 @@ const SYNC_ERROR_CODES: ReadonlySet<string> = new Set<SyncErrorCode>([
 const MAX_ID_LENGTH = 256
 const MAX_NAME_LENGTH = 256
 
+/** The longest store id, in characters (UTF-16 code units, as JavaScript counts them). */
+export const MAX_STORE_ID_LENGTH = 256
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
+/**
+ * Why `storeId` cannot be used with a sync server, or undefined when it can. One rule for both
+ * transports (the HTTP one puts the id in a URL path): 1..256 characters, no control characters,
+ * no unpaired surrogate (it has no UTF-8 form), and not `.` or `..` (URLs resolve those away).
+ *
+ * @example
+ * checkStoreId('todos/alice') // undefined: fine
+ * checkStoreId('..') // 'a store id cannot be "." or ".." …'
+ */
+export function checkStoreId(storeId: unknown): string | undefined {
+  if (typeof storeId !== 'string' || storeId.length === 0 || storeId.length > MAX_STORE_ID_LENGTH)
+    return `a store id is a string of 1..${MAX_STORE_ID_LENGTH} characters`
+  if (storeId === '.' || storeId === '..') return 'a store id cannot be "." or ".." (URLs resolve those path segments away)'
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(storeId)) return 'a store id cannot contain control characters'
+  if (LONE_SURROGATE.test(storeId)) return 'a store id cannot contain an unpaired surrogate (it has no UTF-8 form)'
+  return undefined
+}
+
+/** The UTF-8 size of `text` in bytes, without encoding it (limits are in bytes, `length` counts UTF-16 units). */
+export function utf8Length(text: string): number {
+  let bytes = text.length
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c < 0x80) continue
+    if (c < 0x800) bytes += 1
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 2 // a pair: 4 bytes for 2 units
+      i++
+    } else bytes += 2
+  }
+  return bytes
+}
+
 class Refusal {
   constructor(readonly error: DecodeError) {}
 }
@@ -260,10 +299,12 @@ export function decodeClientMessage(text: string, limits: Pick<SyncLimits, 'maxE
         const token = o.token
         if (token !== undefined && (typeof token !== 'string' || token.length > 8192))
           refuse('"token" must be a string of at most 8192 characters')
+        const storeIdProblem = checkStoreId(o.storeId)
+        if (storeIdProblem !== undefined) refuse(`"storeId": ${storeIdProblem}`)
         return {
           v: 1,
           type: 'hello',
-          storeId: str(o, 'storeId'),
+          storeId: o.storeId as string,
           clientId: str(o, 'clientId'),
           sessionId: str(o, 'sessionId'),
           backendId: (backendId as string | null | undefined) ?? null,

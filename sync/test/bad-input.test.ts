@@ -104,16 +104,19 @@ describe('WebSocket: after welcome', () => {
       [[event('c1', 1, { args: JSON.parse('['.repeat(200) + ']'.repeat(200)) })], 0],
       [[event('c1', 1, { producerSeq: 2 ** 60 })], 0],
     ]
+    // every refused push counts toward maxProtocolErrors (5 here): a second connection takes the rest
+    const t = await authed('a2')
     for (const [i, [events, index]] of cases.entries()) {
-      s.send({ v: 1, type: 'push', reqId: i + 1, events })
-      expect(await s.next((m) => m.reqId === i + 1), JSON.stringify(events).slice(0, 100)).toMatchObject({
+      const c = i < 3 ? s : t
+      c.send({ v: 1, type: 'push', reqId: i + 1, events })
+      expect(await c.next((m) => m.reqId === i + 1), JSON.stringify(events).slice(0, 100)).toMatchObject({
         type: 'pushError',
         code: 'Invalid',
         index,
       })
     }
-    s.send({ v: 1, type: 'push', reqId: 99, events: [event('c1', 1)] })
-    expect(await s.next((m) => m.reqId === 99)).toMatchObject({ type: 'pushAck', assigned: [1] })
+    t.send({ v: 1, type: 'push', reqId: 99, events: [event('c1', 1)] })
+    expect(await t.next((m) => m.reqId === 99)).toMatchObject({ type: 'pushAck', assigned: [1] })
   })
 
   it('closes a connection that sends an oversized frame with 1009', async () => {

@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
+import { tokensEqual } from '../src/cli.ts'
 import { makeHttpSync } from '../src/index.ts'
 import { connect, waitFor, wireEvents } from './helpers.ts'
 
@@ -66,4 +68,44 @@ describe('cairn-sync (bin)', () => {
     expect(await noDir.exit).toBe(2)
     expect(noDir.output()).toMatch(/--data-dir is required/)
   }, 20_000)
+
+  it('--allow-anyone serves only pages from localhost unless --allowed-origin says otherwise', async () => {
+    const open = start(['--data-dir', join(dir, 'anyone'), '--port', '0', '--allow-anyone'], { CAIRN_SYNC_TOKEN: '' })
+    const url = await open.url
+    const push = (origin: string) =>
+      fetch(`${url}/stores/s/push`, {
+        method: 'POST',
+        headers: { Origin: origin, 'Content-Type': 'text/plain' },
+        body: JSON.stringify({ v: 1, type: 'push', reqId: 1, events: wireEvents('c', 1, 1) }),
+      })
+    expect((await push('https://evil.test')).status).toBe(403)
+    const upgrade = new WebSocket(url.replace('http', 'ws'), { origin: 'https://evil.test' })
+    const refused = await new Promise<number>((resolve) => upgrade.once('unexpected-response', (_q, res) => resolve(res.statusCode!)))
+    expect(refused).toBe(403)
+    expect((await push('http://localhost:5173')).status).toBe(200)
+    open.child.kill('SIGTERM')
+    expect(await open.exit).toBe(0)
+
+    const allowed = start(
+      ['--data-dir', join(dir, 'anyone'), '--port', '0', '--allow-anyone', '--allowed-origin', 'https://app.example.com'],
+      {
+        CAIRN_SYNC_TOKEN: '',
+      },
+    )
+    const url2 = await allowed.url
+    const res = await fetch(`${url2}/stores/s/info`, { headers: { Origin: 'https://app.example.com' } })
+    expect(res.headers.get('access-control-allow-origin')).toBe('https://app.example.com')
+    allowed.child.kill('SIGTERM')
+    expect(await allowed.exit).toBe(0)
+  }, 40_000)
+})
+
+describe('tokensEqual', () => {
+  it('compares tokens of any lengths without throwing (constant-time on their digests)', () => {
+    expect(tokensEqual('s3cret', 's3cret')).toBe(true)
+    expect(tokensEqual('s3cret', 's3creT')).toBe(false)
+    expect(tokensEqual('', 's3cret')).toBe(false)
+    expect(tokensEqual('s3cret-and-more', 's3cret')).toBe(false)
+    expect(tokensEqual('ü', 'ü')).toBe(true)
+  })
 })

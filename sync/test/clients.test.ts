@@ -1,6 +1,6 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { SyncError } from '@cairn/core'
+import { CairnError, SyncError } from '@cairn/core'
 import fc from 'fast-check'
 import WebSocket from 'ws'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -34,6 +34,44 @@ describe('backoffDelay', () => {
     )
     expect(backoffDelay(0, {}, () => 0.999)).toBe(499)
     expect(backoffDelay(40, {}, () => 0.999)).toBe(29_970)
+  })
+})
+
+describe('transport options are checked where they enter', () => {
+  it.each([
+    ['makeWsSync', () => makeWsSync({ url: 'localhost:8787', getAuthToken: () => 't', WebSocket }), /"url" must start with ws: or wss:/],
+    ['makeWsSync', () => makeWsSync({ url: 'ws://[bad', getAuthToken: () => 't', WebSocket }), /"url" "ws:\/\/\[bad" is not a URL/],
+    ['makeWsSync', () => makeWsSync({ url: 'ws://localhost:8787', WebSocket } as never), /"getAuthToken" must be a function/],
+    ['makeWsSync', () => makeWsSync({ url: 'ws://h', getAuthToken: () => 't', WebSocket, pingIntervalMs: -5 }), /"pingIntervalMs"/],
+    ['makeHttpSync', () => makeHttpSync({ url: 'ws://localhost:8787', getAuthToken: () => 't' }), /"url" must start with http: or https:/],
+    ['makeHttpSync', () => makeHttpSync({ url: '', getAuthToken: () => 't' }), /"url" is required/],
+    ['makeHttpSync', () => makeHttpSync({ url: 'http://h', getAuthToken: 'token' } as never), /"getAuthToken" must be a function/],
+    ['makeHttpSync', () => makeHttpSync(undefined as never), /pass an options object/],
+  ])('%s throws a CairnError at once (case %#)', (_name, make, message) => {
+    let error: unknown
+    try {
+      make()
+    } catch (e) {
+      error = e
+    }
+    expect(error).toBeInstanceOf(CairnError)
+    expect((error as CairnError).code).toBe('InvalidOption')
+    expect((error as Error).message).toMatch(message)
+  })
+
+  it.each([
+    ['WebSocket', (url: { url: string; wsUrl: string }) => makeWsSync({ url: url.wsUrl, getAuthToken: () => 't', WebSocket })],
+    ['HTTP', (url: { url: string; wsUrl: string }) => makeHttpSync({ url: url.url, getAuthToken: () => 't' })],
+  ])('%s: a store id the server would refuse fails at connect with a clear error; ids with dots work', async (_name, make) => {
+    const s = await server()
+    expect(() => connect(make(s), { storeId: '..' })).toThrow(/Store id "\.\." cannot be synced: a store id cannot be "\." or "\.\."/)
+    expect(() => connect(make(s), { storeId: 'x'.repeat(257) })).toThrow(CairnError)
+    for (const storeId of ['a..b', '.hidden', 'ü'.repeat(200)]) {
+      const r = track(connect(make(s), { storeId }))
+      await waitFor(() => r.connection.connected)
+      expect((await r.connection.push(wireEvents(r.clientId, 1, 1))).assigned).toEqual([1])
+      await waitFor(() => r.cursor === 1)
+    }
   })
 })
 

@@ -11,7 +11,7 @@ export interface RawSocket {
   next(predicate?: (m: any) => boolean, timeoutMs?: number): Promise<any>
 }
 
-export async function rawSocket(url: string, options: { maxPayload?: number } = {}): Promise<RawSocket> {
+export async function rawSocket(url: string, options: WebSocket.ClientOptions = {}): Promise<RawSocket> {
   const ws = new WebSocket(url, options)
   const messages: any[] = []
   const waiters: { predicate: (m: any) => boolean; resolve: (m: any) => void }[] = []

@@ -6,8 +6,9 @@
  * 1. a plain Node 20 script (compiled by tsc with moduleResolution node16, no tsx) creates stores,
  *    commits, queries and syncs through a server started by the installed `cairn-sync` command;
  * 2. the app type-checks with moduleResolution bundler (and the script with node16, in 1);
- * 3. the Vite + React app built by `vite build` and served by `vite preview` (and the dev server)
- *    renders rows in headless Chromium.
+ * 3. the Vite + React app (@cairn/react, @cairn/adapter-web: a worker, OPFS) built by `vite build`
+ *    and served by `vite preview` (and under the dev server) renders rows in headless Chromium
+ *    (persistence across reloads is the web adapter's own tests' job).
  * What differs from a user's terminal: `@cairn/x` in install commands becomes the tarball's path,
  * servers get a free port (`--port N --strictPort`, 8787 replaced), npm skips audit/fund, and
  * better-sqlite3 gets this repository's compiled binary as a local prebuild when the versions match
@@ -39,7 +40,7 @@ const readme = readFileSync(join(root, 'README.md'), 'utf8')
 /** README's commands, in the order a user runs them. */
 const commands = {
   init: 'npm init -y && npm pkg set type=module',
-  install: 'npm install @cairn/core @cairn/react @cairn/sync react react-dom zod ws',
+  install: 'npm install @cairn/core @cairn/react @cairn/adapter-web @cairn/sync react react-dom zod ws',
   installDev: 'npm install -D vite @vitejs/plugin-react typescript @types/react @types/react-dom @types/node',
   checkApp: 'npx tsc -p tsconfig.json',
   dev: 'npx vite',

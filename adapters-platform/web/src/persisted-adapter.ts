@@ -2,7 +2,7 @@
 // with the other tabs of the origin. The session stays in the page, in memory, booted from the
 // leader's snapshot: reads are synchronous and commits return at once.
 import * as Comlink from 'comlink'
-import { CairnError, MaterializerError, type Adapter, type LeaderMessage, type LeaderPort, type SessionBoot } from '@cairn/core'
+import { CairnError, loadSqlite, MaterializerError, type Adapter, type LeaderMessage, type LeaderPort, type SessionBoot } from '@cairn/core'
 import type { WorkerApi } from './worker.ts'
 import { fromWireError, plainHint, plainRecord, unwrap, type StorageMode, type WorkerEvent } from './wire.ts'
 
@@ -49,6 +49,8 @@ export function makePersistedAdapter(options: PersistedAdapterOptions): Adapter 
           `Store "${storeId}": with @cairn/adapter-web the sync backend is configured in the worker, where the leader runs: pass sync to makeWorker({ schema, sync }) instead of createStorePromise.`,
         )
       }
+      // the session's SQLite loads (and compiles) while the worker boots the leader
+      const sessionSqlite = loadSqlite()
       const report = reportError ?? ((e: unknown) => console.error(e))
       const say = warn ?? ((m: string) => console.warn(m))
       const worker = startWorker(options.worker, storeId)
@@ -114,7 +116,8 @@ export function makePersistedAdapter(options: PersistedAdapterOptions): Adapter 
           return isLeader
         },
         async boot(): Promise<SessionBoot> {
-          const boot = unwrap(await remote.boot())
+          const [result] = await Promise.all([remote.boot(), sessionSqlite])
+          const boot = unwrap(result)
           storageMode = boot.storageMode
           clientId = boot.clientId
           held ??= []

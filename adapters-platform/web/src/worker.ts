@@ -2,7 +2,7 @@
 // worker per store; the one whose tab wins the election hosts the leader, the others pass their
 // session's calls on to it.
 import * as Comlink from 'comlink'
-import type { CommitHint, EventRecord, LogEntry, Schema, SyncOptions } from '@cairn/core'
+import { loadSqlite, type CommitHint, type EventRecord, type LogEntry, type Schema, type SyncOptions } from '@cairn/core'
 import { loadClientId, saveClientId } from './client-id.ts'
 import { LeaderHost, type WireAppendResult, type WireBoot } from './leader-host.ts'
 import { opfsUnavailable } from './opfs-storage.ts'
@@ -54,6 +54,8 @@ export interface WorkerApi {
  * makeWorker({ schema, sync: { backend: makeWsSync({ url: 'wss://sync.example.com', getAuthToken }) } })
  */
 export function makeWorker(options: WorkerOptions): void {
+  // compiling sqlite-wasm takes a while: start now, before the page asks for a store
+  loadSqlite().catch((e: unknown) => console.error('Cairn: sqlite-wasm failed to load in the worker', e))
   let router: TabRouter | undefined
   const api: WorkerApi = {
     async open(request, events) {

@@ -225,6 +225,23 @@ describe.skipIf(!available)('makePersistedAdapter (Chromium, built app)', () => 
     })
   })
 
+  describe('shutdown', () => {
+    it('hands the leader over when the leading store shuts down while another tab keeps it open', async () => {
+      const context = await profile()
+      const leader = await tab(context)
+      await call(leader, 'open', { storeId: 'resign' })
+      const follower = await tab(context)
+      await call(follower, 'open', { storeId: 'resign' })
+      await call(leader, 'commitPersisted', 'before')
+      await call(leader, 'shutdown')
+      await call(follower, 'commitPersisted', 'after')
+      expect(await call(follower, 'isLeader')).toBe(true)
+      await call(leader, 'open', { storeId: 'resign' })
+      expect(await call(leader, 'isLeader')).toBe(false)
+      expect((await call(leader, 'rows')).map((r) => r.id)).toEqual(['after', 'before'])
+    })
+  })
+
   describe('sync', () => {
     it('converges two browser profiles through the sync server, one of them offline for a while', async () => {
       const [ctxA, ctxB] = [await profile('A'), await profile('B')]

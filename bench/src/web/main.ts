@@ -12,7 +12,7 @@ import type { Bench } from './app/main.ts'
 
 const quick = process.argv.includes('--quick')
 const SIZES = quick
-  ? { reloadEvents: 10_000, reloads: 2, commits: 300, latency: 50, throughput: 2_000, crossTab: 50 }
+  ? { reloadEvents: Number(process.env.RELOAD_EVENTS ?? 10_000), reloads: 2, commits: 300, latency: 50, throughput: 2_000, crossTab: 50 }
   : { reloadEvents: 100_000, reloads: 5, commits: 2_000, latency: 300, throughput: 10_000, crossTab: 300 }
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const APP = fileURLToPath(new URL('./app/', import.meta.url))

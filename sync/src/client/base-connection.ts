@@ -9,6 +9,7 @@ import {
   type Welcome,
   type WireEvent,
 } from '@cairn/core'
+import { utf8Length } from '../protocol.ts'
 
 /** A token for the server, or nothing (no auth). Called before every (re)connect. */
 export type GetAuthToken = () => string | null | undefined | Promise<string | null | undefined>
@@ -137,7 +138,9 @@ export abstract class BaseConnection implements SyncConnection {
 
   push(events: readonly WireEvent[]): Promise<PushAck> {
     if (this.state !== 'open') return Promise.reject(new SyncError('Disconnected', 'Not connected to the sync server.'))
-    const size = JSON.stringify(events).length + 64
+    // bytes, as the server counts them (a non-ASCII character is 2-4 of them); 64 for the envelope.
+    // A TooLarge refusal makes the leader split the batch.
+    const size = utf8Length(JSON.stringify(events)) + 64
     if (size > this.limits.maxFrameBytes) {
       return Promise.reject(
         new SyncError('TooLarge', `This push is ${size} bytes; the server takes frames up to ${this.limits.maxFrameBytes}.`),

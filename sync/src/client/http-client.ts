@@ -1,6 +1,7 @@
 import { SyncError, type SyncBackend, type SyncConnectParams, type SyncHandlers, type WireEvent } from '@cairn/core'
 import { decodeServerValue, parseJson, toSyncError, type ServerMessage } from '../protocol.ts'
 import { BaseConnection, fetchAuthToken, type BackoffOptions, type GetAuthToken } from './base-connection.ts'
+import { assertSyncableStoreId, checkTransportOptions } from './check-options.ts'
 
 export interface HttpSyncOptions {
   /** The server's base URL, e.g. `https://sync.example.com` (`server.url`). */
@@ -23,9 +24,11 @@ export interface HttpSyncOptions {
  * const backend = makeHttpSync({ url: 'https://sync.example.com', getAuthToken: () => session.token })
  */
 export function makeHttpSync(options: HttpSyncOptions): SyncBackend {
+  checkTransportOptions('makeHttpSync', options, ['http:', 'https:'])
   return {
     name: `http ${options.url}`,
     connect(params, handlers) {
+      assertSyncableStoreId(params.storeId)
       const connection = new HttpConnection(params, handlers, options)
       connection.start()
       return connection
@@ -44,7 +47,8 @@ export class HttpConnection extends BaseConnection {
     private readonly options: HttpSyncOptions,
   ) {
     super(params, handlers, options.backoff)
-    this.base = `${options.url.replace(/\/+$/, '')}/stores/${encodeURIComponent(params.storeId)}`
+    // every dot encoded too: a store id like "a.b" stays one literal path segment
+    this.base = `${options.url.replace(/\/+$/, '')}/stores/${encodeURIComponent(params.storeId).replace(/\./g, '%2E')}`
   }
 
   protected async connectOnce(generation: number): Promise<void> {
@@ -61,6 +65,8 @@ export class HttpConnection extends BaseConnection {
       abort,
     )
     if (welcome.message.type !== 'welcome') throw new SyncError('Protocol', `The sync server answered info with "${welcome.message.type}".`)
+    // pulls and pushes carry the backendId of this welcome: the server refuses them once the store was wiped
+    this.headers = { ...headers, 'Cairn-Backend-Id': welcome.message.backendId }
     this.welcomed(generation, { backendId: welcome.message.backendId, head: welcome.message.head, limits: welcome.message.limits })
     if (generation === this.generation && this.state === 'open') void this.pullLoop(generation, abort)
   }
@@ -97,7 +103,15 @@ export class HttpConnection extends BaseConnection {
       (error) => {
         const e = error instanceof SyncError ? error : undefined
         // a refused push goes back to the leader; a lost or unauthorized request drops the connection
-        if (e !== undefined && e.code !== 'Unauthorized' && e.code !== 'Disconnected' && e.code !== 'Timeout' && e.code !== 'Protocol') {
+        // (a wiped store, BackendIdMismatch, ends the connection: the leader applies its policy)
+        if (
+          e !== undefined &&
+          e.code !== 'Unauthorized' &&
+          e.code !== 'Disconnected' &&
+          e.code !== 'Timeout' &&
+          e.code !== 'Protocol' &&
+          e.code !== 'BackendIdMismatch'
+        ) {
           this.settle(generation, reqId, { error: e })
         } else this.fail(generation, error)
       },

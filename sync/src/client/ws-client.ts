@@ -1,6 +1,7 @@
 import { SyncError, type SyncBackend, type SyncConnection, type SyncConnectParams, type SyncHandlers, type WireEvent } from '@cairn/core'
 import { decodeServerMessage, toSyncError, type ServerMessage } from '../protocol.ts'
 import { BaseConnection, fetchAuthToken, type BackoffOptions, type GetAuthToken } from './base-connection.ts'
+import { assertSyncableStoreId, checkTransportOptions } from './check-options.ts'
 import { HttpConnection, type HttpSyncOptions } from './http-client.ts'
 
 /** The part of the WebSocket API the client uses: the browser's `WebSocket` and the `ws` package both fit. */
@@ -49,6 +50,7 @@ export interface WsSyncOptions {
  * })
  */
 export function makeWsSync(options: WsSyncOptions): SyncBackend {
+  checkTransportOptions('makeWsSync', options, ['ws:', 'wss:'])
   const Ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
   if (Ctor === undefined) {
     throw new SyncError(
@@ -59,6 +61,7 @@ export function makeWsSync(options: WsSyncOptions): SyncBackend {
   return {
     name: `ws ${options.url}`,
     connect(params, handlers) {
+      assertSyncableStoreId(params.storeId)
       const connection = new WsConnection(params, handlers, options, Ctor)
       connection.start()
       return connection

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { HttpHandler } from './http-handler.ts'
 import type { ServerLimits, SyncServerOptions } from './options.ts'
+import { OriginPolicy } from './origin.ts'
 import { SyncService, type SyncServerStats } from './service.ts'
 import { WsHandler } from './ws-handler.ts'
 
@@ -51,8 +52,9 @@ export interface SyncServer {
 export async function createSyncServer<P>(options: SyncServerOptions<P>): Promise<SyncServer> {
   const basePath = (options.basePath ?? '').replace(/\/+$/, '')
   const service = new SyncService(options)
-  const ws = new WsHandler(service)
-  const http = new HttpHandler(service, basePath)
+  const origins = new OriginPolicy(options.allowedOrigins)
+  const ws = new WsHandler(service, origins)
+  const http = new HttpHandler(service, basePath, origins)
 
   const handleRequest = (req: IncomingMessage, res: ServerResponse) => http.handleRequest(req, res)
   const handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): boolean => {
@@ -66,19 +68,30 @@ export async function createSyncServer<P>(options: SyncServerOptions<P>): Promis
   let port = 0
   const host = options.host ?? '127.0.0.1'
   if (options.port !== undefined) {
-    listener = createServer((req, res) => {
-      if (!handleRequest(req, res)) {
-        res
-          .writeHead(404, { 'Content-Type': 'application/json' })
-          .end(JSON.stringify({ v: 1, type: 'error', code: 'Protocol', message: 'No such route.' }))
-      }
-    })
+    const { headersTimeoutMs, requestTimeoutMs } = service.limits
+    listener = createServer(
+      {
+        headersTimeout: headersTimeoutMs,
+        requestTimeout: Math.max(requestTimeoutMs, headersTimeoutMs),
+        // Node checks both timeouts only this often (30 s by default): a slowloris socket would outlive them
+        connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.floor(headersTimeoutMs / 4))),
+      },
+      (req, res) => {
+        if (!handleRequest(req, res)) {
+          res
+            .writeHead(404, { 'Content-Type': 'application/json' })
+            .end(JSON.stringify({ v: 1, type: 'error', code: 'Protocol', message: 'No such route.' }))
+        }
+      },
+    )
     listener.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       if (!handleUpgrade(req, socket, head)) socket.destroy()
     })
-    listener.on('clientError', (_error, socket) => socket.destroy())
-    listener.headersTimeout = 10_000
-    listener.requestTimeout = service.limits.longPollMs + 15_000
+    // malformed requests and header/request timeouts (slowloris): counted, and the socket is cut
+    listener.on('clientError', (_error, socket) => {
+      service.stats.clientErrors++
+      socket.destroy()
+    })
     listener.keepAliveTimeout = 30_000
     const server = listener
     await new Promise<void>((resolve, reject) => {
@@ -107,6 +120,7 @@ export async function createSyncServer<P>(options: SyncServerOptions<P>): Promis
           listener.closeAllConnections()
           await new Promise<void>((resolve) => listener!.close(() => resolve()))
         }
+        service.close()
         await service.storage.close()
       })()
       return closing

@@ -1,10 +1,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { SyncError } from '@cairn/core'
-import { decodeClientMessage, httpStatusOf, toWireError } from '../protocol.ts'
+import { checkStoreId, decodeClientMessage, httpStatusOf, toWireError } from '../protocol.ts'
+import { clientAddress } from './address.ts'
+import type { OriginPolicy } from './origin.ts'
 import { TokenBucket } from './rate.ts'
 import type { SyncService } from './service.ts'
 
-const ROUTE = /^\/stores\/([^/?#]{1,256})\/(info|push|pull)$/
+// a store id of 256 characters is at most 256 × 9 characters percent-encoded (3 bytes of UTF-8 each)
+const ROUTE = /^\/stores\/([^/?#]{1,2304})\/(info|push|pull)$/
+const BEARER = /^bearer +(\S+) *$/i
+
+/** An internal failure, as the client sees it: no detail (that goes to the server's log). */
+class InternalError extends Error {}
 
 /**
  * The HTTP long-poll side: `GET /stores/:id/info`, `POST /stores/:id/push`,
@@ -22,6 +29,7 @@ export class HttpHandler<P> {
   constructor(
     private readonly service: SyncService<P>,
     private readonly basePath: string,
+    private readonly origins: OriginPolicy,
   ) {
     this.sweeper = setInterval(() => {
       for (const [k, b] of this.buckets) if (b.idle) this.buckets.delete(k)
@@ -37,16 +45,42 @@ export class HttpHandler<P> {
     if (!path.startsWith(this.basePath)) return false
     const match = ROUTE.exec(path.slice(this.basePath.length))
     if (match === null) return false
+    if (!this.origins.allows(req)) {
+      this.service.count('Forbidden')
+      req.resume()
+      this.refuse(
+        req,
+        res,
+        new SyncError('Forbidden', `Origin ${String(req.headers.origin).slice(0, 100)} may not use this sync server (allowedOrigins).`),
+      )
+      return true
+    }
+    if (req.method === 'OPTIONS') {
+      req.resume()
+      this.origins.preflight(req, res)
+      return true
+    }
     let storeId: string
     try {
       storeId = decodeURIComponent(match[1]!)
     } catch {
-      this.refuse(res, new SyncError('Protocol', 'The store id in the path is not valid URL encoding.'))
+      this.refuse(req, res, new SyncError('Protocol', 'The store id in the path is not valid URL encoding.'))
+      return true
+    }
+    const problem = checkStoreId(storeId)
+    if (problem !== undefined) {
+      this.service.stats.protocolErrors++
+      this.service.count('Protocol')
+      req.resume()
+      this.refuse(req, res, new SyncError('Protocol', `Bad store id in the path: ${problem}.`))
       return true
     }
     const params = new URLSearchParams(q < 0 ? '' : url.slice(q + 1))
-    this.route(req, res, storeId, match[2] as 'info' | 'push' | 'pull', params).catch((e) => {
-      this.refuse(res, e instanceof SyncError ? e : new SyncError('Protocol', `Internal error: ${(e as Error)?.message ?? e}`))
+    const action = match[2] as 'info' | 'push' | 'pull'
+    this.route(req, res, storeId, action, params).catch((e) => {
+      if (e instanceof SyncError) return this.refuse(req, res, e)
+      this.service.internal(`HTTP ${action} failed`, e, { storeId, method: req.method, address: req.socket.remoteAddress })
+      this.refuse(req, res, new InternalError())
     })
     return true
   }
@@ -64,31 +98,43 @@ export class HttpHandler<P> {
     params: URLSearchParams,
   ): Promise<void> {
     const method = action === 'push' ? 'POST' : 'GET'
-    if (req.method !== method) {
+    // HEAD: what GET would answer, without the body (Node leaves it out); never held
+    if (req.method !== method && !(method === 'GET' && req.method === 'HEAD')) {
+      const allow = method === 'GET' ? 'GET, HEAD' : method
       res
-        .writeHead(405, { Allow: method, 'Content-Type': 'application/json' })
-        .end(JSON.stringify({ v: 1, type: 'error', code: 'Protocol', message: `Use ${method}.` }))
+        .writeHead(405, { Allow: allow, 'Content-Type': 'application/json', ...this.origins.headers(req) })
+        .end(JSON.stringify({ v: 1, type: 'error', code: 'Protocol', message: `Use ${allow}.` }))
       req.resume()
       return
     }
-    const address = req.socket.remoteAddress ?? 'unknown'
+    const address = clientAddress(req, this.service.trustProxy)
     const auth = req.headers.authorization
-    const token = typeof auth === 'string' && auth.startsWith('Bearer ') ? auth.slice(7) : undefined
+    const token = typeof auth === 'string' ? BEARER.exec(auth)?.[1] : undefined
     // read the body first: a refused push must still drain it, and an oversized one is cut here
-    const body = action === 'push' ? await this.readBody(req) : undefined
-    const session = await this.service.authorize({ storeId, token, transport: 'http', remoteAddress: address })
-    if (action === 'info') {
-      const info = await this.service.storage.info(storeId)
-      const known = req.headers['cairn-backend-id']
-      if (typeof known === 'string' && known !== '' && known !== info.backendId) {
-        this.service.count('BackendIdMismatch')
-        throw new SyncError(
-          'BackendIdMismatch',
-          `Store "${storeId}" has backendId ${info.backendId}, but this client synced with ${known}: the server was reset.`,
-        )
+    const body = action === 'push' ? await this.readBody(req, res) : undefined
+    if (body !== undefined) {
+      // bytes first: a flood of large pushes is refused before anything is decoded or authorized
+      const bytesWait = this.service.bytesOf(address).take(Buffer.byteLength(body))
+      if (bytesWait > 0) {
+        this.service.count('RateLimited')
+        throw new SyncError('RateLimited', `Too many bytes pushed; try again in ${bytesWait} ms.`, { retryAfterMs: bytesWait })
       }
+    }
+    const session = await this.service.authorize({ storeId, token, transport: 'http', remoteAddress: address })
+    // every request carries the backendId the client synced with: a wipe between two requests
+    // (no long-poll held to be told) must not let a pull read, or a push write, the new store
+    const info = await this.service.storage.info(storeId)
+    const known = req.headers['cairn-backend-id']
+    if (typeof known === 'string' && known !== '' && known !== info.backendId) {
+      this.service.count('BackendIdMismatch')
+      throw new SyncError(
+        'BackendIdMismatch',
+        `Store "${storeId}" has backendId ${info.backendId}, but this client synced with ${known}: the server was reset.`,
+      )
+    }
+    if (action === 'info') {
       const { maxEventBytes, maxEventsPerPush, maxFrameBytes, pullPageSize } = this.service.limits
-      this.json(res, 200, {
+      this.json(req, res, 200, {
         v: 1,
         type: 'welcome',
         backendId: info.backendId,
@@ -117,7 +163,7 @@ export class HttpHandler<P> {
         throw new SyncError('RateLimited', `Too many pushes; try again in ${wait} ms.`, { retryAfterMs: wait })
       }
       const ack = await this.service.push(session, decoded.message.events, undefined)
-      this.json(res, 200, { v: 1, type: 'pushAck', reqId: decoded.message.reqId, assigned: ack.assigned })
+      this.json(req, res, 200, { v: 1, type: 'pushAck', reqId: decoded.message.reqId, assigned: ack.assigned })
       return
     }
     const afterText = params.get('after') ?? '0'
@@ -127,7 +173,7 @@ export class HttpHandler<P> {
       this.service.count('Protocol')
       throw new SyncError('Protocol', '"after" must be a non-negative integer.')
     }
-    const live = params.get('live') === '1'
+    const live = params.get('live') === '1' && req.method === 'GET'
     const page = await this.service.page(storeId, after)
     if (page.count > 0 || !live) return this.sendPage(req, res, page)
     await this.hold(req, res, storeId, after, address)
@@ -153,13 +199,16 @@ export class HttpHandler<P> {
         finish()
         this.service.page(storeId, after).then(
           (page) => this.sendPage(req, res, page),
-          (e) => this.refuse(res, new SyncError('Protocol', `Internal error: ${(e as Error)?.message ?? e}`)),
+          (e) => {
+            this.service.internal('reading a page for a long-poll failed', e, { storeId, after })
+            this.refuse(req, res, new InternalError())
+          },
         )
       }
       const unsubscribe = this.service.subscribe(storeId, (head) => {
         if (head < 0) {
           finish()
-          this.refuse(res, new SyncError('BackendIdMismatch', `Store "${storeId}" was reset.`))
+          this.refuse(req, res, new SyncError('BackendIdMismatch', `Store "${storeId}" was reset.`))
         } else if (head > after) answer()
       })
       const timer = setTimeout(answer, this.service.limits.longPollMs)
@@ -177,9 +226,10 @@ export class HttpHandler<P> {
     const body = `{"v":1,"type":"events","batch":${page.batch}}`
     const etag = `"${page.after}-${page.after + page.count}-${hash(body)}"`
     const headers = {
+      ...this.origins.headers(req),
       'Content-Type': 'application/json',
       'Cache-Control': 'private, no-cache',
-      Vary: 'Authorization',
+      Vary: 'Authorization, Origin',
       ETag: etag,
       'Cairn-Head': String(page.head),
       'Cairn-Remaining': String(page.remaining),
@@ -191,52 +241,73 @@ export class HttpHandler<P> {
     res.writeHead(200, { ...headers, 'Content-Length': Buffer.byteLength(body) }).end(body)
   }
 
-  private readBody(req: IncomingMessage): Promise<string> {
+  /**
+   * Reads a push body up to `maxFrameBytes`. Past that (a chunked body has no Content-Length to
+   * check first) the rest is not read: the 413 goes out with `Connection: close` and the socket
+   * is closed once it is sent.
+   */
+  private readBody(req: IncomingMessage, res: ServerResponse): Promise<string> {
     const max = this.service.limits.maxFrameBytes
+    const tooLarge = (message: string) => {
+      this.service.count('TooLarge')
+      req.pause()
+      res.shouldKeepAlive = false
+      res.once('finish', () => req.socket.destroy())
+      return new SyncError('TooLarge', message)
+    }
     return new Promise((resolve, reject) => {
       const declared = Number(req.headers['content-length'] ?? 0)
-      if (declared > max) {
-        req.resume()
-        this.service.count('TooLarge')
-        reject(new SyncError('TooLarge', `The body is ${declared} bytes; the limit is ${max}.`))
-        return
-      }
+      if (declared > max) return reject(tooLarge(`The body is ${declared} bytes; the limit is ${max}.`))
       const chunks: Buffer[] = []
       let size = 0
-      req.on('data', (chunk: Buffer) => {
+      const onData = (chunk: Buffer) => {
         size += chunk.length
         if (size > max) {
-          this.service.count('TooLarge')
-          reject(new SyncError('TooLarge', `The body is over the limit of ${max} bytes.`))
-          req.destroy()
+          req.off('data', onData)
+          reject(tooLarge(`The body is over the limit of ${max} bytes.`))
           return
         }
         chunks.push(chunk)
-      })
+      }
+      req.on('data', onData)
       req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
       req.on('error', reject)
     })
   }
 
-  private json(res: ServerResponse, status: number, value: unknown): void {
+  private json(req: IncomingMessage, res: ServerResponse, status: number, value: unknown): void {
     if (res.writableEnded || res.destroyed) return
     const body = JSON.stringify(value)
     res
       .writeHead(status, {
+        ...this.origins.headers(req),
         'Content-Type': 'application/json',
         'Cache-Control': 'private, no-store',
-        Vary: 'Authorization',
+        Vary: 'Authorization, Origin',
         'Content-Length': Buffer.byteLength(body),
       })
       .end(body)
   }
 
-  private refuse(res: ServerResponse, error: SyncError): void {
-    if (res.writableEnded || res.destroyed) return
+  /** Answers a refusal; an `InternalError` is a 500 that says nothing more (the detail was logged). */
+  private refuse(req: IncomingMessage, res: ServerResponse, error: SyncError | InternalError): void {
+    if (res.writableEnded || res.destroyed || res.headersSent) return
     const headers: Record<string, string> = {
+      ...this.origins.headers(req),
       'Content-Type': 'application/json',
       'Cache-Control': 'private, no-store',
-      Vary: 'Authorization',
+      Vary: 'Authorization, Origin',
+    }
+    if (error instanceof InternalError) {
+      // the client treats it as a dropped connection: it retries with backoff
+      const body = JSON.stringify({
+        v: 1,
+        type: 'error',
+        code: 'Disconnected',
+        message: 'Internal server error (logged on the server); try again later.',
+      })
+      res.writeHead(500, { ...headers, 'Content-Length': String(Buffer.byteLength(body)) }).end(body)
+      return
     }
     if (error.retryAfterMs !== undefined) headers['Retry-After'] = String(Math.max(1, Math.ceil(error.retryAfterMs / 1000)))
     const body = JSON.stringify({ v: 1, type: 'error', ...toWireError(error) })

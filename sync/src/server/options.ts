@@ -1,4 +1,4 @@
-import { DEFAULT_SYNC_LIMITS, type AnyEventDef, type SyncLimits, type WireEvent } from '@cairn/core'
+import { CairnError, DEFAULT_SYNC_LIMITS, type AnyEventDef, type SyncLimits, type WireEvent } from '@cairn/core'
 import type { SyncStorage } from '../storage/types.ts'
 
 /** Limits of a sync server: the client-visible `SyncLimits` plus flood protection. */
@@ -19,6 +19,22 @@ export interface ServerLimits extends SyncLimits {
   readonly maxProtocolErrors: number
   /** A client reading slower than this many unsent bytes is disconnected (it resumes from its cursor). */
   readonly maxBufferedBytes: number
+  /**
+   * Bytes of pushes a connection (WebSocket) or an address (HTTP) may send per second, with a burst
+   * of twice that (at least one `maxFrameBytes` frame). A WebSocket over it is read more slowly
+   * (TCP backpressure), an HTTP push is answered 429: one client cannot keep the server busy.
+   */
+  readonly pushBytesPerSecond: number
+  /** Largest frame a WebSocket may send before its `hello` is answered (the hello with its token). */
+  readonly maxHelloBytes: number
+  /** All bytes held for connections that have not been welcomed yet, over the whole server. */
+  readonly maxPreAuthBytes: number
+  /** A request whose headers are not complete after this long is cut (slowloris). */
+  readonly headersTimeoutMs: number
+  /** A request (headers and body) not received completely after this long is cut. */
+  readonly requestTimeoutMs: number
+  /** Serialized pull pages kept for reuse, over all stores (least recently used stores are dropped first). */
+  readonly pageCacheBytes: number
 }
 
 export const DEFAULT_SERVER_LIMITS: ServerLimits = {
@@ -31,6 +47,12 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   idleTimeoutMs: 35_000,
   maxProtocolErrors: 20,
   maxBufferedBytes: 16 * 1024 * 1024,
+  pushBytesPerSecond: 1024 * 1024,
+  maxHelloBytes: 16 * 1024,
+  maxPreAuthBytes: 16 * 1024 * 1024,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  pageCacheBytes: 64 * 1024 * 1024,
 }
 
 /** `authorize`'s answer: the principal, or a refusal (`Unauthorized`: bad token, `Forbidden`: no access to this store). */
@@ -71,6 +93,72 @@ export interface SyncServerOptions<P = unknown> {
   readonly limits?: Partial<ServerLimits>
   /** Path prefix of the HTTP routes and the WebSocket endpoint, e.g. `/sync`. Default ''. */
   readonly basePath?: string
+  /**
+   * Web pages (the `Origin` header) that may use the server, e.g. `['https://app.example.com']`
+   * or a RegExp; `'*'` allows every origin. Allowed origins get CORS answers (preflights included)
+   * so the HTTP transport works cross-origin; others get 403, on HTTP and on the WebSocket upgrade.
+   * Requests without `Origin` (not from a browser) are not affected. Default: no check and no CORS.
+   */
+  readonly allowedOrigins?: '*' | readonly (string | RegExp)[]
+  /**
+   * Reverse proxies whose `X-Forwarded-For` is believed (their addresses, or `'loopback'`): the
+   * client's address, for the per-address limits and `authorize`, is then the last hop that is not
+   * one of them. Default: none (the socket's address).
+   */
+  readonly trustProxy?: readonly string[]
+  /** Where internal failures (storage, a throwing `authorize`) are reported with their detail. Default: stderr. */
+  readonly logger?: SyncServerLogger
+}
+
+/** Receives what the server never tells its clients: internal failures with their context. */
+export interface SyncServerLogger {
+  error(message: string, context: Readonly<Record<string, unknown>>): void
+}
+
+export const stderrLogger: SyncServerLogger = {
+  error(message, context) {
+    console.error(`cairn-sync: ${message}`, context)
+  },
+}
+
+/** Checks `limits` (and the other options) where they enter, so a typo fails at start with its name. */
+export function checkServerOptions(options: SyncServerOptions<unknown>): ServerLimits {
+  const fail = (message: string): never => {
+    throw new CairnError('InvalidOption', `createSyncServer: ${message}`)
+  }
+  if (options === null || typeof options !== 'object') fail('pass an options object ({ storage, authorize, … }).')
+  if (options.storage === null || typeof options.storage !== 'object')
+    fail('"storage" is required, e.g. sqliteStorage(path) or memoryStorage().')
+  if (typeof options.authorize !== 'function') fail('"authorize" must be a function ({ storeId, token }) => { principal } | { refuse }.')
+  if (options.authorizePush !== undefined && typeof options.authorizePush !== 'function') fail('"authorizePush" must be a function.')
+  if (options.logger !== undefined && typeof options.logger?.error !== 'function')
+    fail('"logger" must have an error(message, context) method.')
+  const origins = options.allowedOrigins
+  if (
+    origins !== undefined &&
+    origins !== '*' &&
+    !(Array.isArray(origins) && origins.every((o) => typeof o === 'string' || o instanceof RegExp))
+  )
+    fail(`"allowedOrigins" must be '*' or an array of origins (strings like 'https://app.example.com', or RegExps).`)
+  if (options.trustProxy !== undefined && !(Array.isArray(options.trustProxy) && options.trustProxy.every((a) => typeof a === 'string')))
+    fail(`"trustProxy" must be an array of proxy addresses (or 'loopback').`)
+  const limits = options.limits ?? {}
+  if (limits === null || typeof limits !== 'object') fail('"limits" must be an object, e.g. { maxEventsPerPush: 100 }.')
+  for (const [key, value] of Object.entries(limits)) {
+    if (value === undefined) continue
+    if (!(key in DEFAULT_SERVER_LIMITS)) fail(`unknown limit "${key}"; the limits are ${Object.keys(DEFAULT_SERVER_LIMITS).join(', ')}.`)
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1)
+      fail(`limits.${key} must be a positive integer, not ${JSON.stringify(value) ?? String(value)}.`)
+  }
+  const merged: ServerLimits = {
+    ...DEFAULT_SERVER_LIMITS,
+    ...(Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined)) as Partial<ServerLimits>),
+  }
+  if (merged.maxEventBytes > merged.maxFrameBytes)
+    fail(`limits.maxEventBytes (${merged.maxEventBytes}) cannot exceed limits.maxFrameBytes (${merged.maxFrameBytes}).`)
+  if (merged.maxHelloBytes > merged.maxFrameBytes)
+    fail(`limits.maxHelloBytes (${merged.maxHelloBytes}) cannot exceed limits.maxFrameBytes (${merged.maxFrameBytes}).`)
+  return merged
 }
 
 export function defaultPrincipalId(principal: unknown): string {

@@ -1,6 +1,17 @@
 import { InvalidEventArgsError, SyncError, type PushAck, type WireEvent } from '@cairn/core'
 import type { SyncStorage } from '../storage/types.ts'
-import { DEFAULT_SERVER_LIMITS, defaultPrincipalId, type AuthorizeContext, type ServerLimits, type SyncServerOptions } from './options.ts'
+import { utf8Length } from '../protocol.ts'
+import {
+  checkServerOptions,
+  defaultPrincipalId,
+  stderrLogger,
+  type AuthorizeContext,
+  type ServerLimits,
+  type SyncServerLogger,
+  type SyncServerOptions,
+} from './options.ts'
+import { PageCache } from './page-cache.ts'
+import { TokenBucket } from './rate.ts'
 
 /** Counters of a running server: every refusal and bad input is counted here. */
 export interface SyncServerStats {
@@ -15,6 +26,15 @@ export interface SyncServerStats {
   eventsAppended: number
   duplicatesAcked: number
   longPolls: number
+  /** Failures of the server itself (storage, a throwing `authorize`…), logged with their detail through `logger`. */
+  internalErrors: number
+  /** Connections cut before their hello was answered: a too large first frame, or the server's pre-auth budget spent. */
+  preAuthOverflows: number
+  /** HTTP connections the Node server dropped: malformed requests, header and request timeouts. */
+  clientErrors: number
+  /** Pull pages kept for reuse, and their approximate size. */
+  cachedPages: number
+  cachedPageBytes: number
   /** Refusals by code: Unauthorized, Forbidden, Invalid, TooLarge, RateLimited, BackendIdMismatch, ProducerGap, ClientIdCollision… */
   refused: Record<string, number>
 }
@@ -38,6 +58,8 @@ export interface PageFrame {
   readonly wsFrame: Buffer
   /** `[…]`: the batch alone (HTTP body). */
   readonly batch: string
+  /** Approximate memory held (for the page cache's budget). */
+  readonly bytes: number
 }
 
 /**
@@ -60,17 +82,83 @@ export class SyncService<P> {
     eventsAppended: 0,
     duplicatesAcked: 0,
     longPolls: 0,
+    internalErrors: 0,
+    preAuthOverflows: 0,
+    clientErrors: 0,
+    cachedPages: 0,
+    cachedPageBytes: 0,
     refused: {},
   }
+  readonly logger: SyncServerLogger
   private readonly listeners = new Map<string, Set<(head: number) => void>>()
-  /** Pages of the current head; dropped at every append. */
-  private readonly pageCache = new Map<string, Map<number, Promise<PageFrame>>>()
+  /** Pages of the current head; a store's are dropped at every append to it. */
+  private readonly pages: PageCache<PageFrame>
   private readonly perAddress = new Map<string, number>()
+  /** Push bytes per HTTP client address (`pushBytesPerSecond`); a WebSocket has its own. */
+  private readonly byteBuckets = new Map<string, TokenBucket>()
+  private readonly sweeper: ReturnType<typeof setInterval>
   private open = 0
+  /** Bytes received from connections not welcomed yet (`maxPreAuthBytes`). */
+  private preAuth = 0
 
   constructor(private readonly options: SyncServerOptions<P>) {
-    this.limits = { ...DEFAULT_SERVER_LIMITS, ...options.limits }
+    this.limits = checkServerOptions(options as SyncServerOptions<unknown>)
     this.storage = options.storage
+    this.logger = options.logger ?? stderrLogger
+    this.pages = new PageCache(this.limits.pageCacheBytes)
+    this.sweeper = setInterval(() => {
+      for (const [k, b] of this.byteBuckets) if (b.idle) this.byteBuckets.delete(k)
+    }, 10_000)
+    this.sweeper.unref()
+  }
+
+  /** A push byte budget (see `pushBytesPerSecond`): a burst of twice the rate, at least one largest frame. */
+  newByteBudget(): TokenBucket {
+    const { pushBytesPerSecond, maxFrameBytes } = this.limits
+    return new TokenBucket(pushBytesPerSecond, Math.max(pushBytesPerSecond, maxFrameBytes))
+  }
+
+  /** The push byte budget of an HTTP client address. */
+  bytesOf(address: string): TokenBucket {
+    let bucket = this.byteBuckets.get(address)
+    if (bucket === undefined) this.byteBuckets.set(address, (bucket = this.newByteBudget()))
+    return bucket
+  }
+
+  close(): void {
+    clearInterval(this.sweeper)
+  }
+
+  /**
+   * Reports a failure of the server itself: logged with its detail and context, counted, and
+   * turned into what the client may see (nothing of the detail).
+   */
+  internal(what: string, error: unknown, context: Readonly<Record<string, unknown>> = {}): void {
+    this.stats.internalErrors++
+    try {
+      this.logger.error(what, { ...context, error })
+    } catch (e) {
+      // a throwing logger must not take the server down; stderr still gets both
+      stderrLogger.error(`${what} (and the logger threw: ${(e as Error)?.message ?? String(e)})`, { ...context, error })
+    }
+  }
+
+  /** Takes `bytes` of the pre-auth budget; false (counted) when the server holds too much for unwelcomed connections. */
+  takePreAuth(bytes: number): boolean {
+    if (this.preAuth + bytes > this.limits.maxPreAuthBytes) {
+      this.stats.preAuthOverflows++
+      return false
+    }
+    this.preAuth += bytes
+    return true
+  }
+
+  releasePreAuth(bytes: number): void {
+    this.preAuth = Math.max(0, this.preAuth - bytes)
+  }
+
+  get trustProxy(): readonly string[] | undefined {
+    return this.options.trustProxy
   }
 
   count(code: string): void {
@@ -105,7 +193,12 @@ export class SyncService<P> {
     try {
       decision = await this.options.authorize(context)
     } catch (e) {
-      decision = { refuse: 'Unauthorized' as const, message: `authorize failed: ${(e as Error)?.message ?? String(e)}` }
+      // the detail (a connection string, a stack) is for the server's log, never for the client
+      this.internal('authorize threw', e, { storeId: context.storeId, transport: context.transport, remoteAddress: context.remoteAddress })
+      decision = {
+        refuse: 'Unauthorized' as const,
+        message: 'The server could not check the token (an internal error, logged on the server); try again later.',
+      }
     }
     if (decision === null || typeof decision !== 'object' || !('principal' in decision)) {
       const code = decision !== null && typeof decision === 'object' && decision.refuse === 'Forbidden' ? 'Forbidden' : 'Unauthorized'
@@ -126,13 +219,17 @@ export class SyncService<P> {
    */
   async push(session: Session<P>, events: readonly WireEvent[], clientId: string | undefined): Promise<PushAck> {
     try {
-      this.validate(events, clientId ?? events[0]?.clientId)
+      await this.validate(events, clientId ?? events[0]?.clientId)
       if (this.options.authorizePush !== undefined) {
         let decision
         try {
           decision = await this.options.authorizePush({ storeId: session.storeId, principal: session.principal, events })
         } catch (e) {
-          decision = { code: 'Forbidden' as const, message: `authorizePush failed: ${(e as Error)?.message ?? String(e)}` }
+          this.internal('authorizePush threw', e, { storeId: session.storeId, principal: session.stamp, events: events.length })
+          decision = {
+            code: 'Forbidden' as const,
+            message: 'The server could not check this push (an internal error, logged on the server).',
+          }
         }
         if (decision !== true) {
           const d = decision === false ? { code: 'Forbidden' as const } : decision
@@ -161,9 +258,15 @@ export class SyncService<P> {
     }
   }
 
-  private validate(events: readonly WireEvent[], clientId: string | undefined): void {
+  /** Checks each event; a large push yields to other connections every few ms (decoding 100 large events takes tens of ms). */
+  private async validate(events: readonly WireEvent[], clientId: string | undefined): Promise<void> {
     const schema = this.options.schema
+    let slice = performance.now()
     for (const [index, e] of events.entries()) {
+      if (performance.now() - slice > 4) {
+        await new Promise((resolve) => setImmediate(resolve))
+        slice = performance.now()
+      }
       const invalid = (reason: string) => new SyncError('Invalid', `Event ${index} (${e.name}) was refused: ${reason}.`, { index, reason })
       if (e.clientId !== clientId) throw invalid(`its clientId "${e.clientId}" is not this connection's client "${clientId}"`)
       let json: string
@@ -172,8 +275,8 @@ export class SyncService<P> {
       } catch {
         throw invalid('its args are not JSON')
       }
-      if (json.length > this.limits.maxEventBytes)
-        throw invalid(`too large: ${json.length} bytes, the limit is ${this.limits.maxEventBytes}`)
+      const bytes = utf8Length(json)
+      if (bytes > this.limits.maxEventBytes) throw invalid(`too large: ${bytes} bytes, the limit is ${this.limits.maxEventBytes}`)
       if (schema === undefined) continue
       const def = schema.eventsByName.get(e.name)
       if (def === undefined) throw invalid('unknown event name')
@@ -203,37 +306,38 @@ export class SyncService<P> {
 
   /** Tells a store's listeners its new head; -1 means the store was wiped. */
   notify(storeId: string, head: number): void {
-    this.pageCache.delete(storeId)
+    this.pages.drop(storeId)
+    this.updateCacheStats()
     for (const listener of [...(this.listeners.get(storeId) ?? [])]) listener(head)
   }
 
   /** The page after `after`, serialized once per (store, head, after) and shared by every connection at that cursor. */
-  page(storeId: string, after: number): Promise<PageFrame> {
-    let pages = this.pageCache.get(storeId)
-    if (pages === undefined) this.pageCache.set(storeId, (pages = new Map()))
-    let entry = pages.get(after)
-    if (entry === undefined) {
-      if (pages.size >= 256) pages.clear() // many distinct cursors: caching them all is not worth the memory
-      entry = this.buildPage(storeId, after)
-      pages.set(after, entry)
-      const current = pages
-      entry.catch(() => current.delete(after))
-    }
-    return entry
+  async page(storeId: string, after: number): Promise<PageFrame> {
+    const page = await this.pages.get(storeId, after, () => this.buildPage(storeId, after))
+    this.updateCacheStats()
+    return page
+  }
+
+  private updateCacheStats(): void {
+    this.stats.cachedPages = this.pages.size
+    this.stats.cachedPageBytes = this.pages.bytes
   }
 
   private async buildPage(storeId: string, after: number): Promise<PageFrame> {
     const page = await this.storage.page(storeId, after, this.limits.pullPageSize)
     const batch = JSON.stringify(page.events)
     const frame = `{"v":1,"type":"events","batch":${batch},"head":${page.head},"remaining":${page.remaining}}`
+    const wsFrame = wsTextFrame(frame)
     return {
+      // two strings (up to 2 bytes a character) and the frame's buffer
+      bytes: wsFrame.length + 2 * (frame.length + batch.length),
       after,
       count: page.events.length,
       head: page.head,
       remaining: page.remaining,
       batch,
       frame,
-      wsFrame: wsTextFrame(frame),
+      wsFrame,
     }
   }
 

@@ -3,6 +3,8 @@ import type { Duplex } from 'node:stream'
 import { SyncError } from '@cairn/core'
 import { WebSocketServer, type RawData, type WebSocket } from 'ws'
 import { decodeClientMessage, toWireError, type ClientMessage, type HelloMessage } from '../protocol.ts'
+import { clientAddress } from './address.ts'
+import type { OriginPolicy } from './origin.ts'
 import { TokenBucket } from './rate.ts'
 import type { Session, SyncService } from './service.ts'
 
@@ -16,6 +18,8 @@ export const CloseCode = {
   RateLimited: 4429,
   Dead: 4410,
   SlowConsumer: 4413,
+  TooLarge: 1009,
+  InternalError: 1011,
   ServerClosing: 1001,
   StoreReset: 1012,
 } as const
@@ -30,7 +34,10 @@ export class WsHandler<P> {
   private readonly connections = new Set<WsConnection<P>>()
   private readonly sweeper: ReturnType<typeof setInterval>
 
-  constructor(private readonly service: SyncService<P>) {
+  constructor(
+    private readonly service: SyncService<P>,
+    private readonly origins: OriginPolicy,
+  ) {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: service.limits.maxFrameBytes, perMessageDeflate: false })
     // one timer for every connection: closes the silent ones
     this.sweeper = setInterval(
@@ -45,8 +52,14 @@ export class WsHandler<P> {
 
   /** Handles an HTTP upgrade (from your own server's `upgrade` event). */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const address = req.socket.remoteAddress ?? 'unknown'
-    socket.on('error', () => {})
+    const address = clientAddress(req, this.service.trustProxy)
+    // resets and broken pipes of a peer: counted; the close that follows cleans up
+    socket.on('error', () => this.service.stats.clientErrors++)
+    if (!this.origins.allows(req)) {
+      this.service.count('Forbidden')
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+      return
+    }
     if (!this.service.acquire(address)) {
       socket.end('HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
       return
@@ -70,7 +83,8 @@ export class WsHandler<P> {
           release()
         })
       })
-    } catch {
+    } catch (e) {
+      this.service.internal('WebSocket upgrade failed', e, { address })
       release()
       socket.destroy()
     }
@@ -87,11 +101,19 @@ class WsConnection<P> {
   private state: 'hello' | 'authorizing' | 'open' | 'closed' = 'hello'
   private session: Session<P> | undefined
   private hello: HelloMessage | undefined
-  private chain: Promise<void> = Promise.resolve()
   private readonly connectedAt = performance.now()
   private lastSeen = performance.now()
   private protocolErrors = 0
   private readonly bucket: TokenBucket
+  /** Bytes of frames (`pushBytesPerSecond`): past it the socket is read more slowly. */
+  private readonly bytes: TokenBucket
+  /** Frames received and not handled yet, handled one at a time in order. */
+  private readonly inbox: { data: Buffer; isBinary: boolean }[] = []
+  private inboxBytes = 0
+  private handling = false
+  /** Bytes received before the welcome, and how many of them hold the server's pre-auth budget. */
+  private preAuthBytes = 0
+  private preAuthHeld = 0
   // the live pull
   private pulling = false
   private live = false
@@ -108,11 +130,40 @@ class WsConnection<P> {
     private readonly address: string,
   ) {
     this.bucket = new TokenBucket(service.limits.pushesPerSecond)
+    this.bytes = service.newByteBudget()
+    // before the welcome only a hello-sized frame is read, and every byte held counts against the server's budget
+    socket.prependListener('data', this.onPreAuthData)
     ws.on('message', (data, isBinary) => this.onFrame(data, isBinary))
     ws.on('error', () => {
       // oversized frames (maxPayload) and broken sockets land here; ws closes the socket itself
       this.service.stats.protocolErrors++
     })
+  }
+
+  private get closed(): boolean {
+    return this.state === 'closed'
+  }
+
+  private readonly onPreAuthData = (chunk: Buffer): void => {
+    if (this.state === 'open' || this.state === 'closed') return this.endPreAuth()
+    this.preAuthBytes += chunk.length
+    // 14 bytes: the largest frame header
+    if (this.preAuthBytes > this.service.limits.maxHelloBytes + 14 || !this.service.takePreAuth(chunk.length)) {
+      if (this.preAuthBytes > this.service.limits.maxHelloBytes + 14) this.service.stats.preAuthOverflows++
+      this.service.count('TooLarge')
+      this.endPreAuth()
+      this.socket.pause() // nothing more is read from it, the close handshake included
+      this.closeWith(CloseCode.TooLarge, 'say hello first, in a small frame')
+      setTimeout(() => this.ws.terminate(), 100).unref()
+      return
+    }
+    this.preAuthHeld += chunk.length
+  }
+
+  private endPreAuth(): void {
+    this.socket.off('data', this.onPreAuthData)
+    this.service.releasePreAuth(this.preAuthHeld)
+    this.preAuthHeld = 0
   }
 
   sweep(now: number): void {
@@ -128,6 +179,8 @@ class WsConnection<P> {
 
   dispose(): void {
     this.state = 'closed'
+    this.endPreAuth()
+    this.inbox.length = 0
     this.unsubscribe?.()
     this.unsubscribe = undefined
   }
@@ -166,16 +219,60 @@ class WsConnection<P> {
     this.send(JSON.stringify(reqId === undefined ? { v: 1, type: 'error', ...wire } : { v: 1, type: 'pushError', reqId, ...wire }))
   }
 
+  /**
+   * Queues a frame. Frames are decoded and handled one at a time, in order, each after its bytes
+   * were taken from the connection's byte budget: a client sending faster than
+   * `pushBytesPerSecond` waits (its socket is not read meanwhile, TCP holds it back) instead of
+   * keeping the server busy decoding.
+   */
   private onFrame(data: RawData, isBinary: boolean): void {
     this.lastSeen = performance.now()
     if (this.state === 'closed') return
+    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data)
+    this.inbox.push({ data: bytes, isBinary })
+    this.inboxBytes += bytes.length
+    if (this.inboxBytes > this.service.limits.maxFrameBytes && !this.ws.isPaused) this.ws.pause()
+    if (!this.handling) void this.drainInbox()
+  }
+
+  private async drainInbox(): Promise<void> {
+    this.handling = true
+    try {
+      while (this.inbox.length > 0 && this.state !== 'closed') {
+        const frame = this.inbox.shift()!
+        this.inboxBytes -= frame.data.length
+        // the connection's byte budget (`pushBytesPerSecond`): past it the socket is read more slowly
+        const wait = this.bytes.takeDebt(frame.data.length)
+        if (wait > 0) {
+          this.ws.pause()
+          await new Promise((resolve) => setTimeout(resolve, wait))
+          if (this.closed) return
+        }
+        if (this.ws.isPaused && this.inboxBytes <= this.service.limits.maxFrameBytes) this.ws.resume()
+        await this.onFrameDue(frame.data, frame.isBinary)
+        // other connections' frames go between this one's (its handling may not have waited for I/O)
+        if (this.inbox.length > 0) await new Promise((resolve) => setImmediate(resolve))
+      }
+    } catch (e) {
+      this.service.internal('handling a WebSocket frame failed', e, {
+        storeId: this.session?.storeId,
+        clientId: this.hello?.clientId,
+        address: this.address,
+      })
+      this.closeWith(CloseCode.InternalError, 'internal error')
+    } finally {
+      this.handling = false
+      if (this.state !== 'closed' && this.ws.isPaused) this.ws.resume()
+    }
+  }
+
+  private async onFrameDue(data: Buffer, isBinary: boolean): Promise<void> {
     if (isBinary) return this.protocolError('frames are JSON text, not binary')
-    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8')
-    const decoded = decodeClientMessage(text, this.service.limits)
+    const decoded = decodeClientMessage(data.toString('utf8'), this.service.limits)
     if (!decoded.ok) {
       const { error } = decoded
       if (error.reqId !== undefined && this.state === 'open') {
-        // a push whose events are bad: refused like any push, the connection goes on
+        // a push whose events are bad: refused like any push, and counted like any bad frame
         this.service.count(error.code)
         this.sendError(
           {
@@ -186,6 +283,7 @@ class WsConnection<P> {
           },
           error.reqId,
         )
+        this.countRefusal()
         return
       }
       return this.protocolError(error.reason)
@@ -193,7 +291,7 @@ class WsConnection<P> {
     const message = decoded.message
     if (message.type === 'ping') return this.send('{"v":1,"type":"pong"}')
     if (message.type === 'pong') return
-    this.chain = this.chain.then(() => this.handle(message)).catch(() => this.closeWith(CloseCode.Protocol, 'internal error'))
+    await this.handle(message)
   }
 
   private protocolError(reason: string): void {
@@ -201,7 +299,12 @@ class WsConnection<P> {
     this.service.count('Protocol')
     this.sendError({ code: 'Protocol', message: `Bad frame: ${reason}.`, reason })
     if (this.state !== 'open') this.closeWith(CloseCode.Protocol, 'say hello first')
-    else if (++this.protocolErrors >= this.service.limits.maxProtocolErrors) this.closeWith(CloseCode.Protocol, 'too many bad frames')
+    else this.countRefusal()
+  }
+
+  /** Every refused frame (malformed, or a push refused as Invalid / TooLarge) counts toward `maxProtocolErrors`. */
+  private countRefusal(): void {
+    if (++this.protocolErrors >= this.service.limits.maxProtocolErrors) this.closeWith(CloseCode.Protocol, 'too many bad frames')
   }
 
   private async handle(message: ClientMessage): Promise<void> {
@@ -226,6 +329,7 @@ class WsConnection<P> {
       } catch (e) {
         if (!(e instanceof SyncError)) throw e
         this.sendError(e, message.reqId)
+        if (e.code === 'Invalid' || e.code === 'TooLarge') this.countRefusal()
       }
       return
     }
@@ -264,9 +368,14 @@ class WsConnection<P> {
       this.session = session
       this.hello = hello
       this.state = 'open'
+      this.endPreAuth()
       this.send(JSON.stringify({ v: 1, type: 'welcome', backendId: info.backendId, head: info.head, limits: this.clientLimits() }))
     } catch (e) {
-      const error = e instanceof SyncError ? e : new SyncError('Protocol', `hello failed: ${(e as Error)?.message ?? e}`)
+      if (!(e instanceof SyncError)) {
+        this.service.internal('answering a hello failed', e, { storeId: hello.storeId, clientId: hello.clientId, address: this.address })
+        return this.closeWith(CloseCode.InternalError, 'internal error')
+      }
+      const error = e
       this.sendError(error)
       const code =
         error.code === 'Unauthorized'
@@ -317,8 +426,13 @@ class WsConnection<P> {
             this.sendFrame(page.wsFrame)
           }
         } while (this.deliverAgain)
-      } catch {
-        this.closeWith(CloseCode.Protocol, 'internal error while reading the store')
+      } catch (e) {
+        this.service.internal('reading a page for a WebSocket pull failed', e, {
+          storeId: this.session?.storeId,
+          after: this.sentThrough,
+          address: this.address,
+        })
+        this.closeWith(CloseCode.InternalError, 'internal error')
       } finally {
         this.delivering = false
       }

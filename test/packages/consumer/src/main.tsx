@@ -1,10 +1,11 @@
-import { makeInMemoryAdapter } from '@cairn/core'
+import { makePersistedAdapter } from '@cairn/adapter-web'
 import { StoreProvider, useQuery, useStore } from '@cairn/react'
 import { StrictMode, Suspense, useState, type FormEvent } from 'react'
 import { createRoot } from 'react-dom/client'
+import CairnWorker from './cairn.worker?worker'
 import { events, schema, todos$ } from './schema'
 
-const options = { schema, adapter: makeInMemoryAdapter(), storeId: 'my-app' }
+const options = { schema, adapter: makePersistedAdapter({ worker: CairnWorker, storage: { type: 'opfs' } }), storeId: 'my-app' }
 
 function Todos() {
   const store = useStore()
