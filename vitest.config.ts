@@ -35,6 +35,15 @@ export default defineConfig({
         },
       },
       { plugins: [cairnSource()], test: { name: 'sync', include: ['sync/test/**/*.test.ts'], testTimeout: 30_000, pool: 'threads' } },
+      {
+        plugins: [cairnSource()],
+        test: {
+          name: 'adapter-node',
+          include: ['adapters-platform/node/test/**/*.test.ts', 'adapters-platform/test/*.test.ts'],
+          testTimeout: 60_000,
+          pool: 'threads',
+        },
+      },
       // the browser playground end to end: builds it, runs `npm start`'s server, drives Chromium
       {
         plugins: [cairnSource()],

@@ -42,11 +42,12 @@ function parseOptions(argv: readonly string[]): Options {
   const list = <T extends string>(name: string, all: readonly T[]): readonly T[] => {
     const v = valueOf(name)
     if (v === undefined || v === '') return all
-    // s1..s3 are the sync workloads (src/sync/main.ts runs them after this)
+    // s1..s3 are the sync workloads (src/sync/main.ts runs them after this), n1..n4 and the
+    // systems cairn-node, bsql, livestore-file those of part 4 (src/node/main.ts)
     const picked = v
       .split(',')
       .map((s) => s.trim())
-      .filter((s) => !(name === 'only' && /^s\d+$/.test(s))) as T[]
+      .filter((s) => !(name === 'only' && /^[sn]\d+$/.test(s)) && !(name === 'systems' && /^(cairn-node|bsql|livestore-file)$/.test(s))) as T[]
     const unknown = picked.filter((s) => !all.includes(s))
     if (unknown.length > 0) throw new Error(`--${name}: unknown ${unknown.join(', ')} (choose from ${all.join(', ')})`)
     return all.filter((s) => picked.includes(s))

@@ -34,10 +34,13 @@ export { sql, type SqlFragment, type SqlValue, type BindValues } from './sqlite/
 export { queryDb, computed, signal, LiveQueryDef, ComputedDef, SignalDef, type Def, type Getter, type RawQuery } from './reactive/query-def.ts'
 export { createStorePromise, Store, type CreateStoreOptions, type CommitHandle, type SyncStatus, type SubscribeOptions } from './session/store.ts'
 export { makeInMemoryAdapter, type Adapter, type LeaderPort, type OpenLeaderOptions } from './leader/adapter.ts'
+export { hostLeader, type LeaderHostOptions } from './leader/host.ts'
 export {
   Leader,
   type CommitHint,
   type BootProgress,
+  type BootStage,
+  type BootStatus,
   type SessionBoot,
   type AppendResult,
   type LeaderMessage,
@@ -66,7 +69,7 @@ export {
 } from './sync/backend.ts'
 export type { EventRecord } from './events/record.ts'
 export { formatSeqNum, compareSeqNum, type SeqNum } from './events/seq-num.ts'
-export { SqliteDb, SqliteError, RecordedWrites, loadSqlite, type Row } from './sqlite/db.ts'
+export { SqliteDb, SqliteError, RecordedWrites, loadSqlite, type Row, type SqliteOpenOptions } from './sqlite/db.ts'
 export {
   CairnError,
   InvalidEventArgsError,

@@ -1,22 +1,17 @@
 import { CairnError } from '../errors.ts'
 import type { EventRecord } from '../events/record.ts'
-import { shortId } from '../events/record.ts'
-import {
-  Leader,
-  type AppendResult,
-  type BootProgress,
-  type CommitHint,
-  type LeaderMessage,
-  type LogEntry,
-  type SessionBoot,
-} from './leader.ts'
-import { LeaderSync, type SyncOptions } from '../sync/leader-sync.ts'
+import type { AppendResult, BootProgress, BootStatus, CommitHint, LeaderMessage, LogEntry, SessionBoot } from './leader.ts'
+import type { SyncOptions } from '../sync/leader-sync.ts'
+import { hostLeader } from './host.ts'
 import type { Schema } from '../schema/schema.ts'
 import { SqliteDb } from '../sqlite/db.ts'
 
 export interface OpenLeaderOptions {
   readonly storeId: string
   readonly schema: Schema
+  /** Where the boot stands (the leader reports `rehydrating` with progress while it rebuilds state). */
+  readonly onBootStatus?: ((status: BootStatus) => void) | undefined
+  /** @deprecated use `onBootStatus` */
   readonly onProgress?: ((progress: BootProgress) => void) | undefined
   readonly warn?: ((message: string) => void) | undefined
   readonly reportError?: ((error: unknown) => void) | undefined
@@ -67,7 +62,8 @@ export function makeInMemoryAdapter(options: { readonly clientId?: string } = {}
   const open = new Set<string>()
   return {
     name: 'in-memory',
-    async openLeader({ storeId, schema, onProgress, warn, reportError, sync }) {
+    async openLeader(leaderOptions) {
+      const { storeId } = leaderOptions
       if (open.has(storeId)) {
         throw new CairnError(
           'StoreAlreadyOpen',
@@ -76,49 +72,27 @@ export function makeInMemoryAdapter(options: { readonly clientId?: string } = {}
       }
       // taken before the first await: two opens started together must not both get in
       open.add(storeId)
-      let db = databases.get(storeId)
-      const report = reportError ?? ((e: unknown) => console.error(e))
-      let leader: Leader
       try {
+        let db = databases.get(storeId)
         if (db === undefined) {
           db = await SqliteDb.open()
           databases.set(storeId, db)
         }
-        leader = Leader.open(db, schema, { clientId: options.clientId ?? shortId(), onProgress, warn, reportError: report })
+        const leaderDb = db
+        return hostLeader(leaderDb, {
+          ...leaderOptions,
+          clientId: options.clientId,
+          reset: () => {
+            // the next store created with this adapter starts empty and syncs from the server
+            if (databases.get(storeId) === leaderDb) databases.delete(storeId)
+          },
+          onClose: () => {
+            open.delete(storeId)
+          },
+        })
       } catch (e) {
         open.delete(storeId)
         throw e
-      }
-      let closed = false
-      const leaderDb = db
-      const syncer =
-        sync === undefined
-          ? undefined
-          : new LeaderSync(leader, storeId, sync, {
-              reportError: report,
-              reset: () => {
-                // the next store created with this adapter starts empty and syncs from the server
-                if (databases.get(storeId) === leaderDb) databases.delete(storeId)
-              },
-            })
-      return {
-        get clientId() {
-          return leader.clientId
-        },
-        boot: async () => leader.snapshot({ inProcess: true }),
-        append: async (events, commits) => {
-          if (closed) throw new CairnError('LeaderClosed', `The leader of store "${storeId}" is closed.`)
-          const result = leader.append(events, commits)
-          syncer?.pushNext()
-          return result
-        },
-        subscribe: (listener) => leader.subscribe(listener),
-        readLog: async () => leader.logEntries(),
-        close: async () => {
-          closed = true
-          await syncer?.close()
-          open.delete(storeId)
-        },
       }
     },
   }

@@ -1,5 +1,6 @@
 // The leader's eventlog: its tables, how events are written to it and read back, and the record
 // shapes the leader keeps and hands to sessions.
+import { CairnError } from '../errors.ts'
 import type { EventRecord } from '../events/record.ts'
 import { ROW_CHUNKS } from '../sqlite/insert-runs.ts'
 import type { LoggedEvent } from './protocol.ts'
@@ -8,6 +9,26 @@ import type { SqlValue } from '../sqlite/sql.ts'
 import type { SqliteDb } from '../sqlite/db.ts'
 
 export const INTERNAL_TABLES = ['__cairn_eventlog', '__cairn_meta'] as const
+
+/**
+ * The version of the leader's storage format (its tables and what they mean), kept in SQLite's
+ * `user_version`. A version that reads a database must know its format: a newer one is refused,
+ * never "repaired". Bump it with a migration when the tables change.
+ */
+export const STORAGE_FORMAT = 1
+
+/** Refuses a database written in a newer storage format; marks a new (or pre-versioning) one as ours. */
+export function checkStorageFormat(db: SqliteDb): void {
+  const format = Number(db.select('PRAGMA user_version')[0]?.user_version ?? 0)
+  if (format > STORAGE_FORMAT) {
+    const what = db.filename === undefined ? 'This database' : `The store file ${db.filename}`
+    throw new CairnError(
+      'StorageFormatTooNew',
+      `${what} was written by a newer version of Cairn (storage format ${format}; this version reads format ${STORAGE_FORMAT} and older). It was left unchanged: open it with that newer version of @cairn/core.`,
+    )
+  }
+  if (format < STORAGE_FORMAT) db.exec(`PRAGMA user_version = ${STORAGE_FORMAT}`)
+}
 
 /** The leader's tables: its eventlog and its sync bookkeeping. */
 export const DDL = `

@@ -6,10 +6,20 @@ import { compareSeqNum, type SeqNum } from '../events/seq-num.ts'
 import { addLocal, confirmPrefix, initialSyncState, mergeUpstream, type SyncState } from '../sync/sync-state.ts'
 import { SqliteError, type RecordedWrites, type SqliteDb } from '../sqlite/db.ts'
 import { newEventId } from '../events/record.ts'
-import { DDL, logEvents, loggedEvent, rowToRecord, SET_META, toRecord, withSeqNum } from './eventlog.ts'
+import {
+  checkStorageFormat,
+  DDL,
+  INTERNAL_TABLES,
+  logEvents,
+  loggedEvent,
+  rowToRecord,
+  SET_META,
+  toRecord,
+  withSeqNum,
+} from './eventlog.ts'
 import type {
   AppendResult,
-  BootProgress,
+  BootStatus,
   CommitHint,
   LeaderMessage,
   LeaderOptions,
@@ -20,6 +30,8 @@ import type {
 } from './protocol.ts'
 
 export type {
+  BootStage,
+  BootStatus,
   AppendResult,
   BootProgress,
   CommitHint,
@@ -33,7 +45,10 @@ export type {
 
 export { INTERNAL_TABLES } from './eventlog.ts'
 
-const REPLAY_PAGE = 2000
+// a page's read is not interrupted by a progress report: small enough to take well under its interval
+const REPLAY_PAGE = 500
+/** A rebuild reports its progress at least this often (plus at its start and end). */
+const PROGRESS_EVERY_MS = 50
 
 /**
  * The leader of one client: owns the eventlog and the state materialized from its confirmed
@@ -91,12 +106,23 @@ export class Leader {
    * schema hash differs from the stored one, rebuilds state by replaying the log.
    */
   static open(db: SqliteDb, schema: Schema, options: LeaderOptions): Leader {
+    checkStorageFormat(db)
     db.exec(DDL)
     const meta = new Map(db.select('SELECT key, value FROM __cairn_meta').map((r) => [r.key as string, r.value as string]))
     const clientId = meta.get('clientId') ?? options.clientId
     const warn = options.warn ?? ((m: string) => console.warn(m))
     const leader = new Leader(db, schema, clientId, warn, options.reportError ?? ((e) => console.error(e)))
-    if (meta.get('stateHash') !== schema.stateHash) leader.rebuild(options.onProgress)
+    if (meta.get('stateHash') !== schema.stateHash) {
+      const { onBootStatus, onProgress } = options
+      leader.rebuild(
+        onBootStatus === undefined && onProgress === undefined
+          ? undefined
+          : (status) => {
+              onBootStatus?.(status)
+              if (status.progress !== undefined) onProgress?.({ phase: 'rebuilding', ...status.progress })
+            },
+      )
+    }
     if (!meta.has('clientId')) db.run(SET_META, ['clientId', clientId])
     return leader
   }
@@ -144,9 +170,21 @@ export class Leader {
   snapshot(): SessionBoot & { readonly snapshot: Uint8Array }
   snapshot(options: { readonly inProcess: boolean }): SessionBoot
   snapshot(options: { readonly inProcess?: boolean } = {}): SessionBoot {
+    let copy: SqliteDb | Uint8Array
+    if (options.inProcess === true) {
+      copy = this.db.copy()
+      try {
+        // the session holds state only; dropping the log here, in the leader's call, reads its
+        // pages, so a damaged file fails the leader's boot (the adapter names the file)
+        for (const table of INTERNAL_TABLES) copy.exec(`DROP TABLE IF EXISTS ${table}`)
+      } catch (e) {
+        copy.close()
+        throw e
+      }
+    } else copy = this.db.serialize()
     return {
       clientId: this.currentClientId,
-      snapshot: options.inProcess === true ? this.db.copy() : this.db.serialize(),
+      snapshot: copy,
       pending: this.sync.pending,
       upstreamHead: this.sync.upstreamHead,
       rebaseGeneration: this.sync.rebaseGeneration,
@@ -520,7 +558,7 @@ export class Leader {
   }
 
   /** Drops every state table, recreates them from the schema and replays the confirmed log. */
-  private rebuild(onProgress: ((p: BootProgress) => void) | undefined): void {
+  private rebuild(onBootStatus: ((status: BootStatus) => void) | undefined): void {
     const total = Number(this.db.select(`SELECT count(*) AS n FROM __cairn_eventlog WHERE status = 'confirmed'`)[0]!.n)
     const warned = new Set<string>()
     this.db.transaction(() => {
@@ -531,7 +569,10 @@ export class Leader {
       for (const statement of this.schema.ddl) this.db.exec(statement)
       let done = 0
       let after: SeqNum = { global: -1, client: -1, rebaseGeneration: 0 }
-      onProgress?.({ phase: 'rebuilding', done, total })
+      const report = () => onBootStatus?.({ stage: 'rehydrating', progress: { done, total } })
+      report()
+      // by the clock, not by count: a slow materializer must not make progress look stuck
+      let reported = performance.now()
       for (;;) {
         const page = this.readLog(
           `WHERE status = 'confirmed' AND (seq_global > ? OR (seq_global = ? AND seq_client > ?))`,
@@ -542,11 +583,14 @@ export class Leader {
         for (const event of page) {
           if (!this.schema.eventsByName.has(event.name)) this.handleUnknown(event.name, warned)
           else this.materialization.apply(event)
+          if (++done % 64 === 0 && onBootStatus !== undefined && performance.now() - reported >= PROGRESS_EVERY_MS) {
+            report()
+            reported = performance.now()
+          }
         }
-        done += page.length
         after = page[page.length - 1]!.seqNum
-        onProgress?.({ phase: 'rebuilding', done, total })
       }
+      report()
       this.db.run(`INSERT INTO __cairn_meta (key, value) VALUES ('stateHash', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, [
         this.schema.stateHash,
       ])

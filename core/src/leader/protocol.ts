@@ -5,7 +5,23 @@ import type { EventRecord } from '../events/record.ts'
 import type { SeqNum } from '../events/seq-num.ts'
 import type { RecordedWrites, SqliteDb } from '../sqlite/db.ts'
 
-/** Reported while state is rebuilt from the eventlog after a schema change. */
+/**
+ * Where a store's boot stands, the same stages for every adapter: `loading` (opening the
+ * leader's storage), `rehydrating` (rebuilding state from the eventlog after a schema change,
+ * with `progress`), `done` (the store serves reads).
+ */
+export type BootStage = 'loading' | 'rehydrating' | 'done'
+
+export interface BootStatus {
+  readonly stage: BootStage
+  /** Events replayed so far out of `total` (while rehydrating). */
+  readonly progress?: { readonly done: number; readonly total: number }
+}
+
+/**
+ * Reported while state is rebuilt from the eventlog after a schema change.
+ * @deprecated use `BootStatus` (`onBootStatus`), which every adapter reports.
+ */
 export interface BootProgress {
   readonly phase: 'rebuilding'
   readonly done: number
@@ -90,6 +106,9 @@ export interface LoggedEvent extends EventRecord {
 
 export interface LeaderOptions {
   readonly clientId: string
+  /** Rebuild progress (stage `rehydrating`), at least every ~100 ms while it runs. */
+  readonly onBootStatus?: ((status: BootStatus) => void) | undefined
+  /** @deprecated use `onBootStatus` */
   readonly onProgress?: ((progress: BootProgress) => void) | undefined
   readonly warn?: ((message: string) => void) | undefined
   /** Reports failures nobody awaits (a materializer failing on an upstream event). */

@@ -1,6 +1,13 @@
 import type { Adapter, LeaderPort } from '../leader/adapter.ts'
 import { SchemaError, StoreShutdownError } from '../errors.ts'
-import { INTERNAL_TABLES, type BootProgress, type LeaderMessage, type LogEntry, type SessionBoot } from '../leader/leader.ts'
+import {
+  INTERNAL_TABLES,
+  type BootProgress,
+  type BootStatus,
+  type LeaderMessage,
+  type LogEntry,
+  type SessionBoot,
+} from '../leader/leader.ts'
 import { ComputedDef, LiveQueryDef, SignalDef, type Def } from '../reactive/query-def.ts'
 import type { InstanceInfo } from '../reactive/graph.ts'
 import type { EventInput } from '../schema/events.ts'
@@ -22,7 +29,16 @@ export interface CreateStoreOptions<S extends Schema = Schema> {
   readonly adapter: Adapter
   /** Clients with the same storeId share one eventlog. */
   readonly storeId: string
-  /** Progress of a state rebuild after a schema change. */
+  /**
+   * Where the boot stands, the same stages with every adapter: `loading`, then `rehydrating`
+   * with `{ done, total }` (at least every ~100 ms) when the state is rebuilt from the eventlog
+   * after a schema change, then `done`.
+   *
+   * @example
+   * onBootStatus: (s) => console.log(s.stage, s.progress) // 'rehydrating' { done: 40000, total: 100000 }
+   */
+  readonly onBootStatus?: (status: BootStatus) => void
+  /** @deprecated use `onBootStatus` (stage `rehydrating`). Progress of a state rebuild after a schema change. */
   readonly onBootProgress?: (progress: BootProgress) => void
   /**
    * Receives errors that have no caller to throw to: a throwing subscriber, a query error of a
@@ -56,9 +72,12 @@ export async function createStorePromise<S extends Schema>(options: CreateStoreO
   const { schema, adapter, storeId } = options
   if (typeof storeId !== 'string' || storeId.length === 0) throw new SchemaError('createStorePromise needs a non-empty storeId.')
   const reportError = options.onError ?? ((e: unknown) => console.error(e))
+  const onBootStatus = options.onBootStatus
+  onBootStatus?.({ stage: 'loading' })
   const port = await adapter.openLeader({
     storeId,
     schema,
+    onBootStatus,
     onProgress: options.onBootProgress,
     warn: (m) => console.warn(m),
     reportError,
@@ -70,7 +89,9 @@ export async function createStorePromise<S extends Schema>(options: CreateStoreO
     db = boot.snapshot instanceof SqliteDb ? boot.snapshot : await SqliteDb.deserialize(boot.snapshot)
     // the session holds state only; the log stays with the leader
     for (const table of INTERNAL_TABLES) db.exec(`DROP TABLE IF EXISTS ${table}`)
-    return new Store(schema, storeId, port, db, boot, reportError, options.sync !== undefined || port.syncing === true)
+    const store = new Store(schema, storeId, port, db, boot, reportError, options.sync !== undefined || port.syncing === true)
+    onBootStatus?.({ stage: 'done' })
+    return store
   } catch (e) {
     db?.close()
     // the boot's error is the one to throw; a failing close is reported beside it

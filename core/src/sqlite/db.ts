@@ -12,6 +12,7 @@ import {
   type SessionTarget,
   type SessionWasm,
 } from './changesets.ts'
+import { readFileImage, type WasmCopy } from './file-image.ts'
 import { SqliteError } from './sqlite-error.ts'
 import { check, decodeUtf8, toSqliteError, updateHookThunk, type RawExports } from './wasm.ts'
 import type { BindValues, SqlValue } from './sql.ts'
@@ -24,6 +25,17 @@ type OoDb = InstanceType<Sqlite3['oo1']['DB']>
 type OoStmt = ReturnType<OoDb['prepare']>
 
 export type Row = Record<string, SqlValue>
+
+/** Where `SqliteDb.open` opens a database; by default in memory. */
+export interface SqliteOpenOptions {
+  /** The database file, as the VFS names it (a path for Node's, a name in the pool for OPFS). */
+  readonly filename?: string
+  /**
+   * The VFS to open `filename` with: one registered with the module from `loadSqlite()`
+   * (e.g. `'opfs-sahpool'`, or the Node adapter's). Default: the build's default VFS.
+   */
+  readonly vfs?: string
+}
 
 let modulePromise: Promise<Sqlite3> | undefined
 
@@ -84,6 +96,8 @@ export class SqliteDb {
   private constructor(
     private readonly sqlite3: Sqlite3,
     private readonly db: OoDb,
+    /** The file the database lives in; undefined in memory. */
+    readonly filename?: string,
   ) {
     this.w = sqlite3.wasm.exports as unknown as RawExports
     this.dbPointer = db.pointer as number
@@ -91,17 +105,21 @@ export class SqliteDb {
   }
 
   /**
-   * Opens a database: in memory, or the file `filename` through the VFS `vfs` (registered on the
-   * module `loadSqlite()` gives, e.g. sqlite-wasm's `opfs-sahpool` in a browser worker).
+   * Opens a database: in memory, or `filename` through a VFS (created when missing).
+   *
+   * @example
+   * const db = await SqliteDb.open({ filename: '/todos.sqlite', vfs: 'opfs-sahpool' })
    */
-  static async open(options: { readonly filename?: string; readonly vfs?: string } = {}): Promise<SqliteDb> {
+  static async open(options: SqliteOpenOptions = {}): Promise<SqliteDb> {
     const sqlite3 = await loadSqlite()
     if (options.filename === undefined) return new SqliteDb(sqlite3, new sqlite3.oo1.DB(':memory:', 'c'))
+    let db: OoDb
     try {
-      return new SqliteDb(sqlite3, new sqlite3.oo1.DB({ filename: options.filename, flags: 'c', vfs: options.vfs }))
+      db = new sqlite3.oo1.DB({ filename: options.filename, flags: 'c', ...(options.vfs === undefined ? {} : { vfs: options.vfs }) })
     } catch (e) {
       throw toSqliteError(e)
     }
+    return new SqliteDb(sqlite3, db, options.filename)
   }
 
   /** Opens an in-memory database holding a copy of `bytes` (from `serialize()`). */
@@ -154,6 +172,13 @@ export class SqliteDb {
   private copyInWasm(): WasmCopy {
     const { capi, wasm } = this.sqlite3
     const size = this.outPointers()
+    if (this.filename !== undefined) {
+      // a file database: with the WAL checkpointed into it, one read of the file is a copy
+      // RESTART, not TRUNCATE: a file adapter may keep its WAL file grown (see adapter-node)
+      const busy = this.select('PRAGMA wal_checkpoint(RESTART)')[0]?.busy
+      const image = busy === 0 ? readFileImage(this.sqlite3, this.dbPointer, size) : undefined
+      if (image !== undefined) return image
+    }
     const p = capi.sqlite3_serialize(this.dbPointer, 'main', size, capi.SQLITE_SERIALIZE_NOCOPY) as number
     if (p === 0) {
       // not held in one buffer (not a deserialized database): SQLite copies it page by page
@@ -182,7 +207,12 @@ export class SqliteDb {
     // a memdb database (see open) hands out its buffer as it is: one copy, into JS
     const p = capi.sqlite3_serialize(this.dbPointer, 'main', size, capi.SQLITE_SERIALIZE_NOCOPY) as number
     if (p !== 0) return this.heap().slice(p, p + Number(wasm.peek(size, 'i64')))
-    return capi.sqlite3_js_db_export(this.dbPointer)
+    const copy = this.copyInWasm()
+    try {
+      return this.heap().slice(copy.pointer, copy.pointer + copy.size)
+    } finally {
+      this.w.sqlite3_free(copy.pointer)
+    }
   }
 
   /** Runs one or more statements without results (DDL, pragmas). */
@@ -707,11 +737,6 @@ export class SqliteDb {
     const { capi } = this.sqlite3
     throw new SqliteError(capi.sqlite3_errmsg(this.db.pointer!), capi.sqlite3_extended_errcode(this.db.pointer!))
   }
-}
-
-interface WasmCopy {
-  readonly pointer: number
-  readonly size: number
 }
 
 function copyIntoWasm(sqlite3: Sqlite3, bytes: Uint8Array): WasmCopy {

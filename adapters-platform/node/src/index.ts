@@ -1,0 +1,1 @@
+export { makeNodeAdapter, type NodeAdapterOptions } from './node-adapter.ts'

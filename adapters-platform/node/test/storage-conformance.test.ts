@@ -1,0 +1,16 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll } from 'vitest'
+import { storageConformance } from '../../test/storage-conformance.ts'
+import { makeNodeAdapter } from '../src/index.ts'
+
+const root = mkdtempSync(join(tmpdir(), 'cairn-node-conformance-'))
+afterAll(() => rmSync(root, { recursive: true, force: true }))
+let n = 0
+
+// every reopen is a new adapter on the same directory, as after a restart
+storageConformance('node adapter', () => {
+  const directory = join(root, `d${++n}`)
+  return { reopen: () => makeNodeAdapter({ directory }) }
+})
