@@ -2,19 +2,22 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { createSyncServer } from './server/create-server.ts'
+import { postgresStorage } from './storage/postgres.ts'
 import { sqliteStorage } from './storage/sqlite.ts'
 
-const USAGE = `Usage: cairn-sync --data-dir <dir> [--port 8787] [--host 127.0.0.1] [--base-path /sync] [--allow-anyone]
+const USAGE = `Usage: cairn-sync (--data-dir <dir> | --postgres <url>) [--port 8787] [--host 127.0.0.1] [--base-path /sync] [--allow-anyone]
                   [--allowed-origin <origin>]... [--trust-proxy <address>]...
 
 Starts a Cairn sync server (WebSocket and HTTP long-poll on one port) storing every store in
-<dir>/sync.db (SQLite, WAL).
+<dir>/sync.db (SQLite, WAL), or in PostgreSQL with --postgres (any number of nodes may share it).
 
 Auth: clients must present the token in the environment variable CAIRN_SYNC_TOKEN (one shared
 secret; it may access every store), or pass --allow-anyone for a local development server.
 
 Options:
   --data-dir <dir>      where sync.db lives (created if missing)
+  --postgres <url>      store in PostgreSQL instead (postgres://user:pass@host:5432/db); tables are
+                        created or migrated on start; run as many nodes on it as you like
   --port <n>            port to listen on; 0 picks a free one (default 8787)
   --host <addr>         address to listen on (default 127.0.0.1)
   --base-path <path>    prefix of the routes and the WebSocket endpoint (default none)
@@ -52,6 +55,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       args: [...argv],
       options: {
         'data-dir': { type: 'string' },
+        postgres: { type: 'string' },
         port: { type: 'string', default: '8787' },
         host: { type: 'string', default: '127.0.0.1' },
         'base-path': { type: 'string', default: '' },
@@ -70,11 +74,16 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     return 0
   }
   const dataDir = values['data-dir']
+  const postgres = values.postgres
   const port = Number(values.port)
-  if (dataDir === undefined || !Number.isInteger(port) || port < 0 || port > 65535) {
-    process.stderr.write(
-      `cairn-sync: ${dataDir === undefined ? '--data-dir is required' : `--port must be 0..65535, not "${values.port}"`}\n\n${USAGE}`,
-    )
+  if ((dataDir === undefined) === (postgres === undefined) || !Number.isInteger(port) || port < 0 || port > 65535) {
+    const problem =
+      dataDir === undefined && postgres === undefined
+        ? '--data-dir is required (or --postgres <url>)'
+        : dataDir !== undefined && postgres !== undefined
+          ? 'give --data-dir or --postgres, not both'
+          : `--port must be 0..65535, not "${values.port}"`
+    process.stderr.write(`cairn-sync: ${problem}\n\n${USAGE}`)
     return 2
   }
   const secret = env.CAIRN_SYNC_TOKEN
@@ -82,13 +91,20 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     process.stderr.write('cairn-sync: set CAIRN_SYNC_TOKEN to the token clients must present, or pass --allow-anyone for development.\n')
     return 2
   }
-  const path = join(resolve(dataDir), 'sync.db')
+  const path = dataDir === undefined ? undefined : join(resolve(dataDir), 'sync.db')
+  let storage
+  try {
+    storage = path === undefined ? await postgresStorage({ connectionString: postgres }) : sqliteStorage(path)
+  } catch (e) {
+    process.stderr.write(`cairn-sync: ${(e as Error).message}\n`)
+    return 1
+  }
   const origins = values['allowed-origin']
   const server = await createSyncServer({
     port,
     host: values.host,
     basePath: values['base-path'],
-    storage: sqliteStorage(path),
+    storage,
     // without a token any web page the user opens could write: only local pages, unless told otherwise
     ...(origins !== undefined
       ? { allowedOrigins: origins.includes('*') ? '*' : origins }
@@ -103,7 +119,9 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
         : { refuse: 'Unauthorized', message: 'Wrong or missing token (CAIRN_SYNC_TOKEN).' }
     },
   })
-  process.stdout.write(`cairn-sync listening on ${server.wsUrl} (WebSocket) and ${server.url} (HTTP long-poll), data in ${path}\n`)
+  process.stdout.write(
+    `cairn-sync listening on ${server.wsUrl} (WebSocket) and ${server.url} (HTTP long-poll), data in ${path ?? 'PostgreSQL'}\n`,
+  )
   await new Promise<void>((done) => {
     const stop = () => done()
     process.once('SIGINT', stop)

@@ -1,4 +1,3 @@
 export { makePersistedAdapter, type PersistedAdapterOptions, type WebLeaderPort, type WorkerSource } from './persisted-adapter.ts'
 export { resetPersistence } from './reset.ts'
-export { STORAGE_FORMAT } from './opfs-storage.ts'
 export type { StorageMode } from './wire.ts'

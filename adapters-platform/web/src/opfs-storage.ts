@@ -3,12 +3,7 @@
 // two tabs must not share one), checked for a format this version can read.
 import { CairnError, loadSqlite, SqliteDb, SqliteError } from '@cairn/core'
 
-/**
- * The layout of the file: the eventlog and state tables of @cairn/core plus this adapter's
- * pragmas. A file with a higher number was written by a newer Cairn; it is refused, not guessed at.
- */
-export const STORAGE_FORMAT = 1
-/** `PRAGMA application_id` of a Cairn file: "CAIR". */
+/** `PRAGMA application_id` of a Cairn file: "CAIR". (Its format number is core's `user_version`.) */
 const APPLICATION_ID = 0x43414952
 const FILENAME = '/cairn.db'
 
@@ -111,10 +106,8 @@ async function acquirePool(storeId: string, waitMs: number): Promise<SAHPoolUtil
 
 function checkFormat(db: SqliteDb, storeId: string): void {
   let appId: number
-  let version: number
   try {
     appId = Number(db.select('PRAGMA application_id')[0]?.application_id ?? 0)
-    version = Number(db.select('PRAGMA user_version')[0]?.user_version ?? 0)
   } catch (e) {
     if (e instanceof SqliteError && (e.resultCode & 0xff) === 26) {
       throw new CairnError(
@@ -125,9 +118,9 @@ function checkFormat(db: SqliteDb, storeId: string): void {
     }
     throw e
   }
-  const fresh = appId === 0 && version === 0 && db.select(`SELECT 1 FROM sqlite_master LIMIT 1`).length === 0
+  const fresh = appId === 0 && db.select(`SELECT 1 FROM sqlite_master LIMIT 1`).length === 0
   if (fresh) {
-    db.exec(`PRAGMA application_id = ${APPLICATION_ID}; PRAGMA user_version = ${STORAGE_FORMAT}`)
+    db.exec(`PRAGMA application_id = ${APPLICATION_ID}`)
     return
   }
   if (appId !== APPLICATION_ID) {
@@ -136,10 +129,5 @@ function checkFormat(db: SqliteDb, storeId: string): void {
       `The OPFS file of store "${storeId}" was not written by Cairn (application_id ${appId}). Call resetPersistence({ storeId: '${storeId}' }) to start over (local data is lost).`,
     )
   }
-  if (version !== STORAGE_FORMAT) {
-    throw new CairnError(
-      'IncompatibleStorage',
-      `The OPFS file of store "${storeId}" has storage format ${version}, this version of @cairn/adapter-web reads format ${STORAGE_FORMAT}${version > STORAGE_FORMAT ? ' (it was written by a newer version: update the app)' : ''}. Call resetPersistence({ storeId: '${storeId}' }) to start over (local data not synced to the server is lost).`,
-    )
-  }
+
 }

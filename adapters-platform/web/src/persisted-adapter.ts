@@ -42,7 +42,7 @@ export interface WebLeaderPort extends LeaderPort {
 export function makePersistedAdapter(options: PersistedAdapterOptions): Adapter {
   return {
     name: 'web',
-    async openLeader({ storeId, schema, onProgress, warn, reportError, sync }) {
+    async openLeader({ storeId, schema, onBootStatus, warn, reportError, sync }) {
       if (sync !== undefined) {
         throw new CairnError(
           'SyncInWorker',
@@ -80,8 +80,8 @@ export function makePersistedAdapter(options: PersistedAdapterOptions): Adapter 
           case 'error':
             report(fromWireError(event.error))
             return
-          case 'progress':
-            onProgress?.(event.progress)
+          case 'boot':
+            onBootStatus?.(event.status)
             return
           case 'role':
             isLeader = event.leader

@@ -1,6 +1,6 @@
 // What crosses a worker or tab boundary: plain, structured-cloneable shapes of the leader's
 // records, hints and errors, and the conversions to and from them.
-import { CairnError, type CommitHint, type EventRecord, type LeaderMessage } from '@cairn/core'
+import { CairnError, type BootStatus, type CommitHint, type EventRecord, type LeaderMessage } from '@cairn/core'
 
 /** Where the leader keeps its data: a file in OPFS, or memory where OPFS is unavailable. */
 export type StorageMode = 'opfs' | 'in-memory'
@@ -19,7 +19,7 @@ export type WorkerEvent =
   | { readonly type: 'leader'; readonly message: LeaderMessage }
   | { readonly type: 'warn'; readonly text: string }
   | { readonly type: 'error'; readonly error: WireError }
-  | { readonly type: 'progress'; readonly progress: { readonly phase: 'rebuilding'; readonly done: number; readonly total: number } }
+  | { readonly type: 'boot'; readonly status: BootStatus }
   | { readonly type: 'role'; readonly leader: boolean }
 
 /** An event record as plain data; `json` is read here, as a session's records make it on demand. */

@@ -87,7 +87,7 @@ export function makeWorker(options: WorkerOptions): void {
               clientId: await loadClientId(request.storeId, clientId),
               warn: (text) => log({ type: 'warn', text }),
               reportError: (e) => log({ type: 'error', error: toWireError(e) }),
-              onProgress: (progress) => emit({ type: 'progress', progress }),
+              onBootStatus: (status) => emit({ type: 'boot', status }),
             })
             let savedClientId = host.clientId
             if (savedClientId !== clientId) await saveClientId(request.storeId, savedClientId)

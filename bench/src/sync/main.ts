@@ -15,6 +15,7 @@ import type { PullPage, SyncBackend, SyncConnection, WireEvent } from '../../../
 import WebSocket from 'ws'
 import { makeHttpSync, makeWsSync } from '../../../sync/src/index.ts'
 import { httpFetch } from './http-fetch.ts'
+import { postgresWorkloads } from './postgres.ts'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const benchDir = path.resolve(here, '..', '..')
@@ -49,8 +50,18 @@ const log = (s: string) => process.stderr.write(`${s}\n`)
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN
 
-async function startServer(): Promise<{ port: number; child: ChildProcess; stop: () => Promise<void>; cpu: () => Promise<number> }> {
+export interface BenchServer {
+  port: number
+  child: ChildProcess
+  stop: () => Promise<void>
+  cpu: () => Promise<number>
+  rss: () => Promise<number>
+}
+
+/** A server child; `env` picks its storage (SYNC_PG_SCHEMA: PostgreSQL, see server-child.ts). */
+async function startServer(env: Record<string, string> = {}): Promise<BenchServer> {
   const child = fork(path.join(here, 'server-child.ts'), [], {
+    env: { ...process.env, ...env },
     // SYNC_SERVER_ARGS: extra node flags for the server process, e.g. "--cpu-prof --cpu-prof-dir=prof"
     execArgv: ['--conditions=@cairn/source', '--import', 'tsx', ...(process.env.SYNC_SERVER_ARGS ?? '').split(' ').filter((a) => a !== '')],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -71,6 +82,12 @@ async function startServer(): Promise<{ port: number; child: ChildProcess; stop:
         })
         child.send('cpu')
       }),
+    /** The server process's resident set size now (bytes). */
+    rss: () =>
+      new Promise<number>((resolve) => {
+        child.once('message', (m) => resolve((m as { rss: number }).rss))
+        child.send('rss')
+      }),
     stop: async () => {
       child.send('stop')
       await new Promise((r) => child.once('exit', r))
@@ -78,7 +95,7 @@ async function startServer(): Promise<{ port: number; child: ChildProcess; stop:
   }
 }
 
-interface Client {
+export interface Client {
   readonly connection: SyncConnection
   connected: boolean
   received: number
@@ -298,6 +315,8 @@ const workloads: Record<string, { title: string; run: () => Promise<Record<strin
   },
 }
 
+Object.assign(workloads, postgresWorkloads({ quick, pushSeconds: P.pushSeconds, startServer, client, until, wire, pct, sleep, log }))
+
 const results: Record<string, Record<string, number> | { failed: string }> = {}
 for (const [id, w] of Object.entries(workloads)) {
   if (!picked(id)) continue
@@ -318,7 +337,7 @@ for (const [id, r] of Object.entries(results)) {
   }
 }
 if (lines.length > 2) {
-  process.stdout.write(`\n## Sync server (loopback, SQLite)\n\n${lines.join('\n')}\n`)
+  process.stdout.write(`\n## Sync server (loopback; s*: SQLite, p*: PostgreSQL)\n\n${lines.join('\n')}\n`)
   mkdirSync(path.dirname(out), { recursive: true })
   writeFileSync(
     out,

@@ -214,6 +214,8 @@ export class HttpHandler<P> {
       const timer = setTimeout(answer, this.service.limits.longPollMs)
       this.held.add(answer)
       res.once('close', finish)
+      // the head moved while the page above was read (a read that waits for the database): answer now
+      if ((this.service.latestHead(storeId) ?? -1) > after) answer()
     })
   }
 

@@ -91,6 +91,10 @@ export class SyncService<P> {
   }
   readonly logger: SyncServerLogger
   private readonly listeners = new Map<string, Set<(head: number) => void>>()
+  /** The last head told to a store's listeners, while it has any (see `latestHead`). */
+  private readonly heads = new Map<string, number>()
+  /** Unfollows of the storage's head watch (multi-node storages), per store with listeners. */
+  private readonly following = new Map<string, () => void>()
   /** Pages of the current head; a store's are dropped at every append to it. */
   private readonly pages: PageCache<PageFrame>
   private readonly perAddress = new Map<string, number>()
@@ -296,11 +300,21 @@ export class SyncService<P> {
   /** Listens to a store's head; returns the unsubscribe. */
   subscribe(storeId: string, listener: (head: number) => void): () => void {
     let set = this.listeners.get(storeId)
-    if (set === undefined) this.listeners.set(storeId, (set = new Set()))
+    if (set === undefined) {
+      this.listeners.set(storeId, (set = new Set()))
+      // several nodes on one storage: appends made through other nodes wake this store's listeners too
+      const unfollow = this.storage.follow?.(storeId, (head) => this.notify(storeId, head))
+      if (unfollow !== undefined) this.following.set(storeId, unfollow)
+    }
     set.add(listener)
     return () => {
       set.delete(listener)
-      if (set.size === 0 && this.listeners.get(storeId) === set) this.listeners.delete(storeId)
+      if (set.size === 0 && this.listeners.get(storeId) === set) {
+        this.listeners.delete(storeId)
+        this.heads.delete(storeId)
+        this.following.get(storeId)?.()
+        this.following.delete(storeId)
+      }
     }
   }
 
@@ -308,7 +322,18 @@ export class SyncService<P> {
   notify(storeId: string, head: number): void {
     this.pages.drop(storeId)
     this.updateCacheStats()
+    if (head < 0) this.heads.delete(storeId)
+    else if (this.listeners.has(storeId) && head > (this.heads.get(storeId) ?? -1)) this.heads.set(storeId, head)
     for (const listener of [...(this.listeners.get(storeId) ?? [])]) listener(head)
+  }
+
+  /**
+   * The highest head told to the store's listeners since it got its first one. A listener that
+   * subscribes after reading a page compares it with its cursor: a head told while its read was in
+   * flight (a storage read that waits for the database) is not missed.
+   */
+  latestHead(storeId: string): number | undefined {
+    return this.heads.get(storeId)
   }
 
   /** The page after `after`, serialized once per (store, head, after) and shared by every connection at that cursor. */

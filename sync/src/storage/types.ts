@@ -39,6 +39,13 @@ export interface SyncStorage {
   append(storeId: string, events: readonly WireEvent[], principal: string | undefined): Promise<AppendResult>
   /** One catch-up page after `after`, cut at the next multiple of `pageSize`. */
   page(storeId: string, after: number, pageSize: number): Promise<StoredPage>
+  /**
+   * Storages shared by several server nodes (PostgreSQL): calls `onHead` when the store's head
+   * moved through another node (`-1`: it was wiped), so the server wakes the store's subscribers.
+   * The server follows a store while it has subscribers; returns the unfollow. A single-node
+   * storage leaves it out: the server sees every append itself.
+   */
+  follow?(storeId: string, onHead: (head: number) => void): () => void
   /** Deletes the store: it comes back empty with a new backendId. */
   wipe(storeId: string): Promise<void>
   close(): Promise<void>

@@ -38,7 +38,7 @@ const app = {
       adapter,
       storeId: options.storeId ?? 'test',
       onError: (e) => errors.push(`${(e as { code?: string }).code ?? ''}: ${(e as Error).message}`),
-      onBootProgress: (p) => bootStatus.push(p),
+      onBootStatus: (s) => bootStatus.push(s.stage),
     })
     const bootMs = now() - started
     store.subscribe(todos$, (rows) => {
