@@ -40,6 +40,7 @@ describe('createSyncServer: options', () => {
     [{ limits: { pushesPerSecond: '100' } }, /limits.pushesPerSecond must be a positive integer/],
     [{ limits: { maxFrameByte: 1000 } }, /unknown limit "maxFrameByte"/],
     [{ limits: { maxEventBytes: 2_000_000 } }, /maxEventBytes .* cannot exceed limits.maxFrameBytes/],
+    [{ limits: { maxFrameBytes: 8192, maxHelloBytes: 10_000 } }, /maxHelloBytes .* cannot exceed limits.maxFrameBytes/],
     [{ limits: 5 }, /"limits" must be an object/],
     [{ authorize: undefined }, /"authorize" must be a function/],
     [{ allowedOrigins: 'https://a.example' }, /"allowedOrigins" must be/],
@@ -53,6 +54,13 @@ describe('createSyncServer: options', () => {
     expect(error).toBeInstanceOf(CairnError)
     expect((error as CairnError).code).toBe('InvalidOption')
     expect((error as CairnError).message).toMatch(message)
+  })
+})
+
+describe('createSyncServer: limits', () => {
+  it('a small maxFrameBytes alone lowers the defaults that must fit in a frame', async () => {
+    const s = await server({ limits: { maxFrameBytes: 8192 } })
+    expect([s.limits.maxEventBytes, s.limits.maxHelloBytes]).toEqual([8192, 8192])
   })
 })
 

@@ -3,10 +3,11 @@
 // what a worker needs around them: plain answers, re-sent appends recognised by eventId.
 import {
   CairnError,
-  Leader,
+  hostLeader,
   SqliteDb,
   SqliteError,
   type AppendResult,
+  type LeaderPort,
   type BootStatus,
   type CommitHint,
   type EventRecord,
@@ -17,7 +18,6 @@ import {
   type SessionBoot,
   type SyncOptions,
 } from '@cairn/core'
-import { LeaderSync } from '@cairn/core'
 import { openStoreFile, releasePool } from './opfs-storage.ts'
 import { plainMessage, plainRecord, toWireError, type StorageMode, type WireError } from './wire.ts'
 
@@ -54,53 +54,56 @@ export interface CatchUp {
 
 type Pool = Awaited<ReturnType<typeof openStoreFile>>['pool']
 
+/** core's shared leader host (Leader + LeaderSync behind a LeaderPort) on the store's file, served to the tabs. */
 export class LeaderHost {
-  private closed = false
-  private wipeOnClose = false
+  /** The leader's last status (for a catch-up before any boot on this host). */
+  private status: LeaderStatus | undefined
 
   private constructor(
     private readonly options: HostOptions,
     private readonly db: SqliteDb,
-    private readonly leader: Leader,
+    private readonly port: LeaderPort,
     private readonly pool: Pool | undefined,
     readonly filename: string | undefined,
-    private syncer: LeaderSync | undefined,
-  ) {}
+  ) {
+    port.subscribe((m) => {
+      if (m.type !== 'shutdown') this.status = m.status
+    })
+  }
 
   static async open(options: HostOptions): Promise<LeaderHost> {
     const file = options.storage === 'opfs' ? await openStoreFile(options.storeId) : undefined
     const db = file?.db ?? (await SqliteDb.open())
-    let leader: Leader
+    let wipe = false
+    let port: LeaderPort
     try {
-      leader = Leader.open(db, options.schema, {
+      port = hostLeader(db, {
+        storeId: options.storeId,
+        schema: options.schema,
+        sync: options.sync,
         clientId: options.clientId,
-        onBootStatus: options.onBootStatus,
         warn: options.warn,
         reportError: options.reportError,
+        onBootStatus: options.onBootStatus,
+        mapError: (e) => storageError(e, options.storeId, file?.filename),
+        // sync's 'reset' policy: the sessions shut down, and the file is emptied once the leader closes
+        reset: () => {
+          wipe = true
+        },
+        onClose: async () => {
+          db.close()
+          if (file !== undefined) {
+            if (wipe) await file.pool.wipeFiles()
+            releasePool(file.pool)
+          }
+        },
       })
     } catch (e) {
       db.close()
       if (file !== undefined) releasePool(file.pool)
-      if (e instanceof CairnError && e.code === 'StorageFormatTooNew') {
-        throw new CairnError(
-          'IncompatibleStorage',
-          `The OPFS file of store "${options.storeId}" (${file?.filename}) cannot be read by this version: ${e.message} Update the app, or call resetPersistence({ storeId: '${options.storeId}' }) to start over (local data not synced to a server is lost).`,
-          { cause: e },
-        )
-      }
       throw e
     }
-    const host = new LeaderHost(options, db, leader, file?.pool, file?.filename, undefined)
-    if (options.sync !== undefined) {
-      host.syncer = new LeaderSync(leader, options.storeId, options.sync, {
-        reportError: options.reportError,
-        // the sessions shut down after this; the file is emptied once the leader closes
-        reset: () => {
-          host.wipeOnClose = true
-        },
-      })
-    }
-    return host
+    return new LeaderHost(options, db, port, file?.pool, file?.filename)
   }
 
   get storageMode(): StorageMode {
@@ -112,19 +115,25 @@ export class LeaderHost {
   }
 
   get clientId(): string {
-    return this.leader.clientId
+    return this.port.clientId
   }
 
   subscribe(listener: (message: LeaderMessage) => void): () => void {
-    return this.leader.subscribe((m) => listener(plainMessage(m)))
+    return this.port.subscribe((m) => listener(plainMessage(m)))
   }
 
-  boot(): WireBoot {
-    this.assertOpen()
-    const boot = this.leader.snapshot()
-    const snapshot = boot.snapshot
-    // the file is in WAL mode; the session's copy lives in memory, where WAL cannot be opened
-    if (snapshot.length > 19 && snapshot[18] === 2) snapshot[18] = snapshot[19] = 1
+  /** The session's boot: the leader's in-process copy (without the log) as bytes for the page. */
+  async boot(): Promise<WireBoot> {
+    const boot = await this.port.boot()
+    let snapshot: Uint8Array
+    if (boot.snapshot instanceof SqliteDb) {
+      try {
+        snapshot = boot.snapshot.serialize()
+      } finally {
+        boot.snapshot.close()
+      }
+    } else snapshot = boot.snapshot
+    this.status = boot.status
     return {
       clientId: boot.clientId,
       snapshot,
@@ -143,8 +152,7 @@ export class LeaderHost {
    * went to a leader that may have logged it before its tab closed) skips the events the log
    * holds already, so nothing is logged twice.
    */
-  append(records: readonly EventRecord[], hints: readonly CommitHint[] | undefined, resent: boolean): WireAppendResult {
-    this.assertOpen()
+  async append(records: readonly EventRecord[], hints: readonly CommitHint[] | undefined, resent: boolean): Promise<WireAppendResult> {
     let events = records
     let commits = hints
     if (resent && records.length > 0) {
@@ -154,13 +162,7 @@ export class LeaderHost {
         commits = undefined
       }
     }
-    let result: AppendResult
-    try {
-      result = this.leader.append(events, commits)
-    } catch (e) {
-      throw this.writeError(e, events.length)
-    }
-    this.syncer?.pushNext()
+    const result = await this.port.append(events, commits)
     return {
       assigned: result.assigned,
       failures: result.failures.map((f) => ({ eventId: f.eventId, error: toWireError(f.error) })),
@@ -168,30 +170,48 @@ export class LeaderHost {
     }
   }
 
-  readLog(): LogEntry[] {
-    this.assertOpen()
-    return this.leader.logEntries().map((e) => ({ ...plainRecord(e), status: e.status }))
+  async readLog(): Promise<LogEntry[]> {
+    return (await this.port.readLog()).map((e) => ({ ...plainRecord(e), status: e.status }))
   }
 
-  /** Synced events confirmed after global number `head`, in order. */
+  /** Synced events confirmed after global number `head`, in order, read from the log. */
   since(head: number): CatchUp {
-    this.assertOpen()
-    const events = this.leader.readLog(`WHERE status = 'confirmed' AND client_only = 0 AND seq_global > ?`, [head]).map(plainRecord)
-    return { events, status: this.leader.status }
+    const rows = this.db.select(
+      `SELECT * FROM __cairn_eventlog WHERE status = 'confirmed' AND client_only = 0 AND seq_global > ? ORDER BY seq_global, seq_client`,
+      [head],
+    )
+    const events = rows.map(
+      (r): EventRecord => ({
+        seqNum: { global: Number(r.seq_global), client: Number(r.seq_client), rebaseGeneration: Number(r.rebase_generation) },
+        name: String(r.name),
+        json: String(r.args),
+        eventId: String(r.event_id),
+        clientId: String(r.client_id),
+        sessionId: String(r.session_id),
+        clientOnly: false,
+      }),
+    )
+    return { events, status: this.status ?? this.statusFromLog() }
   }
 
-  /** Stops syncing and closes the file, releasing it for the next leader. */
   async close(): Promise<void> {
-    if (this.closed) return
-    this.closed = true
-    try {
-      await this.syncer?.close()
-    } finally {
-      this.db.close()
-      if (this.pool !== undefined) {
-        if (this.wipeOnClose) await this.pool.wipeFiles()
-        releasePool(this.pool)
-      }
+    await this.port.close()
+  }
+
+  /** The status as the log and metadata tell it (no connection known yet). */
+  private statusFromLog(): LeaderStatus {
+    const upstreamHead = Number(this.db.select(`SELECT value FROM __cairn_meta WHERE key = 'upstreamHead'`)[0]?.value ?? 0)
+    const last = this.db.select('SELECT seq_global, seq_client, rebase_generation FROM __cairn_eventlog ORDER BY seq_global DESC, seq_client DESC LIMIT 1')[0]
+    return {
+      clientId: this.port.clientId,
+      head:
+        last === undefined
+          ? { global: upstreamHead, client: 0, rebaseGeneration: 0 }
+          : { global: Number(last.seq_global), client: Number(last.seq_client), rebaseGeneration: Number(last.rebase_generation) },
+      upstreamHead,
+      serverHead: null,
+      connected: false,
+      error: null,
     }
   }
 
@@ -205,22 +225,24 @@ export class LeaderHost {
     }
     return known
   }
+}
 
-  /** A failed write (quota, a broken file) as an error naming the store and file. */
-  private writeError(e: unknown, count: number): unknown {
-    if (!(e instanceof SqliteError)) return e
-    const primary = e.resultCode & 0xff
-    // SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN, SQLITE_READONLY: the storage refused the write
-    if (![10, 13, 14, 8].includes(primary)) return e
-    const where = this.filename === undefined ? 'memory' : `OPFS file ${this.filename}`
+/** A storage failure as an error naming the store and file, saying what to do. */
+function storageError(e: unknown, storeId: string, filename: string | undefined): unknown {
+  if (e instanceof CairnError && e.code === 'StorageFormatTooNew') {
     return new CairnError(
-      'StorageWriteFailed',
-      `Store "${this.options.storeId}" could not write ${count} event(s) to ${where}: ${e.message}. Nothing of this commit was stored (the transaction was rolled back); free storage space (the browser's quota for this site may be exhausted) and commit again.`,
+      'IncompatibleStorage',
+      `The OPFS file of store "${storeId}" (${filename}) cannot be read by this version: ${e.message} Update the app, or call resetPersistence({ storeId: '${storeId}' }) to start over (local data not synced to a server is lost).`,
       { cause: e },
     )
   }
-
-  private assertOpen(): void {
-    if (this.closed) throw new CairnError('LeaderClosed', `The leader of store "${this.options.storeId}" is closed.`)
-  }
+  if (!(e instanceof SqliteError)) return e
+  // SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN, SQLITE_READONLY: the storage refused the write
+  if (![10, 13, 14, 8].includes(e.resultCode & 0xff)) return e
+  const where = filename === undefined ? 'memory' : `OPFS file ${filename}`
+  return new CairnError(
+    'StorageWriteFailed',
+    `Store "${storeId}" could not write to ${where}: ${e.message}. Nothing of this commit was stored (the transaction was rolled back); free storage space (the browser's quota for this site may be exhausted) and commit again.`,
+    { cause: e },
+  )
 }

@@ -196,7 +196,7 @@ export class TabRouter {
   }
 
   private serve(method: Method, args: readonly unknown[], resent: boolean): Promise<Result<unknown>> {
-    return toResult(() => {
+    return toResult<unknown>(() => {
       const host = this.host
       if (host === undefined) throw fromWireError(this.hostFailure ?? closedError(this.storeId))
       switch (method) {

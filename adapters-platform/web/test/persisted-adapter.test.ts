@@ -138,7 +138,7 @@ describe.skipIf(!available)('makePersistedAdapter (Chromium, built app)', () => 
           return (e as Error).message
         }
       }, big)
-      expect(failed).toMatch(/could not write 1 event\(s\) to OPFS file .*cairn\.db/)
+      expect(failed).toMatch(/could not write to OPFS file .*cairn\.db/)
       expect(failed).toMatch(/quota/)
       await cdp.send('Storage.overrideQuotaForOrigin', { origin })
       await call(page, 'commitPersisted', 'after')

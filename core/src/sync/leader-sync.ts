@@ -113,10 +113,13 @@ export class LeaderSync {
             leader.setConnection({ serverHead: page.head }, page.events.length > 0)
             this.receive(page.events)
           }),
-        onDisconnect: () =>
+        onDisconnect: (reason) =>
           this.guard(() => {
             this.inflight = false
-            leader.setConnection({ connected: false })
+            // a refused token (or a getAuthToken that threw) is the app's to fix: say so at once;
+            // a dropped connection or a timeout is the network's, and reconnecting is enough
+            const shown = reason instanceof SyncError && reason.code !== 'Disconnected' && reason.code !== 'Timeout'
+            leader.setConnection(shown ? { connected: false, error: { code: reason.code, message: reason.message } } : { connected: false })
           }),
         onRefused: (error) =>
           this.guard(() => {

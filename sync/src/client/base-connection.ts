@@ -14,6 +14,20 @@ import { utf8Length } from '../protocol.ts'
 /** A token for the server, or nothing (no auth). Called before every (re)connect. */
 export type GetAuthToken = () => string | null | undefined | Promise<string | null | undefined>
 
+/** Calls the app's `getAuthToken`; a throw becomes an `Unauthorized` refusal (shown in syncStatus, retried with backoff). */
+export async function fetchAuthToken(getAuthToken: GetAuthToken): Promise<string | null | undefined> {
+  try {
+    return await getAuthToken()
+  } catch (e) {
+    throw new SyncError(
+      'Unauthorized',
+      `getAuthToken threw: ${(e as Error)?.message ?? String(e)}. Sync retries with backoff, calling it again.`,
+      {},
+      { cause: e },
+    )
+  }
+}
+
 export interface BackoffOptions {
   /** First retry waits up to this long. Default 500 ms. */
   readonly baseMs?: number

@@ -1,6 +1,6 @@
 import { SyncError, type SyncBackend, type SyncConnectParams, type SyncHandlers, type WireEvent } from '@cairn/core'
 import { decodeServerValue, parseJson, toSyncError, type ServerMessage } from '../protocol.ts'
-import { BaseConnection, type BackoffOptions, type GetAuthToken } from './base-connection.ts'
+import { BaseConnection, fetchAuthToken, type BackoffOptions, type GetAuthToken } from './base-connection.ts'
 import { assertSyncableStoreId, checkTransportOptions } from './check-options.ts'
 
 export interface HttpSyncOptions {
@@ -52,7 +52,7 @@ export class HttpConnection extends BaseConnection {
   }
 
   protected async connectOnce(generation: number): Promise<void> {
-    const token = await this.options.getAuthToken()
+    const token = await fetchAuthToken(this.options.getAuthToken)
     if (generation !== this.generation) return
     const abort = new AbortController()
     this.abort = abort

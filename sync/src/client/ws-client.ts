@@ -1,6 +1,6 @@
 import { SyncError, type SyncBackend, type SyncConnection, type SyncConnectParams, type SyncHandlers, type WireEvent } from '@cairn/core'
 import { decodeServerMessage, toSyncError, type ServerMessage } from '../protocol.ts'
-import { BaseConnection, type BackoffOptions, type GetAuthToken } from './base-connection.ts'
+import { BaseConnection, fetchAuthToken, type BackoffOptions, type GetAuthToken } from './base-connection.ts'
 import { assertSyncableStoreId, checkTransportOptions } from './check-options.ts'
 import { HttpConnection, type HttpSyncOptions } from './http-client.ts'
 
@@ -102,7 +102,7 @@ class WsConnection extends BaseConnection {
 
   protected async connectOnce(generation: number): Promise<void> {
     if (this.fallback !== undefined) return
-    const token = await this.options.getAuthToken()
+    const token = await fetchAuthToken(this.options.getAuthToken)
     if (generation !== this.generation) return
     const socket = new this.Ctor(this.options.url)
     this.socket = socket

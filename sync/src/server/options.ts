@@ -150,10 +150,13 @@ export function checkServerOptions(options: SyncServerOptions<unknown>): ServerL
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1)
       fail(`limits.${key} must be a positive integer, not ${JSON.stringify(value) ?? String(value)}.`)
   }
-  const merged: ServerLimits = {
-    ...DEFAULT_SERVER_LIMITS,
-    ...(Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined)) as Partial<ServerLimits>),
-  }
+  const given = Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined)) as Partial<ServerLimits>
+  const merged: ServerLimits = { ...DEFAULT_SERVER_LIMITS, ...given }
+  // a small maxFrameBytes alone lowers the defaults that must fit in a frame; only explicit contradictions fail
+  Object.assign(merged, {
+    maxEventBytes: given.maxEventBytes ?? Math.min(merged.maxEventBytes, merged.maxFrameBytes),
+    maxHelloBytes: given.maxHelloBytes ?? Math.min(merged.maxHelloBytes, merged.maxFrameBytes),
+  })
   if (merged.maxEventBytes > merged.maxFrameBytes)
     fail(`limits.maxEventBytes (${merged.maxEventBytes}) cannot exceed limits.maxFrameBytes (${merged.maxFrameBytes}).`)
   if (merged.maxHelloBytes > merged.maxFrameBytes)
