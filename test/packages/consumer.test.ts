@@ -22,7 +22,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, 
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { delimiter, join, relative } from 'node:path'
-import { promisify } from 'node:util'
+import { promisify, stripVTControlCharacters } from 'node:util'
 import { chromium, type Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, it, type ExpectStatic } from 'vitest'
 import { packAll, publishedWorkspaces, root, type Packed } from '../../tooling/pack.ts'
@@ -84,7 +84,8 @@ function start(command: string, ready: RegExp): Promise<{ output: () => string }
     const timer = setTimeout(() => reject(new Error(`\`${command}\` not ready after 60 s:\n${output}`)), 60_000)
     const onData = (chunk: Buffer) => {
       output += chunk.toString()
-      if (ready.test(output)) {
+      // colours (FORCE_COLOR under CI) split words like `Local:` with escape codes
+      if (ready.test(stripVTControlCharacters(output))) {
         clearTimeout(timer)
         resolve({ output: () => output })
       }
