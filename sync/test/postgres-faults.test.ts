@@ -246,7 +246,14 @@ describe.runIf(reachable)('postgresStorage: faults and fan-out across nodes', ()
     expect(errors.every((c) => c === 'RateLimited' || c === 'Disconnected')).toBe(true)
     const log = await expectLogHolds(a, 'rs', acked)
     expect(log).toHaveLength(4 * WRITER_BATCHES * 5)
-    for (const n of [a, b]) expect(n.storage.stats.listenRestored).toBe(2)
+    // Each node lost its LISTEN and is listening again. A round may find a node's LISTEN still
+    // reconnecting from the one before (then it loses it once, not twice), and the last reconnect
+    // runs on its own backoff, possibly after the writers are done.
+    await waitFor(
+      () => [a, b].every((n) => n.storage.stats.listenLost >= 1 && n.storage.stats.listenRestored === n.storage.stats.listenLost),
+      () => [a, b].map((n) => `${n.storage.stats.listenLost} lost, ${n.storage.stats.listenRestored} restored`).join('; '),
+      15_000,
+    )
     await waitFor(
       () => watchers.every((t) => t.cursor === log.length),
       () => watchers.map((t) => t.cursor).join(' '),
