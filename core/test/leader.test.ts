@@ -257,7 +257,9 @@ describe('schema evolution', () => {
     const v2Store = await createStorePromise({ schema: v2, adapter, storeId: 'test', onBootProgress: (p) => progress.push(p) })
     expect(progress[0]).toEqual({ phase: 'rebuilding', done: 0, total: 4501 })
     expect(progress.at(-1)).toEqual({ phase: 'rebuilding', done: 4501, total: 4501 })
-    expect(progress.length).toBeGreaterThan(2)
+    // reports between the first and last come every ~50 ms of clock (a fast machine may need none
+    // here); the 100k rebuild in adapters-platform/node checks the interval
+    expect(progress.map((p) => p.done)).toEqual([...progress.map((p) => p.done)].sort((a, b) => a - b))
     expect(v2Store.query(v2Tables.todos.where({ id: 't7' }).first())).toEqual({ id: 't7', text: '7', completed: true, priority: 0 })
     expect(v2Store.query(v2Tables.todos.count())).toBe(4500)
     await v2Store.shutdown()
