@@ -37,6 +37,11 @@ export interface LeaderPort {
   append(events: readonly EventRecord[], commits?: readonly CommitHint[]): Promise<AppendResult>
   /** The leader's log with statuses (devtools, tests). */
   readLog(): Promise<LogEntry[]>
+  /**
+   * Drops the event the sync server refused for good (see `Store.dropRefusedEvent`). Optional:
+   * a port without it cannot drop, and the store says so.
+   */
+  dropRefusedEvent?(eventId: string): Promise<void>
   /** Messages from the leader: newly ordered events, status changes, shutdown. */
   subscribe(listener: (message: LeaderMessage) => void): () => void
   close(): Promise<void>
