@@ -37,43 +37,49 @@ describe('a refused event', () => {
   it.each([
     ['committed one by one', false],
     ['committed in one commit (one push)', true],
-  ])('between good ones (%s): reported with its name and reason, the queue waits, and after drop the rest converges', async (_, oneCommit) => {
-    const server = makeInMemorySyncServer({ seed: 21, authorizePush: refuseBad })
-    const a = await client(server)
-    const b = await client(server)
-    await until(() => a.store.syncStatus.connected)
-    const commits = [
-      events.todoCreated({ id: 'good1', text: 'fine' }),
-      events.todoCreated({ id: 'bad', text: 'bad' }),
-      events.todoCreated({ id: 'good2', text: 'fine' }),
-    ]
-    const handles = oneCommit ? [a.store.commit(...commits)] : commits.map((e) => a.store.commit(e))
-    await until(() => a.store.syncStatus.error !== null)
+  ])(
+    'between good ones (%s): reported with its name and reason, the queue waits, and after drop the rest converges',
+    async (_, oneCommit) => {
+      const server = makeInMemorySyncServer({ seed: 21, authorizePush: refuseBad })
+      const a = await client(server)
+      const b = await client(server)
+      await until(() => a.store.syncStatus.connected)
+      const commits = [
+        events.todoCreated({ id: 'good1', text: 'fine' }),
+        events.todoCreated({ id: 'bad', text: 'bad' }),
+        events.todoCreated({ id: 'good2', text: 'fine' }),
+      ]
+      const handles = oneCommit ? [a.store.commit(...commits)] : commits.map((e) => a.store.commit(e))
+      await until(() => a.store.syncStatus.error !== null)
 
-    const error = a.store.syncStatus.error!
-    expect(error).toMatchObject({ code: 'Invalid', event: { name: 'v1.TodoCreated', args: { id: 'bad', text: 'bad' }, reason: 'bad text' } })
-    expect(error.message).toMatch(/refused event "v1.TodoCreated".*bad text.*dropRefusedEvent/)
-    expect(a.syncErrors).toEqual([error]) // told once
-    // the event before it went through; the one after waits behind it, for good
-    await ticks(50)
-    expect(server.events('shared').map((e) => (e.args as { id: string }).id)).toEqual(['good1'])
-    expect(a.store.syncStatus.pending).toBe(2)
-    expect(ids(a.store.query(todos))).toEqual(['bad', 'good1', 'good2'])
+      const error = a.store.syncStatus.error!
+      expect(error).toMatchObject({
+        code: 'Invalid',
+        event: { name: 'v1.TodoCreated', args: { id: 'bad', text: 'bad' }, reason: 'bad text' },
+      })
+      expect(error.message).toMatch(/refused event "v1.TodoCreated".*bad text.*dropRefusedEvent/)
+      expect(a.syncErrors).toEqual([error]) // told once
+      // the event before it went through; the one after waits behind it, for good
+      await ticks(50)
+      expect(server.events('shared').map((e) => (e.args as { id: string }).id)).toEqual(['good1'])
+      expect(a.store.syncStatus.pending).toBe(2)
+      expect(ids(a.store.query(todos))).toEqual(['bad', 'good1', 'good2'])
 
-    await a.store.dropRefusedEvent(error.event!.eventId)
-    expect(ids(a.store.query(todos))).toEqual(['good1', 'good2']) // its effects are gone at once
-    await server.settled([a.store, b.store])
-    expect(server.events('shared').map((e) => (e.args as { id: string }).id)).toEqual(['good1', 'good2'])
-    expect(ids(b.store.query(todos))).toEqual(['good1', 'good2'])
-    expect(stateOf(a.store)).toBe(stateOf(b.store))
-    expect(a.store.syncStatus.error).toBeNull()
-    expect((await a.store.readEventlog()).map((e) => `${e.seqNum.global} ${e.status}`)).toEqual(['1 confirmed', '2 confirmed'])
-    if (!oneCommit) await expect(handles[1]!.confirmed).rejects.toMatchObject({ code: 'EventDropped' })
-    await handles[handles.length - 1]!.confirmed
-    expect(a.syncErrors).toHaveLength(1)
-    await a.store.shutdown()
-    await b.store.shutdown()
-  })
+      await a.store.dropRefusedEvent(error.event!.eventId)
+      expect(ids(a.store.query(todos))).toEqual(['good1', 'good2']) // its effects are gone at once
+      await server.settled([a.store, b.store])
+      expect(server.events('shared').map((e) => (e.args as { id: string }).id)).toEqual(['good1', 'good2'])
+      expect(ids(b.store.query(todos))).toEqual(['good1', 'good2'])
+      expect(stateOf(a.store)).toBe(stateOf(b.store))
+      expect(a.store.syncStatus.error).toBeNull()
+      expect((await a.store.readEventlog()).map((e) => `${e.seqNum.global} ${e.status}`)).toEqual(['1 confirmed', '2 confirmed'])
+      if (!oneCommit) await expect(handles[1]!.confirmed).rejects.toMatchObject({ code: 'EventDropped' })
+      await handles[handles.length - 1]!.confirmed
+      expect(a.syncErrors).toHaveLength(1)
+      await a.store.shutdown()
+      await b.store.shutdown()
+    },
+  )
 
   it('is singled out of a push refused as a whole (Forbidden, no index): the events around it go through', async () => {
     const server = makeInMemorySyncServer({
@@ -154,14 +160,17 @@ describe('the event size limit at commit', () => {
     const a = await client(server, { maxEventBytes: 100 })
     // 60 characters, 120 bytes of UTF-8: over the limit although `length` is not
     expect(() => a.store.commit(events.todoCreated({ id: 'big', text: 'é'.repeat(60) }))).toThrow(
-      expect.objectContaining({ code: 'EventTooLarge', message: expect.stringMatching(/"v1.TodoCreated": its args are 142 bytes .* up to 100 bytes/) }),
+      expect.objectContaining({
+        code: 'EventTooLarge',
+        message: expect.stringMatching(/"v1.TodoCreated": its args are 142 bytes .* up to 100 bytes/),
+      }),
     )
     expect(a.store.query(todos)).toEqual([])
     expect(a.store.syncStatus.pending).toBe(0)
     // all or nothing: the small event of the same commit is not applied either
-    expect(() => a.store.commit(events.todoCreated({ id: 's', text: '' }), events.todoCreated({ id: 'big', text: 'x'.repeat(200) }))).toThrow(
-      /its args are 222 bytes/,
-    )
+    expect(() =>
+      a.store.commit(events.todoCreated({ id: 's', text: '' }), events.todoCreated({ id: 'big', text: 'x'.repeat(200) })),
+    ).toThrow(/its args are 222 bytes/)
     expect(a.store.query(todos)).toEqual([])
     a.store.commit(events.todoCreated({ id: 'small', text: 'x'.repeat(50) }))
     // client-only events never go to the server: not checked

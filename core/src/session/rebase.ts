@@ -53,7 +53,9 @@ export function dropEvent(s: Session, eventId: string): void {
   const waiter = s.confirmWaiters.get(eventId)
   if (waiter !== undefined) {
     s.confirmWaiters.delete(eventId)
-    waiter.reject(new CairnError('EventDropped', `Event ${eventId} was refused by the sync server and dropped by the app; it will never be confirmed.`))
+    waiter.reject(
+      new CairnError('EventDropped', `Event ${eventId} was refused by the sync server and dropped by the app; it will never be confirmed.`),
+    )
   }
   const touched = new Set<string>()
   if (!rollBack(s, result, new Map(), touched)) return

@@ -239,7 +239,10 @@ export class Store<S extends Schema = Schema> {
   async dropRefusedEvent(eventId: string): Promise<void> {
     this.assertOpen('dropRefusedEvent')
     if (this.leader.dropRefusedEvent === undefined) {
-      throw new CairnError('Unsupported', `The adapter of store "${this.storeId}" cannot drop refused events (its leader port has no dropRefusedEvent).`)
+      throw new CairnError(
+        'Unsupported',
+        `The adapter of store "${this.storeId}" cannot drop refused events (its leader port has no dropRefusedEvent).`,
+      )
     }
     await this.leader.dropRefusedEvent(eventId)
   }

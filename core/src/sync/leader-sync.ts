@@ -423,7 +423,10 @@ export class LeaderSync {
       const code = e instanceof CairnError ? e.code : 'SyncFailed'
       try {
         this.leader.setConnection({
-          error: { code, message: `Sync failed in this client: ${(e as Error)?.message ?? String(e)}. It recovers at the next connection.` },
+          error: {
+            code,
+            message: `Sync failed in this client: ${(e as Error)?.message ?? String(e)}. It recovers at the next connection.`,
+          },
         })
       } finally {
         this.hooks.reportError(e)

@@ -183,7 +183,8 @@ export class InMemorySyncServer {
     const decision = this.authorizePush?.(events) ?? true
     if (decision !== true) {
       const d = decision === false ? { code: 'Forbidden' as const } : decision
-      const message = d.code === 'Forbidden' ? 'This client may not push these events.' : `Event ${d.index ?? 0} was refused: ${d.reason ?? 'invalid'}.`
+      const message =
+        d.code === 'Forbidden' ? 'This client may not push these events.' : `Event ${d.index ?? 0} was refused: ${d.reason ?? 'invalid'}.`
       throw new SyncError(d.code, message, {
         ...(d.index === undefined ? {} : { index: d.index }),
         ...(d.reason === undefined ? {} : { reason: d.reason }),

@@ -1,4 +1,12 @@
-import { DEFAULT_SYNC_LIMITS, SyncError, utf8Length, type PushAck, type ServerEvent, type SyncLimits, type WireEvent } from '../sync/backend.ts'
+import {
+  DEFAULT_SYNC_LIMITS,
+  SyncError,
+  utf8Length,
+  type PushAck,
+  type ServerEvent,
+  type SyncLimits,
+  type WireEvent,
+} from '../sync/backend.ts'
 import { pageEnd, planAppend, type ProducerLookup } from '../sync/plan-append.ts'
 
 /**
