@@ -80,3 +80,33 @@ export function syncedRows(store: Store): Record<string, unknown[]> {
   }
   return out
 }
+
+// Another app whose event got a second version: v2.ItemAdded has a priority, and v1.ItemAdded
+// events reach its materializer through migrate.
+export const itemAddedV1 = Events.synced({ name: 'v1.ItemAdded', schema: z.object({ id: z.string(), title: z.string() }) })
+export const itemAddedV2 = Events.synced({
+  name: 'v2.ItemAdded',
+  schema: z.object({ id: z.string(), title: z.string(), priority: z.number().int() }),
+  from: itemAddedV1,
+  migrate: (args) => ({ ...args, priority: args.title.startsWith('!') ? 1 : 0 }),
+})
+const itemsV1 = State.SQLite.table({ name: 'items', columns: { id: State.SQLite.text({ primaryKey: true }), title: State.SQLite.text() } })
+export const items = State.SQLite.table({
+  name: 'items',
+  columns: { id: State.SQLite.text({ primaryKey: true }), title: State.SQLite.text(), priority: State.SQLite.integer() },
+})
+export const itemsAppV1 = makeSchema({
+  events: { itemAddedV1 },
+  state: State.SQLite.makeState({
+    tables: { items: itemsV1 },
+    materializers: State.SQLite.materializers({ itemAddedV1 }, { 'v1.ItemAdded': (a) => itemsV1.insert(a) }),
+  }),
+  unknownEventHandling: 'ignore',
+})
+export const itemsAppV2 = makeSchema({
+  events: { itemAddedV2 },
+  state: State.SQLite.makeState({
+    tables: { items },
+    materializers: State.SQLite.materializers({ itemAddedV2 }, { 'v2.ItemAdded': (a) => items.insert(a) }),
+  }),
+})

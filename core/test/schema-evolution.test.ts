@@ -21,7 +21,19 @@ import {
 import { makeInMemorySyncServer } from '@cairn/core/testing'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { events, release1, release2, release3, syncedRows, tables } from './evolution-fixtures.ts'
+import {
+  events,
+  itemAddedV1,
+  itemAddedV2,
+  items,
+  itemsAppV1,
+  itemsAppV2,
+  release1,
+  release2,
+  release3,
+  syncedRows,
+  tables,
+} from './evolution-fixtures.ts'
 import { until } from './sync-helpers.ts'
 
 const todos = queryDb({ query: 'SELECT id, text, completed FROM todos ORDER BY id' })
@@ -276,35 +288,10 @@ describe('store.rematerialize', () => {
 })
 
 describe('event versions: from + migrate', () => {
-  const v1 = Events.synced({ name: 'v1.ItemAdded', schema: z.object({ id: z.string(), title: z.string() }) })
-  const v2 = Events.synced({
-    name: 'v2.ItemAdded',
-    schema: z.object({ id: z.string(), title: z.string(), priority: z.number().int() }),
-    from: v1,
-    migrate: (args) => ({ ...args, priority: args.title.startsWith('!') ? 1 : 0 }),
-  })
-  const itemsV1 = State.SQLite.table({
-    name: 'items',
-    columns: { id: State.SQLite.text({ primaryKey: true }), title: State.SQLite.text() },
-  })
-  const items = State.SQLite.table({
-    name: 'items',
-    columns: { id: State.SQLite.text({ primaryKey: true }), title: State.SQLite.text(), priority: State.SQLite.integer() },
-  })
-  const appV1 = makeSchema({
-    events: { v1 },
-    state: State.SQLite.makeState({
-      tables: { items: itemsV1 },
-      materializers: State.SQLite.materializers({ v1 }, { 'v1.ItemAdded': (a) => itemsV1.insert(a) }),
-    }),
-  })
-  const appV2 = makeSchema({
-    events: { v2 },
-    state: State.SQLite.makeState({
-      tables: { items },
-      materializers: State.SQLite.materializers({ v2 }, { 'v2.ItemAdded': (a) => items.insert(a) }),
-    }),
-  })
+  const v1 = itemAddedV1
+  const v2 = itemAddedV2
+  const appV1 = itemsAppV1
+  const appV2 = itemsAppV2
   const rows = queryDb({ query: 'SELECT id, title, priority FROM items ORDER BY id' })
 
   it('keeps v1 events as logged; the v2 materializer gets them migrated, after a boot that rebuilds', async () => {
