@@ -42,6 +42,12 @@ export interface LeaderPort {
    * a port without it cannot drop, and the store says so.
    */
   dropRefusedEvent?(eventId: string): Promise<void>
+  /**
+   * Rebuilds the leader's state from its confirmed log, reporting progress through the
+   * `onBootStatus` the port was opened with, then tells every session to reload (a `reload`
+   * message). Optional: `store.rematerialize()` says so when the adapter lacks it.
+   */
+  rematerialize?(): Promise<void>
   /** Messages from the leader: newly ordered events, status changes, shutdown. */
   subscribe(listener: (message: LeaderMessage) => void): () => void
   close(): Promise<void>

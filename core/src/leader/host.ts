@@ -81,6 +81,14 @@ export function hostLeader(db: SqliteDb, options: LeaderHostOptions): LeaderPort
       syncer.dropRefused(eventId)
     },
     readLog: async () => leader.logEntries(),
+    rematerialize: async () => {
+      if (closed) throw new CairnError('LeaderClosed', `The leader of store "${storeId}" is closed.`)
+      try {
+        leader.rematerialize({ onBootStatus, onProgress })
+      } catch (e) {
+        throw mapError(e)
+      }
+    },
     close: () =>
       (closing ??= (async () => {
         closed = true
