@@ -561,10 +561,14 @@ export class Leader {
     return undefined
   }
 
-  /** Drops every state table, recreates them from the schema and replays the confirmed log. */
+  /**
+   * Drops every state table, recreates them from the schema and replays the confirmed log. An
+   * event whose materializer fails is skipped (its writes only) and reported, not the rebuild.
+   */
   private rebuild(onBootStatus: ((status: BootStatus) => void) | undefined): void {
     const total = Number(this.db.select(`SELECT count(*) AS n FROM __cairn_eventlog WHERE status = 'confirmed'`)[0]!.n)
     const warned = new Set<string>()
+    const failures: MaterializerError[] = []
     this.transact(() => {
       const existing = this.db.select(
         `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '__cairn%' AND name NOT LIKE 'sqlite_%'`,
@@ -584,13 +588,33 @@ export class Leader {
           REPLAY_PAGE,
         )
         if (page.length === 0) break
-        for (const event of page) {
-          if (!this.schema.eventsByName.has(event.name)) this.handleUnknown(event.name, warned)
-          else this.materialization.apply(event)
-          if (++done % 64 === 0 && onBootStatus !== undefined && performance.now() - reported >= PROGRESS_EVERY_MS) {
-            report()
-            reported = performance.now()
+        const pageStart = done
+        const replay = (isolated: boolean) => {
+          for (const event of page) {
+            if (!this.schema.eventsByName.has(event.name)) this.handleUnknown(event.name, warned)
+            else if (!isolated) this.materialization.apply(event)
+            else {
+              try {
+                this.db.transaction(() => this.materialization.apply(event))
+              } catch (e) {
+                if (!(e instanceof MaterializerError)) throw e
+                failures.push(e)
+              }
+            }
+            if (++done % 64 === 0 && onBootStatus !== undefined && performance.now() - reported >= PROGRESS_EVERY_MS) {
+              report()
+              reported = performance.now()
+            }
           }
+        }
+        // one savepoint per page; when a materializer fails, again one per event: a failing event's
+        // writes are skipped and reported, as when it was first materialized (the same on every client)
+        try {
+          this.db.transaction(() => replay(false))
+        } catch (e) {
+          if (!(e instanceof MaterializerError)) throw e
+          done = pageStart
+          replay(true)
         }
         after = page[page.length - 1]!.seqNum
       }
@@ -600,6 +624,7 @@ export class Leader {
       // a session's changes were made on the state before: they must not be applied to this one
       this.stateToken = newEventId()
     })
+    for (const failure of failures) this.reportError(failure)
   }
 
   private handleUnknown(name: string, warned: Set<string>): void {
