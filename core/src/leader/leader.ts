@@ -150,17 +150,10 @@ export class Leader {
   snapshot(options: { readonly inProcess: boolean }): SessionBoot
   snapshot(options: { readonly inProcess?: boolean } = {}): SessionBoot {
     let copy: SqliteDb | Uint8Array
-    if (options.inProcess === true) {
-      copy = this.db.copy()
-      try {
-        // the session holds state only; dropping the log here, in the leader's call, reads its
-        // pages, so a damaged file fails the leader's boot (the adapter names the file)
-        for (const table of INTERNAL_TABLES) copy.exec(`DROP TABLE IF EXISTS ${table}`)
-      } catch (e) {
-        copy.close()
-        throw e
-      }
-    } else copy = this.db.serialize()
+    // the session holds state only; copying it here, in the leader's call, checks the log's
+    // pages too, so a damaged file fails the leader's boot (the adapter names the file)
+    if (options.inProcess === true) copy = this.db.copyWithout(INTERNAL_TABLES)
+    else copy = this.db.serialize()
     return {
       clientId: this.currentClientId,
       snapshot: copy,
