@@ -546,11 +546,9 @@ export class Leader {
       // by the clock, not by count: a slow materializer must not make progress look stuck
       let reported = performance.now()
       for (;;) {
-        const page = this.readLog(
-          `WHERE status = 'confirmed' AND (seq_global > ? OR (seq_global = ? AND seq_client > ?))`,
-          [after.global, after.global, after.client],
-          REPLAY_PAGE,
-        )
+        // a row value, not `seq_global > ? OR (seq_global = ? AND seq_client > ?)`: SQLite seeks
+        // the primary key to it, where the OR made every page scan the log from its start
+        const page = this.readLog(`WHERE status = 'confirmed' AND (seq_global, seq_client) > (?, ?)`, [after.global, after.client], REPLAY_PAGE)
         if (page.length === 0) break
         for (const event of page) {
           if (!this.schema.eventsByName.has(event.name)) this.handleUnknown(event.name, warned)
