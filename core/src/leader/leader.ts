@@ -5,6 +5,7 @@ import type { Schema } from '../schema/schema.ts'
 import type { SeqNum } from '../events/seq-num.ts'
 import { addLocal, confirmPrefix, initialSyncState, mergeUpstream, type SyncState } from '../sync/sync-state.ts'
 import { SqliteError, type RecordedWrites, type SqliteDb } from '../sqlite/db.ts'
+import type { SparseImageReader } from '../sqlite/file-image.ts'
 import { quoteId } from '../sqlite/sql.ts'
 import { newEventId, withSeqNum } from '../events/record.ts'
 import { checkStorageFormat, DDL, INTERNAL_TABLES, logEvents, loggedEvent, rowToRecord, SET_META, toRecord } from './eventlog.ts'
@@ -148,12 +149,12 @@ export class Leader {
    * database copied inside SQLite's memory.
    */
   snapshot(): SessionBoot & { readonly snapshot: Uint8Array }
-  snapshot(options: { readonly inProcess: boolean }): SessionBoot
-  snapshot(options: { readonly inProcess?: boolean } = {}): SessionBoot {
+  snapshot(options: { readonly inProcess: boolean; readonly readImage?: SparseImageReader | undefined }): SessionBoot
+  snapshot(options: { readonly inProcess?: boolean; readonly readImage?: SparseImageReader | undefined } = {}): SessionBoot {
     let copy: SqliteDb | Uint8Array
     // the session holds state only; copying it here, in the leader's call, checks the log's
     // pages too, so a damaged file fails the leader's boot (the adapter names the file)
-    if (options.inProcess === true) copy = this.db.copyWithout(INTERNAL_TABLES)
+    if (options.inProcess === true) copy = this.db.copyWithout(INTERNAL_TABLES, options.readImage)
     else copy = this.db.serialize()
     return {
       clientId: this.currentClientId,

@@ -13,7 +13,7 @@ import {
   type SessionTarget,
   type SessionWasm,
 } from './changesets.ts'
-import { readFileImage, readSparseImage, type WasmCopy } from './file-image.ts'
+import { readFileImage, type SparseImageReader, type WasmCopy } from './file-image.ts'
 import { SqliteError } from './sqlite-error.ts'
 import { check, decodeUtf8, toSqliteError, updateHookThunk, type RawExports } from './wasm.ts'
 import { quoteId, type BindValues, type SqlValue } from './sql.ts'
@@ -172,9 +172,12 @@ export class SqliteDb {
    * left out are checked (a damaged file fails here, as a copy would) but never copied, and the
    * copy's schema forgets them. Reading a 100,000-event store's whole file (34 MB, mostly its
    * eventlog) and dropping the log from the copy took ~250 ms and 50 MB; its state is 8 MB.
+   * `readImage` is `readSparseImage`, passed in by the adapters that open files so that an app
+   * that keeps its stores in memory does not bundle it; without it, or in memory, the copy is
+   * whole and the tables are dropped from it.
    */
-  copyWithout(tables: readonly string[]): SqliteDb {
-    const image = this.filename === undefined ? undefined : this.sparseImage(tables)
+  copyWithout(tables: readonly string[], readImage?: SparseImageReader): SqliteDb {
+    const image = this.filename === undefined || readImage === undefined ? undefined : this.sparseImage(tables, readImage)
     if (image === undefined) {
       const copy = this.copy()
       try {
@@ -201,7 +204,7 @@ export class SqliteDb {
   }
 
   /** A file database's image holding every tree but those of `tables` (see `copyWithout`). */
-  private sparseImage(tables: readonly string[]): WasmCopy | undefined {
+  private sparseImage(tables: readonly string[], readImage: SparseImageReader): WasmCopy | undefined {
     // with the WAL checkpointed into it, the file holds every committed page
     if (this.select('PRAGMA wal_checkpoint(RESTART)')[0]?.busy !== 0) return undefined
     const roots = this.select('SELECT name, tbl_name, rootpage FROM sqlite_schema WHERE rootpage > 1').map((r) => ({
@@ -213,7 +216,7 @@ export class SqliteDb {
     const pages = Number(this.select('PRAGMA page_count')[0]?.page_count ?? 0)
     const pageSize = Number(this.select('PRAGMA page_size')[0]?.page_size ?? 4096)
     const spare = Math.max(4 << 20, Math.floor((pages * pageSize) / 4))
-    return readSparseImage(this.sqlite3, this.dbPointer, this.outPointers(), roots, spare)
+    return readImage(this.sqlite3, this.dbPointer, this.outPointers(), roots, spare)
   }
 
   /**

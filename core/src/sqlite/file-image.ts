@@ -90,6 +90,9 @@ const TABLE_INTERIOR = 5
 const INDEX_LEAF = 10
 const TABLE_LEAF = 13
 
+/** `readSparseImage`'s type, for `SqliteDb.copyWithout`. */
+export type SparseImageReader = typeof readSparseImage
+
 /**
  * An image of the main database file of `dbPointer` holding only the pages of the B-trees in
  * `roots` marked `keep` (plus the freelist's trunk pages). The other trees' pages stay zero and
@@ -103,6 +106,10 @@ const TABLE_LEAF = 13
  * (`sqlite_schema` rows with a root page); page 1's tree (`sqlite_schema`) is always kept.
  * Undefined when the database has no file or uses auto-vacuum (its pointer-map pages are not
  * copied): copy the whole file then.
+ *
+ * Platform adapters whose leader keeps its database in a file pass it to `hostLeader`:
+ * @example
+ * return hostLeader(db, { ...openOptions, storageMode: 'file', readImage: readSparseImage })
  */
 export function readSparseImage(
   sqlite3: Sqlite3,
