@@ -53,15 +53,18 @@ export function evolutionConformance(name: string, fresh: () => StorageUnderTest
       expect(await first.store.readEventlog()).toEqual(log)
       expect(first.store.query(todos).map((t) => t.id)).toEqual(['a', 'b'])
       expect(first.store.syncStatus.pending).toBe(1)
+      // commits after it reach the leader as before
+      await first.store.commit(events.todoCreated({ id: 'c', text: 'after' })).persisted
+      expect(first.store.syncStatus.pending).toBe(2)
       await first.store.shutdown()
 
       const backend2 = server.backend()
       const again = await open(storage, release2, { backend: backend2 })
       expect(again.stages.map((s) => s.stage)).toEqual(['loading', 'done'])
-      expect(again.store.query(todos).map((t) => t.id)).toEqual(['a', 'b'])
+      expect(again.store.query(todos).map((t) => t.id)).toEqual(['a', 'b', 'c'])
       await server.settled([again.store])
       expect(again.store.syncStatus.pending).toBe(0)
-      expect(server.head('s')).toBe(2)
+      expect(server.head('s')).toBe(3)
       await again.store.shutdown()
     })
 

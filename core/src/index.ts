@@ -66,7 +66,7 @@ export {
   type LogEntry,
 } from './leader/leader.ts'
 export type { InstanceInfo } from './reactive/graph.ts'
-export { syncStatus$ } from './sync/status.ts'
+export { syncStatus$, type SyncStatusError, type RefusedEvent } from './sync/status.ts'
 export { LeaderSync, type SyncOptions, type BackendIdMismatchPolicy, type LeaderSyncHooks } from './sync/leader-sync.ts'
 export {
   SyncError,

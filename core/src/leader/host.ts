@@ -80,6 +80,12 @@ export function hostLeader(db: SqliteDb, options: LeaderHostOptions): LeaderPort
       return result
     },
     subscribe: (listener) => leader.subscribe(listener),
+    dropRefusedEvent: async (eventId) => {
+      if (syncer === undefined) {
+        throw new CairnError('NotRefused', `Event ${eventId} cannot be dropped: store "${storeId}" does not sync, so no server refused it.`)
+      }
+      syncer.dropRefused(eventId)
+    },
     readLog: async () => leader.logEntries(),
     rematerialize: async () => {
       if (closed) throw new CairnError('LeaderClosed', `The leader of store "${storeId}" is closed.`)

@@ -3,7 +3,7 @@ import type { EventRecord } from '../events/record.ts'
 import { Materialization } from '../events/materialize.ts'
 import type { Schema } from '../schema/schema.ts'
 import type { SeqNum } from '../events/seq-num.ts'
-import { addLocal, confirmPrefix, initialSyncState, mergeUpstream, type SyncState } from '../sync/sync-state.ts'
+import { addLocal, confirmPrefix, dropPending, initialSyncState, mergeUpstream, type SyncState } from '../sync/sync-state.ts'
 import { SqliteError, type RecordedWrites, type SqliteDb } from '../sqlite/db.ts'
 import type { SparseImageReader } from '../sqlite/file-image.ts'
 import { quoteId } from '../sqlite/sql.ts'
@@ -46,6 +46,7 @@ export class Leader {
   private serverHead: number | null = null
   private connected = false
   private error: LeaderStatus['error'] = null
+  private maxEventBytes: number | null = null
   private currentClientId: string
   private authority = true
   private readonly listeners = new Set<(message: LeaderMessage) => void>()
@@ -134,6 +135,7 @@ export class Leader {
       serverHead: this.serverHead,
       connected: this.connected,
       error: this.error,
+      maxEventBytes: this.maxEventBytes,
     }
   }
 
@@ -291,6 +293,47 @@ export class Leader {
       if (out.length === max) break
     }
     return out
+  }
+
+  /**
+   * Takes a pending event out of the log: the sync server refused it for good and the app
+   * dropped it. The pending events after it move down one number and one producerSeq (the
+   * server never took any of them: pushes are in order and all or nothing), all under the next
+   * rebase generation. Our state holds confirmed events only, so nothing is rolled back here;
+   * sessions that hold the event roll back on the `dropped` message. False when it is not pending.
+   */
+  dropPending(eventId: string): boolean {
+    const result = dropPending(this.sync, eventId, withSeqNum)
+    if (result === undefined) return false
+    const dropped = this.sync.pending.find((e) => e.eventId === eventId)!
+    const pending = result.state.pending.map((e) =>
+      e.producerSeq > dropped.producerSeq ? Object.assign(withSeqNum(e, e.seqNum), { producerSeq: e.producerSeq - 1 }) : e,
+    )
+    this.transact(() => {
+      this.db.run('DELETE FROM __cairn_eventlog WHERE event_id = ?', [eventId])
+      // through negative numbers, so the primary key never collides mid-way
+      this.db.run(`UPDATE __cairn_eventlog SET seq_global = -seq_global WHERE status = 'pending'`)
+      for (const e of pending) {
+        this.db.run('UPDATE __cairn_eventlog SET seq_global = ?, rebase_generation = ?, producer_seq = ? WHERE event_id = ?', [
+          e.seqNum.global,
+          e.seqNum.rebaseGeneration,
+          e.producerSeq,
+          e.eventId,
+        ])
+      }
+      this.sync = { ...result.state, pending }
+      this.producerSeq--
+      this.saveSyncMeta()
+    })
+    this.emit({ type: 'dropped', eventId, status: this.status })
+    return true
+  }
+
+  /** The server's event size limit, for the status (sessions check it at commit); null: no check. */
+  setMaxEventBytes(bytes: number | null): void {
+    if (this.maxEventBytes === bytes) return
+    this.maxEventBytes = bytes
+    this.emitStatus()
   }
 
   /** Connection facts from the sync processor, for the status. */
