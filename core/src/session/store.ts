@@ -14,11 +14,11 @@ import type { EventInput } from '../schema/events.ts'
 import type { Queryable } from '../schema/query-builder.ts'
 import type { Schema } from '../schema/schema.ts'
 import { SqliteDb } from '../sqlite/db.ts'
-import type { SyncStatus } from '../sync/status.ts'
+import type { SyncStatus, SyncStatusError } from '../sync/status.ts'
 import type { SyncOptions } from '../sync/leader-sync.ts'
 import { commitEvents, type CommitHandle } from './commit.ts'
 import { drain } from './outbox.ts'
-import { receiveUpstream } from './rebase.ts'
+import { dropEvent, receiveUpstream } from './rebase.ts'
 import { resync } from './resync.ts'
 import { Session } from './session.ts'
 
@@ -52,6 +52,21 @@ export interface CreateStoreOptions<S extends Schema = Schema> {
    * sync: { backend: makeWsSync({ url, getAuthToken }), onBackendIdMismatch: 'reset' }
    */
   readonly sync?: SyncOptions
+  /**
+   * Called when `syncStatus.error` turns to a new error: a refused token, a failure in the
+   * connection, or an event the server refused for good (`error.event`: its id, name, args and
+   * the server's reason). Such an event stops the push queue (nothing committed after it is
+   * sent; nothing is lost) until the app drops it with `store.dropRefusedEvent`, or the server
+   * takes it on a later connection. Keeping the queue stopped is the default: dropping loses
+   * the event's effects, which only the app can judge.
+   *
+   * @example
+   * onSyncError: (error, store) => {
+   *   if (error.event !== undefined && error.code === 'Invalid') void store.dropRefusedEvent(error.event.eventId)
+   *   else showBanner(error.message)
+   * }
+   */
+  readonly onSyncError?: (error: SyncStatusError, store: Store<S>) => void
 }
 
 export interface SubscribeOptions {
@@ -90,6 +105,7 @@ export async function createStorePromise<S extends Schema>(options: CreateStoreO
     // the session holds state only; the log stays with the leader
     for (const table of INTERNAL_TABLES) db.exec(`DROP TABLE IF EXISTS ${table}`)
     const store = new Store(schema, storeId, port, db, boot, reportError, options.sync !== undefined || port.syncing === true, onBootStatus)
+    if (options.onSyncError !== undefined) store.onSyncError = options.onSyncError as (error: SyncStatusError, store: Store) => void
     onBootStatus?.({ stage: 'done' })
     return store
   } catch (e) {
@@ -111,6 +127,10 @@ export class Store<S extends Schema = Schema> {
   /** Set while this session reloads after the leader rebuilt its state. */
   private reloading: Promise<void> | undefined
   private reloads = 0
+  /** @internal set by createStorePromise (`onSyncError`) */
+  onSyncError: ((error: SyncStatusError, store: Store) => void) | undefined
+  /** The last status error `onSyncError` was told about (code, message, event), to tell each once. */
+  private reportedSyncError: string | undefined
 
   /** @internal use createStorePromise */
   constructor(
@@ -129,6 +149,8 @@ export class Store<S extends Schema = Schema> {
     })
     this.sessionId = this.session.sessionId
     this.unsubscribeLeader = leader.subscribe((message) => this.onLeaderMessage(message))
+    // an error standing at boot is told once the store is the app's (after createStorePromise resolved)
+    if (boot.status.error !== null) setTimeout(() => this.noticeSyncError(), 0)
   }
 
   /** The id of this client (device); it changes only if another client turned out to use the same one. */
@@ -204,6 +226,29 @@ export class Store<S extends Schema = Schema> {
   async readEventlog(): Promise<LogEntry[]> {
     this.assertOpen('readEventlog')
     return this.leader.readLog()
+  }
+
+  /**
+   * Drops the event the sync server refused for good (`syncStatus.error.event`), so the events
+   * committed after it are pushed: the leader takes it out of its log and every session rolls
+   * its effects back (the later pending events are replayed without it; one that depended on
+   * it may then fail its materializer and be skipped, reported through `onError`). Its commit's
+   * `handle.confirmed` rejects with `EventDropped`. Throws `NotRefused` when `eventId` is not
+   * the refused event.
+   *
+   * @example
+   * const refused = store.syncStatus.error?.event
+   * if (refused !== undefined) await store.dropRefusedEvent(refused.eventId)
+   */
+  async dropRefusedEvent(eventId: string): Promise<void> {
+    this.assertOpen('dropRefusedEvent')
+    if (this.leader.dropRefusedEvent === undefined) {
+      throw new CairnError(
+        'Unsupported',
+        `The adapter of store "${this.storeId}" cannot drop refused events (its leader port has no dropRefusedEvent).`,
+      )
+    }
+    await this.leader.dropRefusedEvent(eventId)
   }
 
   /**
@@ -298,7 +343,7 @@ export class Store<S extends Schema = Schema> {
   private onLeaderMessage(message: LeaderMessage): void {
     const s = this.session
     if (s.shutdownReason !== undefined) return
-    if (s.resyncing !== undefined && message.type === 'upstream') {
+    if (s.resyncing !== undefined && (message.type === 'upstream' || message.type === 'dropped')) {
       s.held.push(message)
       return
     }
@@ -309,10 +354,28 @@ export class Store<S extends Schema = Schema> {
       } else if (message.type === 'upstream') {
         s.leaderStatus = message.status
         receiveUpstream(s, message.events)
+      } else if (message.type === 'dropped') {
+        s.leaderStatus = message.status
+        dropEvent(s, message.eventId)
       } else if (message.type === 'reload') {
         s.leaderStatus = message.status
         this.reload().catch((e: unknown) => this.reportError(e))
       } else this.shutdown(message.reason).catch((e: unknown) => this.reportError(e))
+    } catch (e) {
+      this.reportError(e)
+    }
+    if (message.type !== 'shutdown') this.noticeSyncError()
+  }
+
+  /** Tells `onSyncError` about a status error it has not been told about. */
+  private noticeSyncError(): void {
+    const error = this.session.leaderStatus.error
+    const key = error === null ? undefined : `${error.code}\n${error.message}\n${error.event?.eventId ?? ''}`
+    if (key === this.reportedSyncError) return
+    this.reportedSyncError = key
+    if (error === null || this.onSyncError === undefined || this.isShutdown) return
+    try {
+      this.onSyncError(error, this)
     } catch (e) {
       this.reportError(e)
     }
