@@ -90,6 +90,7 @@ export { planAppend, pageEnd, type ProducerLookup, type PlannedEvent } from './s
 export type { EventRecord } from './events/record.ts'
 export { formatSeqNum, compareSeqNum, type SeqNum } from './events/seq-num.ts'
 export { SqliteDb, SqliteError, RecordedWrites, loadSqlite, type Row, type SqliteOpenOptions } from './sqlite/db.ts'
+export { readSparseImage, type SparseImageReader } from './sqlite/file-image.ts'
 export {
   CairnError,
   InvalidEventArgsError,

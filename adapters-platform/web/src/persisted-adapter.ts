@@ -59,11 +59,14 @@ export function makePersistedAdapter(options: PersistedAdapterOptions): Adapter 
       const listeners = new Set<(message: LeaderMessage) => void>()
       // messages that arrive between the boot answer and the session's subscription
       let held: LeaderMessage[] | undefined
+      let subscribed = false
       let clientId = ''
       let storageMode: StorageMode = 'in-memory'
       let isLeader = false
       let closed = false
-      worker.addEventListener('error', (e) => report(new CairnError('WorkerFailed', `The Cairn worker of store "${storeId}" failed: ${e.message}`)))
+      worker.addEventListener('error', (e) =>
+        report(new CairnError('WorkerFailed', `The Cairn worker of store "${storeId}" failed: ${e.message}`)),
+      )
       events.port1.onmessage = (e: MessageEvent<WorkerEvent>) => {
         const event = e.data
         switch (event.type) {
@@ -120,7 +123,9 @@ export function makePersistedAdapter(options: PersistedAdapterOptions): Adapter 
           const boot = unwrap(result)
           storageMode = boot.storageMode
           clientId = boot.clientId
-          held ??= []
+          // only the first boot comes before the session subscribes: a reload's boot (resync,
+          // rematerialize) must not hold back the messages of a session that listens already
+          if (!subscribed) held ??= []
           return boot
         },
         async append(records, commits) {
@@ -134,8 +139,12 @@ export function makePersistedAdapter(options: PersistedAdapterOptions): Adapter 
         async readLog() {
           return unwrap(await remote.readLog())
         },
+        async rematerialize() {
+          unwrap(await remote.rematerialize())
+        },
         subscribe(listener) {
           listeners.add(listener)
+          subscribed = true
           const pending = held
           held = undefined
           if (pending !== undefined && pending.length > 0) queueMicrotask(() => pending.forEach((m) => listener(m)))

@@ -124,6 +124,9 @@ export class Store<S extends Schema = Schema> {
   readonly sessionId: string
   private readonly session: Session
   private readonly unsubscribeLeader: () => void
+  /** Set while this session reloads after the leader rebuilt its state. */
+  private reloading: Promise<void> | undefined
+  private reloads = 0
   /** @internal set by createStorePromise (`onSyncError`) */
   onSyncError: ((error: SyncStatusError, store: Store) => void) | undefined
   /** The last status error `onSyncError` was told about (code, message, event), to tell each once. */
@@ -254,7 +257,8 @@ export class Store<S extends Schema = Schema> {
    * `rehydrating` with `{ done, total }` to `onBootStatus`, then `done`), and every session of
    * this client reloads, its pending events applied again on top. The eventlog is not changed
    * and no event is lost. Use it after fixing a materializer whose change the schema cannot
-   * see (a helper it calls), or from devtools.
+   * see (a helper it calls), or from devtools. With `@cairn/adapter-web` the leader's tab
+   * reports the progress; every tab reloads and reports `done`.
    *
    * @example
    * await store.rematerialize() // onBootStatus: rehydrating { done: 0, total: 1200 } ... done
@@ -270,11 +274,33 @@ export class Store<S extends Schema = Schema> {
     }
     // what this session committed goes first, so that the reload starts from a leader that has it
     await drain(s)
+    const reloads = this.reloads
     await this.leader.rematerialize()
     // the leader's reload message started the reload in-process; a leader elsewhere may tell us later
-    if (s.resyncing === undefined && s.shutdownReason === undefined) resync(s)
-    await s.resyncing
-    this.onBootStatus?.({ stage: 'done' })
+    if (this.reloads === reloads) await this.reload()
+    else await this.reloading
+  }
+
+  /**
+   * Reloads this session from the leader's rebuilt state (its `reload` message, or our own
+   * `rematerialize`), then reports `done` as a boot does.
+   */
+  private reload(): Promise<void> {
+    const s = this.session
+    const run = async () => {
+      // a reload under way may have read the leader's state before the rebuild: one more after it
+      while (s.resyncing !== undefined) await s.resyncing
+      if (s.shutdownReason !== undefined) return
+      resync(s)
+      await s.resyncing
+      if (s.shutdownReason === undefined) this.onBootStatus?.({ stage: 'done' })
+    }
+    this.reloads++
+    const reloading = run().finally(() => {
+      if (this.reloading === reloading) this.reloading = undefined
+    })
+    this.reloading = reloading
+    return reloading
   }
 
   /** Live query instances with their run counts and tables (devtools). */
@@ -333,7 +359,7 @@ export class Store<S extends Schema = Schema> {
         dropEvent(s, message.eventId)
       } else if (message.type === 'reload') {
         s.leaderStatus = message.status
-        resync(s)
+        this.reload().catch((e: unknown) => this.reportError(e))
       } else this.shutdown(message.reason).catch((e: unknown) => this.reportError(e))
     } catch (e) {
       this.reportError(e)
