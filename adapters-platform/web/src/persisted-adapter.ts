@@ -57,8 +57,10 @@ export function makePersistedAdapter(options: PersistedAdapterOptions): Adapter 
       const remote = Comlink.wrap<WorkerApi>(worker)
       const events = new MessageChannel()
       const listeners = new Set<(message: LeaderMessage) => void>()
-      // messages that arrive between the boot answer and the session's subscription
-      let held: LeaderMessage[] | undefined
+      // Messages that arrive before the session subscribed, boot answer or not: the answer and the
+      // messages take different ports, so one announced after the snapshot may come first. The
+      // session skips what its snapshot holds already.
+      let held: LeaderMessage[] | undefined = []
       let clientId = ''
       let storageMode: StorageMode = 'in-memory'
       let isLeader = false
@@ -120,7 +122,6 @@ export function makePersistedAdapter(options: PersistedAdapterOptions): Adapter 
           const boot = unwrap(result)
           storageMode = boot.storageMode
           clientId = boot.clientId
-          held ??= []
           return boot
         },
         async append(records, commits) {

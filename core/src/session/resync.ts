@@ -48,6 +48,7 @@ function reloadFrom(s: Session, boot: SessionBoot): void {
     withSeqNum,
   )
   s.sync = state
+  s.leaderLogged = boot.pending.length
   s.undo.length = 0
   const synced = [...boot.pending, ...numbered]
   if (synced.length > 0) {

@@ -18,6 +18,7 @@ import type { SyncStatus } from '../sync/status.ts'
 import type { SyncOptions } from '../sync/leader-sync.ts'
 import { commitEvents, type CommitHandle } from './commit.ts'
 import { drain } from './outbox.ts'
+import { receivePending } from './leader-pending.ts'
 import { receiveUpstream } from './rebase.ts'
 import { resync } from './resync.ts'
 import { Session } from './session.ts'
@@ -242,7 +243,7 @@ export class Store<S extends Schema = Schema> {
   private onLeaderMessage(message: LeaderMessage): void {
     const s = this.session
     if (s.shutdownReason !== undefined) return
-    if (s.resyncing !== undefined && message.type === 'upstream') {
+    if (s.resyncing !== undefined && (message.type === 'upstream' || message.type === 'pending')) {
       s.held.push(message)
       return
     }
@@ -253,6 +254,9 @@ export class Store<S extends Schema = Schema> {
       } else if (message.type === 'upstream') {
         s.leaderStatus = message.status
         receiveUpstream(s, message.events)
+      } else if (message.type === 'pending') {
+        s.leaderStatus = message.status
+        receivePending(s, message.events)
       } else this.shutdown(message.reason).catch((e: unknown) => this.reportError(e))
     } catch (e) {
       this.reportError(e)
