@@ -1,7 +1,10 @@
 import { makeInMemoryAdapter } from '@cairn/core'
+import { evolutionConformance } from './evolution-conformance.ts'
 import { storageConformance } from './storage-conformance.ts'
 
-storageConformance('in-memory adapter', () => {
+const inMemory = () => {
   const adapter = makeInMemoryAdapter()
   return { reopen: () => adapter }
-})
+}
+storageConformance('in-memory adapter', inMemory)
+evolutionConformance('in-memory adapter', inMemory)

@@ -55,6 +55,7 @@ function adapterFor(leader: Leader): Adapter {
         boot: async () => leader.snapshot(),
         append: async (evs, commits) => leader.append(evs, commits),
         readLog: async () => leader.logEntries(),
+        rematerialize: async () => leader.rematerialize(),
         subscribe: (listener) => leader.subscribe(listener),
         close: async () => {},
       }
@@ -77,6 +78,29 @@ const rec = (id: string, global: number): EventRecord => ({
 })
 
 describe('leader applies session changes', () => {
+  it('applies commits from the session again after a rematerialize, which the session reloads from', async () => {
+    const { schema, calls } = countingSchema()
+    const leader = Leader.open(await SqliteDb.open(), schema, { clientId: 'c1' })
+    const store = await createStorePromise({
+      schema,
+      adapter: adapterFor(leader),
+      storeId: 's',
+      onError: (e) => {
+        throw e
+      },
+    })
+    await store.commit(...todos('a', 3)).persisted
+    await store.rematerialize()
+    // the leader replayed the log: three materializer runs of its own
+    expect(calls('v1.TodoCreated')).toBe(3 + 3)
+    const applied = leader.changesetsApplied
+    await store.commit(...todos('b', 2)).persisted
+    expect(leader.changesetsApplied).toBe(applied + 1)
+    expect(calls('v1.TodoCreated')).toBe(3 + 3 + 2)
+    expect(todoIds(leaderDb(leader))).toEqual(store.query(queryDb({ query: 'SELECT id, text FROM todos ORDER BY id' })))
+    await store.shutdown()
+  })
+
   it('applies a synced commit made on its own state without running the materializers again', async () => {
     const { schema, calls } = countingSchema()
     const leader = Leader.open(await SqliteDb.open(), schema, { clientId: 'c1' })

@@ -160,6 +160,30 @@ describe('events', () => {
   })
 })
 
+describe('event versions', () => {
+  const v1 = Events.synced({ name: 'v1.Added', schema: z.object({ id: z.string(), n: z.string().transform(Number) }) })
+
+  test("migrate receives the older version's output and returns the newer version's input", () => {
+    const v2 = Events.synced({
+      name: 'v2.Added',
+      schema: z.object({ id: z.string(), n: z.number(), unit: z.string() }),
+      from: v1,
+      migrate: (args) => {
+        expectTypeOf(args).toEqualTypeOf<{ id: string; n: number }>()
+        return { ...args, unit: 'kg' }
+      },
+    })
+    expectTypeOf(v2).parameter(0).toEqualTypeOf<{ id: string; n: number; unit: string }>()
+    Events.synced({
+      name: 'v2.Added',
+      schema: z.object({ id: z.string(), n: z.number(), unit: z.string() }),
+      from: v1,
+      // @ts-expect-error unit is missing from what migrate returns
+      migrate: (args) => ({ ...args }),
+    })
+  })
+})
+
 describe('table row types', () => {
   test('every column kind decodes to its JS type; nullable adds null', () => {
     expectTypeOf(kinds.Row).toEqualTypeOf<KindsRow>()

@@ -131,6 +131,34 @@ describe('internal errors', () => {
   })
 })
 
+describe('WebSocket: ping', () => {
+  it('is answered at once while pushes wait for the storage, and the pushes are still acked in order', async () => {
+    const storage = memoryStorage()
+    let release!: () => void
+    const gate = new Promise<void>((r) => (release = r))
+    const s = await server({
+      storage: {
+        ...storage,
+        append: async (...args: Parameters<typeof storage.append>) => {
+          await gate
+          return storage.append(...args)
+        },
+      },
+    })
+    const ws = await socket(s.wsUrl)
+    ws.send(hello('slow', 'ok'))
+    await ws.next((m) => m.type === 'welcome')
+    for (let i = 1; i <= 3; i++) ws.send({ v: 1, type: 'push', reqId: i, events: [event('c1', i)] })
+    ws.send({ v: 1, type: 'ping' })
+    // the pong comes while all three pushes still wait for the database
+    await ws.next((m) => m.type === 'pong')
+    expect(ws.messages.filter((m) => m.type === 'pushAck')).toEqual([])
+    release()
+    const acks = [await ws.next((m) => m.reqId === 1), await ws.next((m) => m.reqId === 2), await ws.next((m) => m.reqId === 3)]
+    expect(acks.map((a) => a.type)).toEqual(['pushAck', 'pushAck', 'pushAck'])
+  })
+})
+
 describe('WebSocket: frames refused while decoding', () => {
   it('count toward maxProtocolErrors (deeply nested args), then the connection is closed', async () => {
     const s = await server({ limits: { maxProtocolErrors: 5 } })

@@ -37,6 +37,12 @@ export interface LeaderPort {
   append(events: readonly EventRecord[], commits?: readonly CommitHint[]): Promise<AppendResult>
   /** The leader's log with statuses (devtools, tests). */
   readLog(): Promise<LogEntry[]>
+  /**
+   * Rebuilds the leader's state from its confirmed log, reporting progress through the
+   * `onBootStatus` the port was opened with, then tells every session to reload (a `reload`
+   * message). Optional: `store.rematerialize()` says so when the adapter lacks it.
+   */
+  rematerialize?(): Promise<void>
   /** Messages from the leader: newly ordered events, status changes, shutdown. */
   subscribe(listener: (message: LeaderMessage) => void): () => void
   close(): Promise<void>

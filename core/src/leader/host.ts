@@ -75,6 +75,14 @@ export function hostLeader(db: SqliteDb, options: LeaderHostOptions): LeaderPort
     },
     subscribe: (listener) => leader.subscribe(listener),
     readLog: async () => leader.logEntries(),
+    rematerialize: async () => {
+      if (closed) throw new CairnError('LeaderClosed', `The leader of store "${storeId}" is closed.`)
+      try {
+        leader.rematerialize({ onBootStatus, onProgress })
+      } catch (e) {
+        throw mapError(e)
+      }
+    },
     close: () =>
       (closing ??= (async () => {
         closed = true

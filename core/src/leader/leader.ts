@@ -81,8 +81,8 @@ export class Leader {
   }
 
   /**
-   * Opens a leader on `db` (new or previously used). Creates the log on first use; when the state
-   * schema hash differs from the stored one, rebuilds state by replaying the log.
+   * Opens a leader on `db` (new or previously used). Creates the log on first use; rebuilds
+   * state by replaying the log when what produced it changed (see `rebuildReason`).
    */
   static open(db: SqliteDb, schema: Schema, options: LeaderOptions): Leader {
     checkStorageFormat(db)
@@ -91,19 +91,20 @@ export class Leader {
     const clientId = meta.get('clientId') ?? options.clientId
     const warn = options.warn ?? ((m: string) => console.warn(m))
     const leader = new Leader(db, schema, clientId, warn, options.reportError ?? ((e) => console.error(e)))
-    if (meta.get('stateHash') !== schema.stateHash) {
-      const { onBootStatus, onProgress } = options
-      leader.rebuild(
-        onBootStatus === undefined && onProgress === undefined
-          ? undefined
-          : (status) => {
-              onBootStatus?.(status)
-              if (status.progress !== undefined) onProgress?.({ phase: 'rebuilding', ...status.progress })
-            },
-      )
-    }
+    if (leader.rebuildReason(meta) !== undefined) leader.rebuild(bootReporter(options))
+    else if (meta.get('materializers') !== materializersMeta(schema)) db.run(SET_META, ['materializers', materializersMeta(schema)])
     if (!meta.has('clientId')) db.run(SET_META, ['clientId', clientId])
     return leader
+  }
+
+  /**
+   * Rebuilds the state from the confirmed log now, reporting progress as a boot does (stage
+   * `rehydrating` with `{ done, total }`), then tells the sessions to reload. The log, pending
+   * events included, is left as it is.
+   */
+  rematerialize(options: Pick<LeaderOptions, 'onBootStatus' | 'onProgress'> = {}): void {
+    this.rebuild(bootReporter(options))
+    this.emit({ type: 'reload', status: this.status })
   }
 
   get clientId(): string {
@@ -541,11 +542,35 @@ export class Leader {
     if (this.listeners.size > 0) this.emit({ type: 'status', status: this.status })
   }
 
+  /**
+   * Why the state must be rebuilt before use, or undefined: the tables changed (their DDL), or
+   * what materializes an event of the confirmed log changed (its materializer's hash, or the
+   * event became known or unknown), or the state predates materializer hashes.
+   */
+  private rebuildReason(meta: ReadonlyMap<string, string>): string | undefined {
+    if (meta.get('stateHash') !== this.schema.stateHash) return 'tables'
+    const stored = parseMaterializers(meta.get('materializers'))
+    if (stored === undefined) return 'unversioned'
+    const changed: string[] = []
+    for (const [name, h] of this.schema.materializerHashes) if (stored.get(name) !== h) changed.push(name)
+    for (const name of stored.keys()) if (!this.schema.materializerHashes.has(name)) changed.push(name)
+    // an event of a changed name in the confirmed log: its rows were made otherwise (or not at all)
+    for (let i = 0; i < changed.length; i += 500) {
+      const names = changed.slice(i, i + 500)
+      const found = this.db.select(
+        `SELECT name FROM __cairn_eventlog WHERE status = 'confirmed' AND name IN (${names.map(() => '?').join(', ')}) LIMIT 1`,
+        names,
+      )[0]
+      if (found !== undefined) return `materializer of ${String(found.name)}`
+    }
+    return undefined
+  }
+
   /** Drops every state table, recreates them from the schema and replays the confirmed log. */
   private rebuild(onBootStatus: ((status: BootStatus) => void) | undefined): void {
     const total = Number(this.db.select(`SELECT count(*) AS n FROM __cairn_eventlog WHERE status = 'confirmed'`)[0]!.n)
     const warned = new Set<string>()
-    this.db.transaction(() => {
+    this.transact(() => {
       const existing = this.db.select(
         `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '__cairn%' AND name NOT LIKE 'sqlite_%'`,
       )
@@ -575,9 +600,10 @@ export class Leader {
         after = page[page.length - 1]!.seqNum
       }
       report()
-      this.db.run(`INSERT INTO __cairn_meta (key, value) VALUES ('stateHash', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, [
-        this.schema.stateHash,
-      ])
+      this.db.run(SET_META, ['stateHash', this.schema.stateHash])
+      this.db.run(SET_META, ['materializers', materializersMeta(this.schema)])
+      // a session's changes were made on the state before: they must not be applied to this one
+      this.stateToken = newEventId()
     })
   }
 
@@ -594,6 +620,34 @@ export class Leader {
 }
 
 const CONFLICT = new Error('recorded changes conflict with the state')
+
+/** One progress callback from a boot's `onBootStatus` and the deprecated `onProgress`, or none. */
+function bootReporter(options: Pick<LeaderOptions, 'onBootStatus' | 'onProgress'>): ((status: BootStatus) => void) | undefined {
+  const { onBootStatus, onProgress } = options
+  if (onBootStatus === undefined && onProgress === undefined) return undefined
+  return (status) => {
+    onBootStatus?.(status)
+    if (status.progress !== undefined) onProgress?.({ phase: 'rebuilding', ...status.progress })
+  }
+}
+
+/** The schema's materializer hashes as stored in `__cairn_meta` (sorted: the same text for the same hashes). */
+function materializersMeta(schema: Schema): string {
+  return JSON.stringify(Object.fromEntries([...schema.materializerHashes].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))))
+}
+
+/** The stored materializer hashes; undefined when absent or unreadable (the state is rebuilt). */
+function parseMaterializers(value: string | undefined): Map<string, string> | undefined {
+  if (value === undefined) return undefined
+  try {
+    const parsed: unknown = JSON.parse(value)
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined
+    return new Map(Object.entries(parsed).filter((e): e is [string, string] => typeof e[1] === 'string'))
+  } catch {
+    // not JSON (written by hand, or damaged): rebuilding is always correct
+    return undefined
+  }
+}
 
 /** Writes the leader can run instead of materializing: null when there are none, undefined when unusable. */
 function usableWrites(writes: RecordedWrites | undefined): RecordedWrites | null | undefined {

@@ -8,7 +8,8 @@ import type { RecordedWrites, SqliteDb } from '../sqlite/db.ts'
 /**
  * Where a store's boot stands, the same stages for every adapter: `loading` (opening the
  * leader's storage), `rehydrating` (rebuilding state from the eventlog after a schema change,
- * with `progress`), `done` (the store serves reads).
+ * with `progress`), `done` (the store serves reads). `store.rematerialize()` reports
+ * `rehydrating` and `done` the same way.
  */
 export type BootStage = 'loading' | 'rehydrating' | 'done'
 
@@ -87,6 +88,8 @@ export type LeaderMessage =
    */
   | { readonly type: 'pending'; readonly events: readonly EventRecord[]; readonly status: LeaderStatus }
   | { readonly type: 'status'; readonly status: LeaderStatus }
+  /** The leader rebuilt its state (`rematerialize`): sessions reload from a new snapshot. */
+  | { readonly type: 'reload'; readonly status: LeaderStatus }
   /** The leader stopped serving this store (e.g. the sync server was reset); sessions shut down. */
   | { readonly type: 'shutdown'; readonly reason: string }
 

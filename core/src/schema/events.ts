@@ -25,13 +25,35 @@ export interface EventDef<TName extends string = string, TInput = any, TOutput =
   readonly clientOnly: TClientOnly
   /** Decodes stored JSON args (from the eventlog) back into validated args. */
   decode(json: string): TOutput
+  /**
+   * The previous version this event replaces, and how its args become this event's: logged
+   * events of `from` keep their name and JSON, and are materialized by this event's
+   * materializer with `migrate`d args. Undefined for an event without a previous version.
+   */
+  readonly upcast?: Upcast | undefined
 }
 
 export type AnyEventDef = EventDef<string, any, any, boolean>
 
-interface EventOptions<TName extends string, S extends StandardSchemaV1> {
+/** How an older event's args become a newer event's (see `from` and `migrate` of `Events.synced`). */
+export interface Upcast {
+  readonly from: AnyEventDef
+  readonly migrate: (args: any) => unknown
+}
+
+type OutputOf<D> = D extends EventDef<string, any, infer O, boolean> ? O : never
+
+interface EventOptions<TName extends string, S extends StandardSchemaV1, D extends AnyEventDef = AnyEventDef> {
   readonly name: TName
   readonly schema: S
+  /**
+   * The event this one is the next version of (its definition stays in the app, never in
+   * `events`): its logged events keep their name and JSON forever and are materialized by this
+   * event's materializer, with args made by `migrate`. Give both or neither.
+   */
+  readonly from?: D
+  /** Turns `from`'s (validated) args into this event's args; they are validated by `schema` after. Pure and deterministic. */
+  readonly migrate?: (args: OutputOf<D>) => StandardSchemaV1.InferInput<S>
 }
 
 function define<TName extends string, S extends StandardSchemaV1>(
@@ -46,6 +68,7 @@ function define<TName extends string, S extends StandardSchemaV1>(
   const { name, schema } = options
   if (typeof name !== 'string' || name.length === 0) throw new SchemaError('An event needs a non-empty name, e.g. "v1.TodoCreated".')
   requireStandardSchema(schema, `Event "${name}"`)
+  const upcast = checkUpcast(options, name, clientOnly)
   const what = `Event "${name}"`
   const validate = (input: unknown): StandardSchemaV1.InferOutput<S> => {
     const result = validateSync(schema, input, what)
@@ -81,7 +104,28 @@ function define<TName extends string, S extends StandardSchemaV1>(
     schema: schema as StandardSchemaV1<StandardSchemaV1.InferInput<S>, StandardSchemaV1.InferOutput<S>>,
     clientOnly,
     decode: (json: string) => validate(JSON.parse(json)),
+    upcast,
   })
+}
+
+/** `from` and `migrate` together, from an event of the same kind with another name; or neither. */
+function checkUpcast(options: EventOptions<string, StandardSchemaV1>, name: string, clientOnly: boolean): Upcast | undefined {
+  const { from, migrate } = options
+  if (from === undefined && migrate === undefined) return undefined
+  const example = `Events.synced({ name: '${name}', schema, from: previousVersion, migrate: (args) => ({ ...args, newField: 0 }) })`
+  if (typeof from !== 'function' || typeof from.eventName !== 'string')
+    throw new SchemaError(`Event "${name}" has migrate but no from: pass the event definition it replaces, e.g. ${example}.`)
+  if (typeof migrate !== 'function')
+    throw new SchemaError(`Event "${name}" has from ("${from.eventName}") but no migrate function: ${example}.`)
+  if (from.eventName === name)
+    throw new SchemaError(
+      `Event "${name}" cannot migrate from an event of the same name: give the new version a new name (e.g. "v2.${name.replace(/^v\d+\./, '')}").`,
+    )
+  if (from.clientOnly !== clientOnly)
+    throw new SchemaError(
+      `Event "${name}" is ${clientOnly ? 'client-only' : 'synced'} but migrates from "${from.eventName}", which is ${from.clientOnly ? 'client-only' : 'synced'}; both versions must be of the same kind.`,
+    )
+  return { from, migrate }
 }
 
 /** An event made by an event definition: its JSON is made once, when first read. */
@@ -116,12 +160,34 @@ export class CreatedEvent<TName extends string = string, TArgs = unknown> implem
  * @example
  * const todoCreated = Events.synced({ name: 'v1.TodoCreated', schema: z.object({ id: z.string(), text: z.string() }) })
  * store.commit(todoCreated({ id: 'a', text: 'Buy milk' }))
+ *
+ * // the next version: v1 events stay in the log as they are, and reach v2's materializer migrated
+ * const todoCreatedV2 = Events.synced({
+ *   name: 'v2.TodoCreated',
+ *   schema: z.object({ id: z.string(), text: z.string(), priority: z.number() }),
+ *   from: todoCreated,
+ *   migrate: (v1) => ({ ...v1, priority: 0 }),
+ * })
  */
 export const Events = {
-  synced: <const TName extends string, S extends StandardSchemaV1>(options: EventOptions<TName, S>) =>
-    define(options, false) as EventDef<TName, StandardSchemaV1.InferInput<S>, StandardSchemaV1.InferOutput<S>, false>,
-  clientOnly: <const TName extends string, S extends StandardSchemaV1>(options: EventOptions<TName, S>) =>
-    define(options, true) as EventDef<TName, StandardSchemaV1.InferInput<S>, StandardSchemaV1.InferOutput<S>, true>,
+  synced: <const TName extends string, S extends StandardSchemaV1, D extends AnyEventDef = AnyEventDef>(
+    options: EventOptions<TName, S, D>,
+  ) =>
+    define(options as EventOptions<TName, S>, false) as EventDef<
+      TName,
+      StandardSchemaV1.InferInput<S>,
+      StandardSchemaV1.InferOutput<S>,
+      false
+    >,
+  clientOnly: <const TName extends string, S extends StandardSchemaV1, D extends AnyEventDef = AnyEventDef>(
+    options: EventOptions<TName, S, D>,
+  ) =>
+    define(options as EventOptions<TName, S>, true) as EventDef<
+      TName,
+      StandardSchemaV1.InferInput<S>,
+      StandardSchemaV1.InferOutput<S>,
+      true
+    >,
 }
 
 /** Whether the last copyPlainJson copied an object or array inside the top-level value. */

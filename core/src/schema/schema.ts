@@ -1,4 +1,4 @@
-import { SchemaError } from '../errors.ts'
+import { MaterializerError, SchemaError } from '../errors.ts'
 import { clientDocumentMaterializer, isClientDocument, type ClientDocumentDef } from './client-document.ts'
 import type { AnyEventDef } from './events.ts'
 import type { Materializer } from './materializers.ts'
@@ -9,17 +9,38 @@ export type TableLike = TableDef<string, any> | ClientDocumentDef<string, any>
 export interface StateDef<TTables extends Record<string, TableLike> = Record<string, TableLike>> {
   readonly tables: TTables
   readonly materializers: Readonly<Record<string, Materializer>>
+  /** The materializers' version, when the app names it (see `makeState`). */
+  readonly version?: string | number | undefined
 }
 
-/** Bundles the state tables and their materializers. */
+/**
+ * Bundles the state tables and their materializers. The state is rebuilt from the eventlog at
+ * boot when the tables changed, or when the materializer of an event in the log changed. A
+ * materializer is known by a hash of its source text (`fn.toString()`), unless `version` is
+ * given: then by that version alone, and bumping it is how the app says the logic changed.
+ * Prefer `version` when a minifier renames things from one build to the next, or when
+ * materializers call helpers whose changes their own source does not show.
+ *
+ * @example
+ * State.SQLite.makeState({ tables, materializers })               // source hashes
+ * State.SQLite.makeState({ tables, materializers, version: 3 })   // bump when the logic changes
+ */
 export function makeState<const TTables extends Record<string, TableLike>>(options: {
   readonly tables: TTables
   readonly materializers: object
+  readonly version?: string | number
 }): StateDef<TTables> {
   if (!isObject(options?.tables)) throw new SchemaError('makeState needs tables: { tables: { todos }, materializers }.')
   if (!isObject(options.materializers))
     throw new SchemaError('makeState needs materializers: { tables, materializers: State.SQLite.materializers(events, { ... }) }.')
-  return { tables: options.tables, materializers: options.materializers as Record<string, Materializer> }
+  const { version } = options
+  if (
+    version !== undefined &&
+    !(typeof version === 'string' && version.length > 0) &&
+    !(typeof version === 'number' && Number.isFinite(version))
+  )
+    throw new SchemaError(`makeState's version must be a number or a non-empty string (got ${String(version)}); e.g. version: 2.`)
+  return { tables: options.tables, materializers: options.materializers as Record<string, Materializer>, version }
 }
 
 export type UnknownEventHandling = 'warn' | 'ignore' | 'fail'
@@ -41,6 +62,12 @@ export interface Schema<
   readonly ddl: readonly string[]
   /** Stable hash of the state tables' definitions: when it changes, state is rebuilt. */
   readonly stateHash: string
+  /**
+   * What each event's materialization is known by (a hash of its materializer's source, and of
+   * `migrate` for an event that has a newer version; or `makeState`'s version): when it changes
+   * and the eventlog holds events of that name, state is rebuilt.
+   */
+  readonly materializerHashes: ReadonlyMap<string, string>
   readonly unknownEventHandling: UnknownEventHandling
 }
 
@@ -63,6 +90,9 @@ export function makeSchema<const TEvents extends Record<string, AnyEventDef>, co
   const tablesByName = new Map<string, TableDef>()
   const clientOnlyTables = new Set<string>()
 
+  /** Older event name -> the newer event whose materializer takes its events (after migrate). */
+  const upcastTo = new Map<string, AnyEventDef>()
+
   const addEvent = (def: AnyEventDef) => {
     if (typeof def !== 'function' || typeof def.eventName !== 'string')
       throw new SchemaError('events must hold event definitions made with Events.synced / Events.clientOnly.')
@@ -70,6 +100,16 @@ export function makeSchema<const TEvents extends Record<string, AnyEventDef>, co
     if (existing !== undefined && existing !== def)
       throw new SchemaError(`Two events are named "${def.eventName}"; event names must be unique.`)
     eventsByName.set(def.eventName, def)
+    const from = def.upcast?.from
+    if (from === undefined) return
+    const other = upcastTo.get(from.eventName)
+    if (other !== undefined && other !== def)
+      throw new SchemaError(
+        `Events "${other.eventName}" and "${def.eventName}" both migrate from "${from.eventName}"; an event has at most one next version.`,
+      )
+    upcastTo.set(from.eventName, def)
+    // the older version stays known (its events stay in logs forever), through its successor
+    addEvent(from)
   }
   for (const def of Object.values(options.events)) addEvent(def)
 
@@ -92,11 +132,34 @@ export function makeSchema<const TEvents extends Record<string, AnyEventDef>, co
         `There is a materializer for "${name}" but no event of that name; add the event to the schema or remove the materializer.`,
       )
     if (typeof fn !== 'function') throw new SchemaError(`The materializer for "${name}" must be a function.`)
+    const next = upcastTo.get(name)
+    if (next !== undefined)
+      throw new SchemaError(
+        `"${name}" has a materializer, but "${next.eventName}" migrates from it: its events are materialized by the materializer of "${next.eventName}" after migrate. Remove the materializer of "${name}" (and "${name}" from events; it stays known through from).`,
+      )
     materializers.set(name, fn)
   }
   for (const name of eventsByName.keys()) {
-    if (!materializers.has(name)) throw new SchemaError(`Event "${name}" has no materializer; add one to State.SQLite.materializers.`)
+    if (!materializers.has(name) && !upcastTo.has(name))
+      throw new SchemaError(`Event "${name}" has no materializer; add one to State.SQLite.materializers.`)
   }
+  const version = options.state.version
+  const materializerHashes = new Map<string, string>()
+  for (const [name, fn] of materializers) materializerHashes.set(name, version !== undefined ? `v:${version}` : hash(fn.toString()))
+  // older versions: their successor's materializer after migrate (chains resolve newest first)
+  const resolve = (name: string): Materializer => {
+    const known = materializers.get(name)
+    if (known !== undefined) return known
+    const next = upcastTo.get(name)!
+    const target = resolve(next.eventName)
+    const { migrate } = next.upcast!
+    const migrated = upcastMaterializer(name, next, migrate, target)
+    materializers.set(name, migrated)
+    const nextHash = materializerHashes.get(next.eventName)!
+    materializerHashes.set(name, version !== undefined ? `v:${version}` : hash(`${migrate.toString()}\n${nextHash}`))
+    return migrated
+  }
+  for (const name of upcastTo.keys()) resolve(name)
 
   const sorted = [...tablesByName.values()].sort((a, b) => (a.name < b.name ? -1 : 1))
   const ddl = sorted.flatMap((t) => tableDdl(t))
@@ -117,7 +180,29 @@ export function makeSchema<const TEvents extends Record<string, AnyEventDef>, co
     clientOnlyTables,
     ddl,
     stateHash: hash(hashInput.join('\n')),
+    materializerHashes,
     unknownEventHandling: options.unknownEventHandling ?? 'warn',
+  }
+}
+
+/**
+ * The materializer of an older event version: its args go through `migrate`, then through JSON
+ * and the newer event's schema (as if they had been committed as the newer event), then to the
+ * newer event's materializer. The log keeps the older event as it was.
+ */
+function upcastMaterializer(name: string, next: AnyEventDef, migrate: (args: any) => unknown, target: Materializer): Materializer {
+  return (args, ctx) => {
+    let upcast: unknown
+    try {
+      upcast = next.decode(JSON.stringify(migrate(args)))
+    } catch (e) {
+      throw new MaterializerError(
+        name,
+        `Migrating "${name}" to "${next.eventName}" failed: ${(e as Error)?.message ?? String(e)}. Fix migrate in the definition of "${next.eventName}" so that it returns valid args for it.`,
+        { cause: e },
+      )
+    }
+    return target(upcast, ctx)
   }
 }
 

@@ -50,6 +50,9 @@ export function scheduleFlush(s: Session): void {
 
 /** Sends the outbox to the leader, one batch at a time, until it is empty. */
 export function drain(s: Session): Promise<void> {
+  // nothing to send: the loop below would not await, and its finally would clear `flushing`
+  // before the assignment stored the finished promise for good (no later drain would run)
+  if (s.flushing === undefined && (s.outbox.length === 0 || s.resyncing !== undefined)) return Promise.resolve()
   s.flushing ??= (async () => {
     try {
       // a reload (resync) takes what is left: it must not reach the leader before the snapshot

@@ -50,6 +50,8 @@ function reloadFrom(s: Session, boot: SessionBoot): void {
   s.sync = state
   s.leaderLogged = boot.pending.length
   s.undo.length = 0
+  // exactly the leader's state (nothing re-applied on top): our commits can name it again as their base
+  s.stateToken = boot.pending.length === 0 && local.length === 0 ? (boot.stateToken ?? null) : null
   const synced = [...boot.pending, ...numbered]
   if (synced.length > 0) {
     const recorded = s.record(() => s.applyAll(synced))

@@ -1,5 +1,5 @@
 import type { Adapter, LeaderPort } from '../leader/adapter.ts'
-import { SchemaError, StoreShutdownError } from '../errors.ts'
+import { CairnError, SchemaError, StoreShutdownError } from '../errors.ts'
 import {
   INTERNAL_TABLES,
   type BootProgress,
@@ -90,7 +90,7 @@ export async function createStorePromise<S extends Schema>(options: CreateStoreO
     db = boot.snapshot instanceof SqliteDb ? boot.snapshot : await SqliteDb.deserialize(boot.snapshot)
     // the session holds state only; the log stays with the leader
     for (const table of INTERNAL_TABLES) db.exec(`DROP TABLE IF EXISTS ${table}`)
-    const store = new Store(schema, storeId, port, db, boot, reportError, options.sync !== undefined || port.syncing === true)
+    const store = new Store(schema, storeId, port, db, boot, reportError, options.sync !== undefined || port.syncing === true, onBootStatus)
     onBootStatus?.({ stage: 'done' })
     return store
   } catch (e) {
@@ -119,6 +119,7 @@ export class Store<S extends Schema = Schema> {
     boot: SessionBoot,
     private reportError: (error: unknown) => void,
     undoable: boolean = true,
+    private readonly onBootStatus?: (status: BootStatus) => void,
   ) {
     this.session = new Session(schema, leader, db, boot, (e) => this.reportError(e), undoable, {
       deliver: (message) => this.onLeaderMessage(message),
@@ -203,6 +204,35 @@ export class Store<S extends Schema = Schema> {
     return this.leader.readLog()
   }
 
+  /**
+   * Rebuilds the state from the eventlog now, as a boot does after a schema change: the
+   * leader replays its confirmed events through the current materializers (reporting
+   * `rehydrating` with `{ done, total }` to `onBootStatus`, then `done`), and every session of
+   * this client reloads, its pending events applied again on top. The eventlog is not changed
+   * and no event is lost. Use it after fixing a materializer whose change the schema cannot
+   * see (a helper it calls), or from devtools.
+   *
+   * @example
+   * await store.rematerialize() // onBootStatus: rehydrating { done: 0, total: 1200 } ... done
+   */
+  async rematerialize(): Promise<void> {
+    this.assertOpen('rematerialize')
+    const s = this.session
+    if (this.leader.rematerialize === undefined) {
+      throw new CairnError(
+        'RematerializeUnsupported',
+        `Store "${this.storeId}": this adapter's leader cannot rebuild on demand (its LeaderPort has no rematerialize). Change makeState's version and reopen the store to rebuild at boot instead.`,
+      )
+    }
+    // what this session committed goes first, so that the reload starts from a leader that has it
+    await drain(s)
+    await this.leader.rematerialize()
+    // the leader's reload message started the reload in-process; a leader elsewhere may tell us later
+    if (s.resyncing === undefined && s.shutdownReason === undefined) resync(s)
+    await s.resyncing
+    this.onBootStatus?.({ stage: 'done' })
+  }
+
   /** Live query instances with their run counts and tables (devtools). */
   inspect(): InstanceInfo[] {
     return this.session.graph.inspect()
@@ -257,6 +287,9 @@ export class Store<S extends Schema = Schema> {
       } else if (message.type === 'pending') {
         s.leaderStatus = message.status
         receivePending(s, message.events)
+      } else if (message.type === 'reload') {
+        s.leaderStatus = message.status
+        resync(s)
       } else this.shutdown(message.reason).catch((e: unknown) => this.reportError(e))
     } catch (e) {
       this.reportError(e)

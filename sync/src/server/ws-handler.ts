@@ -8,6 +8,9 @@ import type { OriginPolicy } from './origin.ts'
 import { TokenBucket } from './rate.ts'
 import type { Session, SyncService } from './service.ts'
 
+/** A ping frame is `{"v":1,"type":"ping"}`: anything longer is not one, whatever its spacing. */
+const MAX_PING_BYTES = 64
+
 /** WebSocket close codes the server uses (4000-4999 are the application's). */
 export const CloseCode = {
   Protocol: 4400,
@@ -229,6 +232,12 @@ class WsConnection<P> {
     this.lastSeen = performance.now()
     if (this.state === 'closed') return
     const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data)
+    // a ping is answered at once, not behind the pushes queued before it: a client whose pushes wait
+    // for the database would otherwise see no pong and drop a connection that is alive and working
+    if (!isBinary && bytes.length <= MAX_PING_BYTES && this.handling) {
+      const decoded = decodeClientMessage(bytes.toString('utf8'), this.service.limits)
+      if (decoded.ok && decoded.message.type === 'ping') return this.send('{"v":1,"type":"pong"}')
+    }
     this.inbox.push({ data: bytes, isBinary })
     this.inboxBytes += bytes.length
     if (this.inboxBytes > this.service.limits.maxFrameBytes && !this.ws.isPaused) this.ws.pause()
