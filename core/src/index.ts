@@ -66,7 +66,7 @@ export {
   type LogEntry,
 } from './leader/leader.ts'
 export type { InstanceInfo } from './reactive/graph.ts'
-export { syncStatus$ } from './sync/status.ts'
+export { syncStatus$, type SyncStatusError, type RefusedEvent } from './sync/status.ts'
 export { LeaderSync, type SyncOptions, type BackendIdMismatchPolicy, type LeaderSyncHooks } from './sync/leader-sync.ts'
 export {
   SyncError,
@@ -89,6 +89,7 @@ export { planAppend, pageEnd, type ProducerLookup, type PlannedEvent } from './s
 export type { EventRecord } from './events/record.ts'
 export { formatSeqNum, compareSeqNum, type SeqNum } from './events/seq-num.ts'
 export { SqliteDb, SqliteError, RecordedWrites, loadSqlite, type Row, type SqliteOpenOptions } from './sqlite/db.ts'
+export { readSparseImage, type SparseImageReader } from './sqlite/file-image.ts'
 export {
   CairnError,
   InvalidEventArgsError,

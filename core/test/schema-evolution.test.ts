@@ -156,6 +156,37 @@ describe('state version: rebuilt at boot when what produces it changed', () => {
     await bumped.store.shutdown()
   })
 
+  it('skips and reports an event whose new materializer fails, instead of refusing to boot', async () => {
+    const adapter = makeInMemoryAdapter()
+    const first = await open(release2, adapter)
+    first.store.commit(events.todoCreated({ id: 'a', text: 'x' }), events.todoCreated({ id: 'b', text: 'y' }))
+    await first.store.commit(events.todoCompleted({ id: 'a' }), events.todoCompleted({ id: 'b' })).persisted
+    await first.store.shutdown()
+    const strict = makeSchema({
+      events: release2.events,
+      state: State.SQLite.makeState({
+        tables,
+        materializers: {
+          ...Object.fromEntries(release2.materializers),
+          'v1.TodoCompleted': ({ id }: { id: string }) => {
+            if (id === 'a') throw new Error('a cannot be completed any more')
+            return tables.todos.update({ completed: true }).where({ id })
+          },
+        },
+      }),
+    })
+    const second = await open(strict, adapter)
+    expect(rebuilt(second.stages)).toBe(true)
+    expect(second.store.query(todos)).toEqual([
+      { id: 'a', text: 'x', completed: 0 },
+      { id: 'b', text: 'y', completed: 1 },
+    ])
+    expect(second.errors).toHaveLength(1)
+    expect(second.errors[0]).toBeInstanceOf(MaterializerError)
+    expect((second.errors[0] as Error).message).toMatch(/"v1\.TodoCompleted" threw: a cannot be completed any more/)
+    await second.store.shutdown()
+  })
+
   it('rebuilds once a state kept before materializer hashes existed', async () => {
     const db = await SqliteDb.open()
     const leader = Leader.open(db, release2, { clientId: 'c' })

@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest'
 import { loadSqlite, SqliteDb } from '../src/sqlite/db.ts'
+import { readSparseImage } from '../src/sqlite/file-image.ts'
 
 describe('SqliteDb.select', () => {
   it('reads text, numbers, blobs and nulls correctly after the wasm memory has grown', async () => {
@@ -178,6 +179,91 @@ describe('SqliteDb.copy', () => {
     copy.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT)')
     copy.run('INSERT INTO t (s) VALUES (?)', ['a'])
     expect(rowsOf(copy)).toEqual([{ id: 1, s: 'a' }])
+  })
+})
+
+describe('SqliteDb.copyWithout', () => {
+  // a file database (sqlite-wasm's default VFS keeps files in memory under Node): copied tree by tree
+  let files = 0
+  const fileDb = async () => SqliteDb.open({ filename: `/copy-without-${++files}.sqlite` })
+  const dump = (db: SqliteDb, table: string) => db.select(`SELECT * FROM ${table} ORDER BY 1`)
+  /** integrity_check's findings, but for the pages of the trees left out (unused in the copy by design). */
+  const problems = (db: SqliteDb) =>
+    db
+      .selectColumn('PRAGMA integrity_check(100000)')
+      .flatMap((row) => String(row).split('\n'))
+      .filter((line) => line !== 'ok' && line !== '*** in database main ***' && !/^Page \d+: never used$/.test(line))
+
+  async function sourceDb(): Promise<SqliteDb> {
+    const db = await fileDb()
+    db.exec(`
+      CREATE TABLE log (seq INTEGER PRIMARY KEY, body TEXT NOT NULL, tag TEXT UNIQUE);
+      CREATE INDEX log_body ON log (body);
+      CREATE TABLE items (id TEXT PRIMARY KEY, body TEXT, n INTEGER) ;
+      CREATE INDEX items_n ON items (n, body);
+      CREATE TABLE counters (id INTEGER PRIMARY KEY AUTOINCREMENT, label TEXT);
+      CREATE TABLE keyed (k TEXT PRIMARY KEY, v BLOB) WITHOUT ROWID;
+    `)
+    // enough tables that sqlite_schema itself spans several pages
+    for (let t = 0; t < 60; t++) db.exec(`CREATE TABLE extra_${t} (id INTEGER PRIMARY KEY, ${'c'.repeat(200)}_${t} TEXT)`)
+    db.transaction(() => {
+      for (let i = 0; i < 3000; i++) {
+        // interleaved, as a leader logs and materializes: their pages alternate in the file
+        db.run('INSERT INTO log (body, tag) VALUES (?, ?)', [`event ${i} ${'e'.repeat(i % 300)}`, `tag-${i}`])
+        // every 100th row overflows its page (an overflow chain to copy)
+        db.run('INSERT INTO items VALUES (?, ?, ?)', [`item-${i}`, i % 100 === 0 ? 'o'.repeat(30_000 + i) : `body ${i}`, i % 7])
+        if (i % 10 === 0) db.run('INSERT INTO counters (label) VALUES (?)', [`c${i}`])
+        if (i % 5 === 0) db.run('INSERT INTO keyed VALUES (?, ?)', [`k${i}`, new Uint8Array(i % 2000).fill(i % 256)])
+      }
+    })
+    // freed pages make a freelist with trunk pages
+    db.run('DELETE FROM items WHERE n = 3')
+    db.run('DELETE FROM counters WHERE id > 250')
+    return db
+  }
+
+  it('copies every table but those named, with their indexes, overflow pages, sequences and freelist', async () => {
+    const source = await sourceDb()
+    expect(Number(source.select('PRAGMA freelist_count')[0]!.freelist_count)).toBeGreaterThan(0)
+    const copy = source.copyWithout(['log'], readSparseImage)
+    for (const table of ['items', 'counters', 'keyed', 'sqlite_sequence', 'extra_59']) expect(dump(copy, table)).toEqual(dump(source, table))
+    expect(copy.select(`SELECT name FROM sqlite_schema WHERE tbl_name = 'log'`)).toEqual([])
+    expect(() => copy.select('SELECT * FROM log')).toThrow(/no such table: log/)
+    expect(problems(copy)).toEqual([])
+    // the log's pages were left out of the copy, not dropped in it (they are zeros nobody reaches)
+    expect(copy.selectColumn('PRAGMA integrity_check(100000)').join('\n')).toMatch(/Page \d+: never used/)
+    // the indexes are whole: a lookup through each finds what a scan finds
+    expect(copy.select('SELECT count(*) AS n FROM items INDEXED BY items_n WHERE n = 4')).toEqual(
+      source.select('SELECT count(*) AS n FROM items WHERE n = 4'),
+    )
+    // the source is untouched, log included
+    expect(source.select('SELECT count(*) AS n FROM log')).toEqual([{ n: 3000 }])
+    expect(problems(source)).toEqual([])
+  })
+
+  it('gives a copy that takes writes far beyond its size, reusing the freelist, and stays whole', async () => {
+    const source = await sourceDb()
+    const copy = source.copyWithout(['log'], readSparseImage)
+    copy.transaction(() => {
+      for (let i = 0; i < 4000; i++) copy.run('INSERT INTO items VALUES (?, ?, ?)', [`new-${i}`, 'n'.repeat(3000), 3])
+      copy.run('INSERT INTO counters (label) VALUES (?)', ['after'])
+    })
+    copy.exec('CREATE TABLE log (x)')
+    copy.run('INSERT INTO log VALUES (1)')
+    expect(copy.select('SELECT count(*) AS n FROM items WHERE n = 3')).toEqual([{ n: 4000 }])
+    expect(copy.select(`SELECT id FROM counters WHERE label = 'after'`)).toEqual([{ id: 301 }])
+    expect(copy.select('SELECT x FROM log')).toEqual([{ x: 1 }])
+    expect(problems(copy)).toEqual([])
+    // the copy's writes never reach the source
+    expect(source.select('SELECT count(*) AS n FROM items WHERE n = 3')).toEqual([{ n: 0 }])
+  })
+
+  it('copies a database in memory whole and drops the tables there', async () => {
+    const source = await SqliteDb.open()
+    source.exec('CREATE TABLE log (x); CREATE TABLE t (y); INSERT INTO log VALUES (1); INSERT INTO t VALUES (2)')
+    const copy = source.copyWithout(['log'], readSparseImage)
+    expect(copy.select('SELECT y FROM t')).toEqual([{ y: 2 }])
+    expect(copy.select(`SELECT name FROM sqlite_schema`)).toEqual([{ name: 't' }])
   })
 })
 

@@ -5,6 +5,7 @@ import {
   addLocal,
   checkSyncState,
   confirmPrefix,
+  dropPending,
   initialSyncState,
   mergeUpstream,
   type Sequenced,
@@ -99,6 +100,44 @@ describe('mergeUpstream', () => {
     expect(result.rollback.map(show)).toEqual(['b@e2', 'c@e3'])
     expect(result.apply.map(show)).toEqual(['F@e2', 'b@e3'])
     expect(result.replay.map(show)).toEqual(['c@e4r1'])
+  })
+})
+
+describe('dropPending', () => {
+  it('rolls back every pending event and replays the others renumbered under the next generation', () => {
+    let state = initialSyncState<Ev>(2)
+    ;({ state } = addLocal(state, [local('a'), local('b'), local('c')], withSeqNum))
+    const result = dropPending(state, 'b', withSeqNum)!
+    expect({ rollback: result.rollback.map(show), apply: result.apply, replay: result.replay.map(show) }).toEqual({
+      rollback: ['a@e3', 'b@e4', 'c@e5'], // 1. undo all of them, last first
+      apply: [], // 2. nothing arrived
+      replay: ['a@e3r1', 'c@e4r1'], // 3. redo the others: c takes b's number
+    })
+    expect(result.state.upstreamHead).toBe(2)
+    checkSyncState(result.state)
+  })
+
+  it('is undefined for an event that is not pending', () => {
+    const { state } = addLocal(initialSyncState<Ev>(0), [local('a')], withSeqNum)
+    expect(dropPending(state, 'zzz', withSeqNum)).toBeUndefined()
+  })
+
+  it('keeps the invariants and the order of the others, whichever event goes (property)', () => {
+    fc.assert(
+      fc.property(fc.nat(5), fc.integer({ min: 1, max: 8 }), fc.nat(7), fc.nat(3), (head, n, pick, generation) => {
+        let state = initialSyncState<Ev>(head, [], generation)
+        ;({ state } = addLocal(
+          state,
+          Array.from({ length: n }, (_, k) => local(`p${k}`)),
+          withSeqNum,
+        ))
+        const gone = `p${pick % n}`
+        const result = dropPending(state, gone, withSeqNum)!
+        checkSyncState(result.state)
+        expect(result.state.pending.map((e) => e.eventId)).toEqual(state.pending.map((e) => e.eventId).filter((id) => id !== gone))
+        expect(result.state.rebaseGeneration).toBe(state.rebaseGeneration + 1)
+      }),
+    )
   })
 })
 

@@ -585,7 +585,10 @@ describe('bad input from the backend', () => {
   })
 
   it('keeps events pending and reports in syncStatus when the server refuses a push as invalid', async () => {
-    const server = makeInMemorySyncServer({ seed: 12, limits: { maxEventBytes: 40 } })
+    const server = makeInMemorySyncServer({
+      seed: 12,
+      authorizePush: (pushed) => pushed.every((e) => (e.args as { id: string }).id !== 'big') || { code: 'Invalid', index: 0 },
+    })
     const a = await makeClient(server, 'A')
     await until(() => a.store.syncStatus.connected)
     a.store.commit(events.todoCreated({ id: 'big', text: 'x'.repeat(100) }))

@@ -75,3 +75,31 @@ describe.each(transports)('a store whose credentials fail, over %s', (_name, bac
     }
   })
 })
+
+describe('a store whose connection loop throws', () => {
+  it('shows the exception in syncStatus.error (here a WebSocket class that throws) and keeps retrying', async () => {
+    let tries = 0
+    const Broken = class {
+      constructor() {
+        tries++
+        throw new Error('no sockets in this sandbox')
+      }
+    }
+    const store = await createStorePromise({
+      schema,
+      adapter: makeInMemoryAdapter(),
+      storeId: 'broken',
+      onError: () => {},
+      sync: { backend: makeWsSync({ url: 'ws://127.0.0.1:9', getAuthToken: () => null, WebSocket: Broken as never, backoff }) },
+    })
+    try {
+      await waitFor(
+        () => store.syncStatus.error !== null && tries >= 2,
+        () => `${tries} tries, ${JSON.stringify(store.syncStatus)}`,
+      )
+      expect(store.syncStatus.error).toMatchObject({ code: 'Protocol', message: expect.stringMatching(/no sockets in this sandbox/) })
+    } finally {
+      await store.shutdown()
+    }
+  })
+})

@@ -1,6 +1,6 @@
 import { closeSync, mkdirSync, openSync, readSync, rmSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { CairnError, hostLeader, loadSqlite, SqliteDb, SqliteError, type Adapter } from '@cairn/core'
+import { CairnError, hostLeader, loadSqlite, readSparseImage, SqliteDb, SqliteError, type Adapter } from '@cairn/core'
 import { GroupCommit } from './durability.ts'
 import { installNodeVfs, NODE_VFS, syncDirectory, WAL_CHECKPOINT_PAGES, type NodeVfs } from './node-vfs.ts'
 import { acquireStoreLock } from './store-lock.ts'
@@ -47,6 +47,8 @@ export function makeNodeAdapter(options: NodeAdapterOptions): Adapter {
           ...open,
           clientId: options.clientId,
           storageMode: 'file',
+          // the session's copy: the state's pages only, the log's checked but not loaded
+          readImage: readSparseImage,
           durable: () => group.commit(),
           mapError: (e) => describeError(e, file, vfs),
           reset: () => {

@@ -170,6 +170,11 @@ export class LeaderHost {
     }
   }
 
+  /** Rebuilds the state from the log (progress to the leader tab's onBootStatus); every tab's session reloads. */
+  async rematerialize(): Promise<void> {
+    await this.port.rematerialize!()
+  }
+
   async readLog(): Promise<LogEntry[]> {
     return (await this.port.readLog()).map((e) => ({ ...plainRecord(e), status: e.status }))
   }
@@ -180,17 +185,15 @@ export class LeaderHost {
       `SELECT * FROM __cairn_eventlog WHERE status = 'confirmed' AND client_only = 0 AND seq_global > ? ORDER BY seq_global, seq_client`,
       [head],
     )
-    const events = rows.map(
-      (r): EventRecord => ({
-        seqNum: { global: Number(r.seq_global), client: Number(r.seq_client), rebaseGeneration: Number(r.rebase_generation) },
-        name: String(r.name),
-        json: String(r.args),
-        eventId: String(r.event_id),
-        clientId: String(r.client_id),
-        sessionId: String(r.session_id),
-        clientOnly: false,
-      }),
-    )
+    const events = rows.map((r): EventRecord => ({
+      seqNum: { global: Number(r.seq_global), client: Number(r.seq_client), rebaseGeneration: Number(r.rebase_generation) },
+      name: String(r.name),
+      json: String(r.args),
+      eventId: String(r.event_id),
+      clientId: String(r.client_id),
+      sessionId: String(r.session_id),
+      clientOnly: false,
+    }))
     return { events, status: this.status ?? this.statusFromLog() }
   }
 
@@ -201,7 +204,9 @@ export class LeaderHost {
   /** The status as the log and metadata tell it (no connection known yet). */
   private statusFromLog(): LeaderStatus {
     const upstreamHead = Number(this.db.select(`SELECT value FROM __cairn_meta WHERE key = 'upstreamHead'`)[0]?.value ?? 0)
-    const last = this.db.select('SELECT seq_global, seq_client, rebase_generation FROM __cairn_eventlog ORDER BY seq_global DESC, seq_client DESC LIMIT 1')[0]
+    const last = this.db.select(
+      'SELECT seq_global, seq_client, rebase_generation FROM __cairn_eventlog ORDER BY seq_global DESC, seq_client DESC LIMIT 1',
+    )[0]
     return {
       clientId: this.port.clientId,
       head:

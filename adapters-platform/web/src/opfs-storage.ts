@@ -23,7 +23,8 @@ export async function opfsUnavailable(): Promise<string | undefined> {
     return 'navigator.storage.getDirectory is not available'
   }
   // createSyncAccessHandle exists only in workers (TypeScript's DOM library leaves it out)
-  const fileHandle = typeof FileSystemFileHandle === 'undefined' ? undefined : (FileSystemFileHandle.prototype as { createSyncAccessHandle?: unknown })
+  const fileHandle =
+    typeof FileSystemFileHandle === 'undefined' ? undefined : (FileSystemFileHandle.prototype as { createSyncAccessHandle?: unknown })
   if (typeof fileHandle?.createSyncAccessHandle !== 'function') {
     return 'FileSystemFileHandle.createSyncAccessHandle is not available (it exists only in workers)'
   }
@@ -129,5 +130,4 @@ function checkFormat(db: SqliteDb, storeId: string): void {
       `The OPFS file of store "${storeId}" was not written by Cairn (application_id ${appId}). Call resetPersistence({ storeId: '${storeId}' }) to start over (local data is lost).`,
     )
   }
-
 }

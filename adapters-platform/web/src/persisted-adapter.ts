@@ -65,7 +65,9 @@ export function makePersistedAdapter(options: PersistedAdapterOptions): Adapter 
       let storageMode: StorageMode = 'in-memory'
       let isLeader = false
       let closed = false
-      worker.addEventListener('error', (e) => report(new CairnError('WorkerFailed', `The Cairn worker of store "${storeId}" failed: ${e.message}`)))
+      worker.addEventListener('error', (e) =>
+        report(new CairnError('WorkerFailed', `The Cairn worker of store "${storeId}" failed: ${e.message}`)),
+      )
       events.port1.onmessage = (e: MessageEvent<WorkerEvent>) => {
         const event = e.data
         switch (event.type) {
@@ -134,6 +136,9 @@ export function makePersistedAdapter(options: PersistedAdapterOptions): Adapter 
         },
         async readLog() {
           return unwrap(await remote.readLog())
+        },
+        async rematerialize() {
+          unwrap(await remote.rematerialize())
         },
         subscribe(listener) {
           listeners.add(listener)

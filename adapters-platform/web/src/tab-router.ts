@@ -8,10 +8,17 @@ import { elect, type Election } from './election.ts'
 import type { CatchUp, LeaderHost, WireAppendResult, WireBoot } from './leader-host.ts'
 import { fromWireError, toResult, toWireError, type Result, type WireError, type WorkerEvent } from './wire.ts'
 
-export type Method = 'boot' | 'append' | 'readLog' | 'since'
+export type Method = 'boot' | 'append' | 'readLog' | 'since' | 'rematerialize'
 
 type ChannelMessage =
-  | { readonly kind: 'request'; readonly from: string; readonly id: number; readonly method: Method; readonly args: readonly unknown[]; readonly resent: boolean }
+  | {
+      readonly kind: 'request'
+      readonly from: string
+      readonly id: number
+      readonly method: Method
+      readonly args: readonly unknown[]
+      readonly resent: boolean
+    }
   | { readonly kind: 'response'; readonly to: string; readonly id: number; readonly result: Result<unknown> }
   | { readonly kind: 'message'; readonly message: LeaderMessage }
   | { readonly kind: 'log'; readonly event: WorkerEvent }
@@ -208,6 +215,8 @@ export class TabRouter {
           return host.readLog()
         case 'since':
           return host.since(args[0] as number)
+        case 'rematerialize':
+          return host.rematerialize()
       }
     })
   }

@@ -47,7 +47,10 @@ describe.skipIf(!available)('makePersistedAdapter (Chromium, built app)', () => 
       await reload(page)
       const again = await call(page, 'open')
       expect(again.clientId).toBe(first.clientId)
-      expect(await page.evaluate(() => (globalThis as unknown as { app: { bootStatus: string[] } }).app.bootStatus)).toEqual(['loading', 'done'])
+      expect(await page.evaluate(() => (globalThis as unknown as { app: { bootStatus: string[] } }).app.bootStatus)).toEqual([
+        'loading',
+        'done',
+      ])
       expect(await call(page, 'rows')).toEqual([
         { id: 'a', text: 'Buy milk' },
         { id: 'b', text: 'Walk' },
@@ -90,7 +93,9 @@ describe.skipIf(!available)('makePersistedAdapter (Chromium, built app)', () => 
       await call(page, 'shutdown')
       expect(await call(page, 'tamper', 'old', 99)).toBe('ok')
       const refused = await call(page, 'openError', { storeId: 'old' })
-      expect(refused).toMatch(/^IncompatibleStorage: The OPFS file of store "old" \(\.cairn-old\/cairn\.db\) cannot be read by this version: .*storage format 99/)
+      expect(refused).toMatch(
+        /^IncompatibleStorage: The OPFS file of store "old" \(\.cairn-old\/cairn\.db\) cannot be read by this version: .*storage format 99/,
+      )
       expect(refused).toMatch(/resetPersistence/)
       expect(await call(page, 'reset', 'old')).toBe('ok')
       await call(page, 'open', { storeId: 'old' })
@@ -256,6 +261,29 @@ describe.skipIf(!available)('makePersistedAdapter (Chromium, built app)', () => 
         ['last', 'confirmed'],
         ['next', 'confirmed'],
       ])
+    })
+  })
+
+  describe('rematerialize', () => {
+    it('rebuilds from a tab that does not lead: the leader tab sees the progress, every tab reloads, the log stays', async () => {
+      const context = await profile()
+      const leader = await tab(context)
+      await call(leader, 'open', { storeId: 'rebuild' })
+      const other = await tab(context)
+      await call(other, 'open', { storeId: 'rebuild' })
+      await call(leader, 'commitPersisted', 'a')
+      await call(other, 'commitPersisted', 'b')
+      const log = await call(other, 'log')
+      const stages = (page: Page) => page.evaluate(() => (globalThis as unknown as { app: { bootStatus: string[] } }).app.bootStatus)
+      await call(other, 'rematerialize')
+      // the leader's worker reports the rebuild to its page; each tab's session reloads and says done
+      // (a new store's first boot creates its tables by a rebuild of 0 events, so it says rehydrating too)
+      await until(async () => (await stages(leader)).join().endsWith('done,rehydrating,rehydrating,done'), 'the leader tab to reload')
+      expect(await stages(other)).toEqual(['loading', 'done', 'done'])
+      expect(await call(other, 'log')).toEqual(log)
+      await call(other, 'commitPersisted', 'c')
+      await call(leader, 'seenAt', 'c')
+      expect((await call(leader, 'rows')).map((r) => r.id)).toEqual(['a', 'b', 'c'])
     })
   })
 

@@ -22,6 +22,8 @@ import type { StepId, StepResult } from './types.ts'
 const here = path.dirname(fileURLToPath(import.meta.url))
 const benchDir = path.resolve(here, '..', '..')
 const fallbackHook = pathToFileURL(path.join(benchDir, 'scripts', 'resolve-fallback.mjs')).href
+// Cairn's children load sqlite-wasm before tsx, as built JavaScript would (see the script)
+const preloadSqlite = pathToFileURL(path.join(benchDir, 'scripts', 'preload-sqlite-wasm.mjs')).href
 const argv = process.argv.slice(2)
 const fromNpm = (name: string) => process.env[`npm_config_${name}`]
 const valueOf = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fromNpm(name)
@@ -40,7 +42,14 @@ const log = (s: string) => process.stderr.write(`${s}\n`)
 function step(system: NodeSystemId, id: StepId, dir: string): Promise<StepResult> {
   return new Promise((resolve, reject) => {
     const child = fork(path.join(here, 'child.ts'), [system, id, JSON.stringify(nodeParamsFor(system, quick)), dir], {
-      execArgv: ['--conditions=@cairn/source', '--import', 'tsx', '--import', fallbackHook],
+      execArgv: [
+        ...(system === 'cairn-node' ? ['--import', preloadSqlite] : []),
+        '--conditions=@cairn/source',
+        '--import',
+        'tsx',
+        '--import',
+        fallbackHook,
+      ],
       env: { ...process.env, NODE_ENV: 'production' },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     })

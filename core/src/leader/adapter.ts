@@ -38,6 +38,11 @@ export interface LeaderPort {
   /** The leader's log with statuses (devtools, tests). */
   readLog(): Promise<LogEntry[]>
   /**
+   * Drops the event the sync server refused for good (see `Store.dropRefusedEvent`). Optional:
+   * a port without it cannot drop, and the store says so.
+   */
+  dropRefusedEvent?(eventId: string): Promise<void>
+  /**
    * Rebuilds the leader's state from its confirmed log, reporting progress through the
    * `onBootStatus` the port was opened with, then tells every session to reload (a `reload`
    * message). Optional: `store.rematerialize()` says so when the adapter lacks it.

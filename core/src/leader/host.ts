@@ -3,6 +3,7 @@
 import { CairnError } from '../errors.ts'
 import { shortId } from '../events/record.ts'
 import type { SqliteDb } from '../sqlite/db.ts'
+import type { SparseImageReader } from '../sqlite/file-image.ts'
 import { LeaderSync } from '../sync/leader-sync.ts'
 import type { LeaderPort, OpenLeaderOptions } from './adapter.ts'
 import { Leader } from './leader.ts'
@@ -23,6 +24,11 @@ export interface LeaderHostOptions extends OpenLeaderOptions {
   readonly mapError?: ((error: unknown) => unknown) | undefined
   /** Clears the store's local data (sync's `'reset'` policy); the store shuts down after. */
   readonly reset?: (() => Promise<void> | void) | undefined
+  /**
+   * For a database in a file: `readSparseImage` from `@cairn/core`, so a session's copy holds
+   * the state without reading the log into memory (see `SqliteDb.copyWithout`).
+   */
+  readonly readImage?: SparseImageReader | undefined
   /** Called once when the port closes, after sync stopped: release the database, files, locks. */
   readonly onClose?: (() => Promise<void> | void) | undefined
 }
@@ -56,7 +62,7 @@ export function hostLeader(db: SqliteDb, options: LeaderHostOptions): LeaderPort
     storageMode: options.storageMode ?? 'in-memory',
     boot: async () => {
       try {
-        return leader.snapshot({ inProcess: true })
+        return leader.snapshot({ inProcess: true, readImage: options.readImage })
       } catch (e) {
         throw mapError(e)
       }
@@ -74,6 +80,12 @@ export function hostLeader(db: SqliteDb, options: LeaderHostOptions): LeaderPort
       return result
     },
     subscribe: (listener) => leader.subscribe(listener),
+    dropRefusedEvent: async (eventId) => {
+      if (syncer === undefined) {
+        throw new CairnError('NotRefused', `Event ${eventId} cannot be dropped: store "${storeId}" does not sync, so no server refused it.`)
+      }
+      syncer.dropRefused(eventId)
+    },
     readLog: async () => leader.logEntries(),
     rematerialize: async () => {
       if (closed) throw new CairnError('LeaderClosed', `The leader of store "${storeId}" is closed.`)

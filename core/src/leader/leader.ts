@@ -3,8 +3,9 @@ import type { EventRecord } from '../events/record.ts'
 import { Materialization } from '../events/materialize.ts'
 import type { Schema } from '../schema/schema.ts'
 import type { SeqNum } from '../events/seq-num.ts'
-import { addLocal, confirmPrefix, initialSyncState, mergeUpstream, type SyncState } from '../sync/sync-state.ts'
+import { addLocal, confirmPrefix, dropPending, initialSyncState, mergeUpstream, type SyncState } from '../sync/sync-state.ts'
 import { SqliteError, type RecordedWrites, type SqliteDb } from '../sqlite/db.ts'
+import type { SparseImageReader } from '../sqlite/file-image.ts'
 import { quoteId } from '../sqlite/sql.ts'
 import { newEventId, withSeqNum } from '../events/record.ts'
 import { checkStorageFormat, DDL, INTERNAL_TABLES, logEvents, loggedEvent, rowToRecord, SET_META, toRecord } from './eventlog.ts'
@@ -45,6 +46,7 @@ export class Leader {
   private serverHead: number | null = null
   private connected = false
   private error: LeaderStatus['error'] = null
+  private maxEventBytes: number | null = null
   private currentClientId: string
   private authority = true
   private readonly listeners = new Set<(message: LeaderMessage) => void>()
@@ -133,6 +135,7 @@ export class Leader {
       serverHead: this.serverHead,
       connected: this.connected,
       error: this.error,
+      maxEventBytes: this.maxEventBytes,
     }
   }
 
@@ -148,20 +151,13 @@ export class Leader {
    * database copied inside SQLite's memory.
    */
   snapshot(): SessionBoot & { readonly snapshot: Uint8Array }
-  snapshot(options: { readonly inProcess: boolean }): SessionBoot
-  snapshot(options: { readonly inProcess?: boolean } = {}): SessionBoot {
+  snapshot(options: { readonly inProcess: boolean; readonly readImage?: SparseImageReader | undefined }): SessionBoot
+  snapshot(options: { readonly inProcess?: boolean; readonly readImage?: SparseImageReader | undefined } = {}): SessionBoot {
     let copy: SqliteDb | Uint8Array
-    if (options.inProcess === true) {
-      copy = this.db.copy()
-      try {
-        // the session holds state only; dropping the log here, in the leader's call, reads its
-        // pages, so a damaged file fails the leader's boot (the adapter names the file)
-        for (const table of INTERNAL_TABLES) copy.exec(`DROP TABLE IF EXISTS ${table}`)
-      } catch (e) {
-        copy.close()
-        throw e
-      }
-    } else copy = this.db.serialize()
+    // the session holds state only; copying it here, in the leader's call, checks the log's
+    // pages too, so a damaged file fails the leader's boot (the adapter names the file)
+    if (options.inProcess === true) copy = this.db.copyWithout(INTERNAL_TABLES, options.readImage)
+    else copy = this.db.serialize()
     return {
       clientId: this.currentClientId,
       snapshot: copy,
@@ -302,6 +298,47 @@ export class Leader {
       if (out.length === max) break
     }
     return out
+  }
+
+  /**
+   * Takes a pending event out of the log: the sync server refused it for good and the app
+   * dropped it. The pending events after it move down one number and one producerSeq (the
+   * server never took any of them: pushes are in order and all or nothing), all under the next
+   * rebase generation. Our state holds confirmed events only, so nothing is rolled back here;
+   * sessions that hold the event roll back on the `dropped` message. False when it is not pending.
+   */
+  dropPending(eventId: string): boolean {
+    const result = dropPending(this.sync, eventId, withSeqNum)
+    if (result === undefined) return false
+    const dropped = this.sync.pending.find((e) => e.eventId === eventId)!
+    const pending = result.state.pending.map((e) =>
+      e.producerSeq > dropped.producerSeq ? Object.assign(withSeqNum(e, e.seqNum), { producerSeq: e.producerSeq - 1 }) : e,
+    )
+    this.transact(() => {
+      this.db.run('DELETE FROM __cairn_eventlog WHERE event_id = ?', [eventId])
+      // through negative numbers, so the primary key never collides mid-way
+      this.db.run(`UPDATE __cairn_eventlog SET seq_global = -seq_global WHERE status = 'pending'`)
+      for (const e of pending) {
+        this.db.run('UPDATE __cairn_eventlog SET seq_global = ?, rebase_generation = ?, producer_seq = ? WHERE event_id = ?', [
+          e.seqNum.global,
+          e.seqNum.rebaseGeneration,
+          e.producerSeq,
+          e.eventId,
+        ])
+      }
+      this.sync = { ...result.state, pending }
+      this.producerSeq--
+      this.saveSyncMeta()
+    })
+    this.emit({ type: 'dropped', eventId, status: this.status })
+    return true
+  }
+
+  /** The server's event size limit, for the status (sessions check it at commit); null: no check. */
+  setMaxEventBytes(bytes: number | null): void {
+    if (this.maxEventBytes === bytes) return
+    this.maxEventBytes = bytes
+    this.emitStatus()
   }
 
   /** Connection facts from the sync processor, for the status. */
@@ -566,10 +603,14 @@ export class Leader {
     return undefined
   }
 
-  /** Drops every state table, recreates them from the schema and replays the confirmed log. */
+  /**
+   * Drops every state table, recreates them from the schema and replays the confirmed log. An
+   * event whose materializer fails is skipped (its writes only) and reported, not the rebuild.
+   */
   private rebuild(onBootStatus: ((status: BootStatus) => void) | undefined): void {
     const total = Number(this.db.select(`SELECT count(*) AS n FROM __cairn_eventlog WHERE status = 'confirmed'`)[0]!.n)
     const warned = new Set<string>()
+    const failures: MaterializerError[] = []
     this.transact(() => {
       const existing = this.db.select(
         `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '__cairn%' AND name NOT LIKE 'sqlite_%'`,
@@ -583,19 +624,37 @@ export class Leader {
       // by the clock, not by count: a slow materializer must not make progress look stuck
       let reported = performance.now()
       for (;;) {
-        const page = this.readLog(
-          `WHERE status = 'confirmed' AND (seq_global > ? OR (seq_global = ? AND seq_client > ?))`,
-          [after.global, after.global, after.client],
-          REPLAY_PAGE,
-        )
+        // a row value, not `seq_global > ? OR (seq_global = ? AND seq_client > ?)`: SQLite seeks
+        // the primary key to it, where the OR made every page scan the log from its start
+        const page = this.readLog(`WHERE status = 'confirmed' AND (seq_global, seq_client) > (?, ?)`, [after.global, after.client], REPLAY_PAGE)
         if (page.length === 0) break
-        for (const event of page) {
-          if (!this.schema.eventsByName.has(event.name)) this.handleUnknown(event.name, warned)
-          else this.materialization.apply(event)
-          if (++done % 64 === 0 && onBootStatus !== undefined && performance.now() - reported >= PROGRESS_EVERY_MS) {
-            report()
-            reported = performance.now()
+        const pageStart = done
+        const replay = (isolated: boolean) => {
+          for (const event of page) {
+            if (!this.schema.eventsByName.has(event.name)) this.handleUnknown(event.name, warned)
+            else if (!isolated) this.materialization.apply(event)
+            else {
+              try {
+                this.db.transaction(() => this.materialization.apply(event))
+              } catch (e) {
+                if (!(e instanceof MaterializerError)) throw e
+                failures.push(e)
+              }
+            }
+            if (++done % 64 === 0 && onBootStatus !== undefined && performance.now() - reported >= PROGRESS_EVERY_MS) {
+              report()
+              reported = performance.now()
+            }
           }
+        }
+        // one savepoint per page; when a materializer fails, again one per event: a failing event's
+        // writes are skipped and reported, as when it was first materialized (the same on every client)
+        try {
+          this.db.transaction(() => replay(false))
+        } catch (e) {
+          if (!(e instanceof MaterializerError)) throw e
+          done = pageStart
+          replay(true)
         }
         after = page[page.length - 1]!.seqNum
       }
@@ -605,6 +664,7 @@ export class Leader {
       // a session's changes were made on the state before: they must not be applied to this one
       this.stateToken = newEventId()
     })
+    for (const failure of failures) this.reportError(failure)
   }
 
   private handleUnknown(name: string, warned: Set<string>): void {

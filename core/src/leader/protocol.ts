@@ -4,6 +4,7 @@ import type { MaterializerError } from '../errors.ts'
 import type { EventRecord } from '../events/record.ts'
 import type { SeqNum } from '../events/seq-num.ts'
 import type { RecordedWrites, SqliteDb } from '../sqlite/db.ts'
+import type { SyncStatusError } from '../sync/status.ts'
 
 /**
  * Where a store's boot stands, the same stages for every adapter: `loading` (opening the
@@ -92,6 +93,11 @@ export type LeaderMessage =
   | { readonly type: 'reload'; readonly status: LeaderStatus }
   /** The leader stopped serving this store (e.g. the sync server was reset); sessions shut down. */
   | { readonly type: 'shutdown'; readonly reason: string }
+  /**
+   * A pending event was taken out of the log (refused by the server, dropped by the app): a
+   * session that holds it rolls back its pending events and replays them without it.
+   */
+  | { readonly type: 'dropped'; readonly eventId: string; readonly status: LeaderStatus }
 
 export interface LeaderStatus {
   readonly clientId: string
@@ -99,7 +105,13 @@ export interface LeaderStatus {
   readonly upstreamHead: number
   readonly serverHead: number | null
   readonly connected: boolean
-  readonly error: { readonly code: string; readonly message: string } | null
+  readonly error: SyncStatusError | null
+  /**
+   * The largest event (its args' JSON, in UTF-8 bytes) the sync server takes, as it announced
+   * (or, before the first connection, the sync options said); sessions refuse larger synced
+   * events at commit. Null (or absent) without sync: nothing to check.
+   */
+  readonly maxEventBytes?: number | null
 }
 
 /** An event of the leader's log as devtools show it. */

@@ -81,6 +81,7 @@ function define<TName extends string, S extends StandardSchemaV1>(
     // Plain data gets a copy instead of the round trip: parsing dominated creating an event, and
     // the copy is what JSON.parse(json) would give, since json is the copy's stringification.
     copiedNested = false
+    copiedBytes = 0
     const copy = copyPlainJson(args, 0)
     const nested = copiedNested
     if (copy !== NOT_PLAIN) {
@@ -88,7 +89,9 @@ function define<TName extends string, S extends StandardSchemaV1>(
       // The JSON is made when the leader logs the event, after the commit: unless the args share
       // an object with the copy (a validator that hands its input back, or nested values), which
       // a materializer could change before then.
-      return value === copy || nested ? new CreatedEvent(name, value, JSON.stringify(copy)) : new CreatedEvent(name, value, undefined, copy)
+      return value === copy || nested
+        ? new CreatedEvent(name, value, JSON.stringify(copy))
+        : new CreatedEvent(name, value, undefined, copy, copiedBytes)
     }
     let json: string | undefined
     try {
@@ -133,15 +136,29 @@ export class CreatedEvent<TName extends string = string, TArgs = unknown> implem
   #encoded: string | undefined
   /** Plain JSON data of our own, sharing no object with `args`, until it is encoded. */
   #source: unknown
+  /** At least the UTF-8 size of the JSON of `#source`, counted while copying it. */
+  readonly #bound: number
 
   constructor(
     readonly name: TName,
     readonly args: TArgs,
     encoded: string | undefined,
     source?: unknown,
+    bound = 0,
   ) {
     this.#encoded = encoded
     this.#source = source
+    this.#bound = bound
+  }
+
+  /**
+   * @internal An upper bound of the JSON's size in UTF-8 bytes, without making the JSON: a
+   * commit checks the sync server's event size limit exactly only when the bound is over it.
+   */
+  get maxJsonBytes(): number {
+    // a UTF-16 unit is at most 3 bytes of UTF-8 (a lone surrogate is escaped as 6 ASCII bytes,
+    // but JSON.stringify makes that escape in the string, so it is counted there)
+    return this.#encoded !== undefined ? 3 * this.#encoded.length : this.#bound
   }
 
   get json(): string {
@@ -192,6 +209,12 @@ export const Events = {
 
 /** Whether the last copyPlainJson copied an object or array inside the top-level value. */
 let copiedNested = false
+/**
+ * An upper bound of the UTF-8 size of the JSON of what the last copyPlainJson copied: a string
+ * costs at most 6 bytes a UTF-16 unit (a `\u001f` escape) plus its quotes; a number at most 24
+ * characters; punctuation 1 byte a member.
+ */
+let copiedBytes = 0
 
 const NOT_PLAIN: unique symbol = Symbol('not plain JSON')
 const MAX_DEPTH = 64
@@ -205,11 +228,16 @@ const MAX_DEPTH = 64
 function copyPlainJson(value: unknown, depth: number): unknown {
   switch (typeof value) {
     case 'string':
+      copiedBytes += 6 * value.length + 3
+      return value
     case 'boolean':
+      copiedBytes += 6
       return value
     case 'number':
+      copiedBytes += 25
       return Number.isFinite(value) && !Object.is(value, -0) ? value : NOT_PLAIN
     case 'object': {
+      copiedBytes += 6
       if (value === null) return null
       if (depth >= MAX_DEPTH) return NOT_PLAIN
       if (depth > 0) copiedNested = true
@@ -231,6 +259,7 @@ function copyPlainJson(value: unknown, depth: number): unknown {
       for (const key in value) {
         if (!Object.hasOwn(value, key)) continue
         if (key === '__proto__') return NOT_PLAIN
+        copiedBytes += 6 * key.length + 3
         const c = copyPlainJson((value as Record<string, unknown>)[key], depth + 1)
         if (c === NOT_PLAIN) return NOT_PLAIN
         out[key] = c

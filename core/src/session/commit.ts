@@ -4,6 +4,7 @@ import { nextSeqNum, type SeqNum } from '../events/seq-num.ts'
 import type { CommitHint } from '../leader/leader.ts'
 import { CreatedEvent, type EventInput } from '../schema/events.ts'
 import type { RecordedWrites } from '../sqlite/db.ts'
+import { utf8Length } from '../sync/backend.ts'
 import { enqueue } from './outbox.ts'
 import type { Session, UndoEntry } from './session.ts'
 
@@ -42,6 +43,8 @@ export function commitEvents(s: Session, events: readonly EventInput[]): CommitH
     return def
   })
   if (events.length === 0) return handle(s, [], undefined, { count: 0, base: null, changeset: undefined })
+  const maxEventBytes = s.leaderStatus.maxEventBytes
+  if (maxEventBytes != null) for (let i = 0; i < events.length; i++) if (!defs[i]!.clientOnly) checkSize(events[i]!, maxEventBytes)
   const clientOnly = defs[0]!.clientOnly
   const mixed = defs.some((d) => d.clientOnly !== clientOnly)
   const records: EventRecord[] = []
@@ -139,6 +142,22 @@ function handle(s: Session, records: EventRecord[], lastSyncedId: string | undef
       return confirmed.promise
     },
   }
+}
+
+/**
+ * Refuses a synced event larger than the sync server takes: pushed, it would be refused for
+ * good and stop the events after it. The exact size (making the JSON now) only when the cheap
+ * bound is over the limit.
+ */
+function checkSize(event: EventInput, maxEventBytes: number): void {
+  const bound = event instanceof CreatedEvent ? event.maxJsonBytes : 3 * event.json.length
+  if (bound <= maxEventBytes) return
+  const bytes = utf8Length(event.json)
+  if (bytes <= maxEventBytes) return
+  throw new CairnError(
+    'EventTooLarge',
+    `Cannot commit event "${event.name}": its args are ${bytes} bytes of JSON, and the sync server takes events up to ${maxEventBytes} bytes (its limits.maxEventBytes). Nothing was applied. Keep large data out of events (store it elsewhere and commit a reference), split it over several events, or raise the server's maxEventBytes.`,
+  )
 }
 
 function checkWrites(s: Session, eventName: string, clientOnly: boolean, tables: ReadonlySet<string>): void {

@@ -2,7 +2,7 @@ import { CairnError } from '../errors.ts'
 import type { EventRecord } from '../events/record.ts'
 import { compareSeqNum, type SeqNum } from '../events/seq-num.ts'
 import { withSeqNum } from '../events/record.ts'
-import { mergeUpstream } from '../sync/sync-state.ts'
+import { dropPending, mergeUpstream } from '../sync/sync-state.ts'
 import { loggedAfterMerge } from './leader-pending.ts'
 import { resolveConfirmed } from './outbox.ts'
 import { resync } from './resync.ts'
@@ -35,26 +35,58 @@ export function receiveUpstream(s: Session, incoming: readonly EventRecord[]): v
       const recorded = s.record(() => s.applyAll(result.apply))
       for (const t of recorded.tables) touched.add(t)
     }
-  } else {
-    const firstRolledBack = result.rollback[0]!.eventId
-    const from = s.undo.findIndex((u) => u.records.some((r) => r.eventId === firstRolledBack))
-    if (s.undo.slice(from).some((u) => u.changeset === undefined)) {
-      resync(s)
-      return
-    }
-    const undoBefore = [...s.undo]
-    try {
-      s.withPendingArgs(() => rebase(s, from, firstRolledBack, confirmedById(), result, touched))
-    } catch (e) {
-      // The recorded undo no longer fits this session's state (a materializer that is not
-      // deterministic, or state written behind the store's back). The transaction left the
-      // state as it was; reload the leader's state instead of guessing.
-      s.undo.splice(0, s.undo.length, ...undoBefore)
-      resync(s, e)
-      return
-    }
-  }
+  } else if (!rollBack(s, result, confirmedById(), touched)) return
   afterUpstream(s, result, touched)
+}
+
+/**
+ * The leader dropped one of the pending events (the server refused it, the app chose to drop
+ * it): undo every pending event and replay the others without it, as a rebase with nothing
+ * incoming. A session that does not hold it changes nothing. Its commit's `confirmed` rejects.
+ */
+export function dropEvent(s: Session, eventId: string): void {
+  const result = dropPending(s.sync, eventId, withSeqNum)
+  if (result === undefined) {
+    s.statusVersion.value++
+    return
+  }
+  s.stateToken = null
+  const waiter = s.confirmWaiters.get(eventId)
+  if (waiter !== undefined) {
+    s.confirmWaiters.delete(eventId)
+    waiter.reject(
+      new CairnError('EventDropped', `Event ${eventId} was refused by the sync server and dropped by the app; it will never be confirmed.`),
+    )
+  }
+  const touched = new Set<string>()
+  if (!rollBack(s, result, new Map(), touched)) return
+  afterUpstream(s, result, touched)
+}
+
+/**
+ * Undoes the pending events from the first rolled-back one and applies `result` on top (see
+ * `rebase`); false when the session reloads from the leader instead (no recorded undo, or an
+ * undo that no longer fits).
+ */
+function rollBack(s: Session, result: Merged, confirmedById: ReadonlyMap<string, EventRecord>, touched: Set<string>): boolean {
+  const firstRolledBack = result.rollback[0]!.eventId
+  const from = s.undo.findIndex((u) => u.records.some((r) => r.eventId === firstRolledBack))
+  if (from < 0 || s.undo.slice(from).some((u) => u.changeset === undefined)) {
+    resync(s)
+    return false
+  }
+  const undoBefore = [...s.undo]
+  try {
+    s.withPendingArgs(() => rebase(s, from, firstRolledBack, confirmedById, result, touched))
+  } catch (e) {
+    // The recorded undo no longer fits this session's state (a materializer that is not
+    // deterministic, or state written behind the store's back). The transaction left the
+    // state as it was; reload the leader's state instead of guessing.
+    s.undo.splice(0, s.undo.length, ...undoBefore)
+    resync(s, e)
+    return false
+  }
+  return true
 }
 
 function rebase(

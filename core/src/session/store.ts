@@ -14,12 +14,12 @@ import type { EventInput } from '../schema/events.ts'
 import type { Queryable } from '../schema/query-builder.ts'
 import type { Schema } from '../schema/schema.ts'
 import { SqliteDb } from '../sqlite/db.ts'
-import type { SyncStatus } from '../sync/status.ts'
+import type { SyncStatus, SyncStatusError } from '../sync/status.ts'
 import type { SyncOptions } from '../sync/leader-sync.ts'
 import { commitEvents, type CommitHandle } from './commit.ts'
 import { drain } from './outbox.ts'
 import { receivePending } from './leader-pending.ts'
-import { receiveUpstream } from './rebase.ts'
+import { dropEvent, receiveUpstream } from './rebase.ts'
 import { resync } from './resync.ts'
 import { Session } from './session.ts'
 
@@ -53,6 +53,21 @@ export interface CreateStoreOptions<S extends Schema = Schema> {
    * sync: { backend: makeWsSync({ url, getAuthToken }), onBackendIdMismatch: 'reset' }
    */
   readonly sync?: SyncOptions
+  /**
+   * Called when `syncStatus.error` turns to a new error: a refused token, a failure in the
+   * connection, or an event the server refused for good (`error.event`: its id, name, args and
+   * the server's reason). Such an event stops the push queue (nothing committed after it is
+   * sent; nothing is lost) until the app drops it with `store.dropRefusedEvent`, or the server
+   * takes it on a later connection. Keeping the queue stopped is the default: dropping loses
+   * the event's effects, which only the app can judge.
+   *
+   * @example
+   * onSyncError: (error, store) => {
+   *   if (error.event !== undefined && error.code === 'Invalid') void store.dropRefusedEvent(error.event.eventId)
+   *   else showBanner(error.message)
+   * }
+   */
+  readonly onSyncError?: (error: SyncStatusError, store: Store<S>) => void
 }
 
 export interface SubscribeOptions {
@@ -91,6 +106,7 @@ export async function createStorePromise<S extends Schema>(options: CreateStoreO
     // the session holds state only; the log stays with the leader
     for (const table of INTERNAL_TABLES) db.exec(`DROP TABLE IF EXISTS ${table}`)
     const store = new Store(schema, storeId, port, db, boot, reportError, options.sync !== undefined || port.syncing === true, onBootStatus)
+    if (options.onSyncError !== undefined) store.onSyncError = options.onSyncError as (error: SyncStatusError, store: Store) => void
     onBootStatus?.({ stage: 'done' })
     return store
   } catch (e) {
@@ -109,6 +125,13 @@ export class Store<S extends Schema = Schema> {
   readonly sessionId: string
   private readonly session: Session
   private readonly unsubscribeLeader: () => void
+  /** Set while this session reloads after the leader rebuilt its state. */
+  private reloading: Promise<void> | undefined
+  private reloads = 0
+  /** @internal set by createStorePromise (`onSyncError`) */
+  onSyncError: ((error: SyncStatusError, store: Store) => void) | undefined
+  /** The last status error `onSyncError` was told about (code, message, event), to tell each once. */
+  private reportedSyncError: string | undefined
 
   /** @internal use createStorePromise */
   constructor(
@@ -127,6 +150,8 @@ export class Store<S extends Schema = Schema> {
     })
     this.sessionId = this.session.sessionId
     this.unsubscribeLeader = leader.subscribe((message) => this.onLeaderMessage(message))
+    // an error standing at boot is told once the store is the app's (after createStorePromise resolved)
+    if (boot.status.error !== null) setTimeout(() => this.noticeSyncError(), 0)
   }
 
   /** The id of this client (device); it changes only if another client turned out to use the same one. */
@@ -205,12 +230,36 @@ export class Store<S extends Schema = Schema> {
   }
 
   /**
+   * Drops the event the sync server refused for good (`syncStatus.error.event`), so the events
+   * committed after it are pushed: the leader takes it out of its log and every session rolls
+   * its effects back (the later pending events are replayed without it; one that depended on
+   * it may then fail its materializer and be skipped, reported through `onError`). Its commit's
+   * `handle.confirmed` rejects with `EventDropped`. Throws `NotRefused` when `eventId` is not
+   * the refused event.
+   *
+   * @example
+   * const refused = store.syncStatus.error?.event
+   * if (refused !== undefined) await store.dropRefusedEvent(refused.eventId)
+   */
+  async dropRefusedEvent(eventId: string): Promise<void> {
+    this.assertOpen('dropRefusedEvent')
+    if (this.leader.dropRefusedEvent === undefined) {
+      throw new CairnError(
+        'Unsupported',
+        `The adapter of store "${this.storeId}" cannot drop refused events (its leader port has no dropRefusedEvent).`,
+      )
+    }
+    await this.leader.dropRefusedEvent(eventId)
+  }
+
+  /**
    * Rebuilds the state from the eventlog now, as a boot does after a schema change: the
    * leader replays its confirmed events through the current materializers (reporting
    * `rehydrating` with `{ done, total }` to `onBootStatus`, then `done`), and every session of
    * this client reloads, its pending events applied again on top. The eventlog is not changed
    * and no event is lost. Use it after fixing a materializer whose change the schema cannot
-   * see (a helper it calls), or from devtools.
+   * see (a helper it calls), or from devtools. With `@cairn/adapter-web` the leader's tab
+   * reports the progress; every tab reloads and reports `done`.
    *
    * @example
    * await store.rematerialize() // onBootStatus: rehydrating { done: 0, total: 1200 } ... done
@@ -226,11 +275,33 @@ export class Store<S extends Schema = Schema> {
     }
     // what this session committed goes first, so that the reload starts from a leader that has it
     await drain(s)
+    const reloads = this.reloads
     await this.leader.rematerialize()
     // the leader's reload message started the reload in-process; a leader elsewhere may tell us later
-    if (s.resyncing === undefined && s.shutdownReason === undefined) resync(s)
-    await s.resyncing
-    this.onBootStatus?.({ stage: 'done' })
+    if (this.reloads === reloads) await this.reload()
+    else await this.reloading
+  }
+
+  /**
+   * Reloads this session from the leader's rebuilt state (its `reload` message, or our own
+   * `rematerialize`), then reports `done` as a boot does.
+   */
+  private reload(): Promise<void> {
+    const s = this.session
+    const run = async () => {
+      // a reload under way may have read the leader's state before the rebuild: one more after it
+      while (s.resyncing !== undefined) await s.resyncing
+      if (s.shutdownReason !== undefined) return
+      resync(s)
+      await s.resyncing
+      if (s.shutdownReason === undefined) this.onBootStatus?.({ stage: 'done' })
+    }
+    this.reloads++
+    const reloading = run().finally(() => {
+      if (this.reloading === reloading) this.reloading = undefined
+    })
+    this.reloading = reloading
+    return reloading
   }
 
   /** Live query instances with their run counts and tables (devtools). */
@@ -273,7 +344,7 @@ export class Store<S extends Schema = Schema> {
   private onLeaderMessage(message: LeaderMessage): void {
     const s = this.session
     if (s.shutdownReason !== undefined) return
-    if (s.resyncing !== undefined && (message.type === 'upstream' || message.type === 'pending')) {
+    if (s.resyncing !== undefined && (message.type === 'upstream' || message.type === 'pending' || message.type === 'dropped')) {
       s.held.push(message)
       return
     }
@@ -287,10 +358,28 @@ export class Store<S extends Schema = Schema> {
       } else if (message.type === 'pending') {
         s.leaderStatus = message.status
         receivePending(s, message.events)
+      } else if (message.type === 'dropped') {
+        s.leaderStatus = message.status
+        dropEvent(s, message.eventId)
       } else if (message.type === 'reload') {
         s.leaderStatus = message.status
-        resync(s)
+        this.reload().catch((e: unknown) => this.reportError(e))
       } else this.shutdown(message.reason).catch((e: unknown) => this.reportError(e))
+    } catch (e) {
+      this.reportError(e)
+    }
+    if (message.type !== 'shutdown') this.noticeSyncError()
+  }
+
+  /** Tells `onSyncError` about a status error it has not been told about. */
+  private noticeSyncError(): void {
+    const error = this.session.leaderStatus.error
+    const key = error === null ? undefined : `${error.code}\n${error.message}\n${error.event?.eventId ?? ''}`
+    if (key === this.reportedSyncError) return
+    this.reportedSyncError = key
+    if (error === null || this.onSyncError === undefined || this.isShutdown) return
+    try {
+      this.onSyncError(error, this)
     } catch (e) {
       this.reportError(e)
     }

@@ -158,3 +158,21 @@ export class SyncError extends CairnError {
     this.expected = details.expected
   }
 }
+
+/**
+ * The UTF-8 size of `text` in bytes, without encoding it: limits are in bytes, as the server
+ * counts them, and `length` counts UTF-16 units.
+ */
+export function utf8Length(text: string): number {
+  let bytes = text.length
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c < 0x80) continue
+    if (c < 0x800) bytes += 1
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 2 // a pair: 4 bytes for 2 units
+      i++
+    } else bytes += 2
+  }
+  return bytes
+}

@@ -11,6 +11,7 @@ import {
   type SyncLimits,
   type WireEvent,
 } from './backend.ts'
+import type { SyncStatusError } from './status.ts'
 
 /** What to do when the server's backendId is not the one this client synced with (the server was reset). */
 export type BackendIdMismatchPolicy = 'reset' | 'shutdown' | 'ignore'
@@ -24,6 +25,13 @@ export interface SyncOptions {
   readonly onBackendIdMismatch?: BackendIdMismatchPolicy
   /** A push without an answer after this long counts as a dead connection. Default 10 s. */
   readonly pushTimeoutMs?: number
+  /**
+   * The largest synced event (its args as JSON, in UTF-8 bytes) a commit may carry until the
+   * server announced its own `limits.maxEventBytes` (in every welcome; the last one announced
+   * is remembered for the next boot). A larger event is refused at commit with an
+   * `EventTooLarge` error, nothing applied. Default 64 KiB, the sync server's default.
+   */
+  readonly maxEventBytes?: number
 }
 
 export interface LeaderSyncHooks {
@@ -51,6 +59,14 @@ export class LeaderSync {
   private pageFailures = 0
   /** Why the last pull page could not be applied; in the status until a page applies. */
   private pageError: SyncError | undefined
+  /**
+   * The event the server refused for good (`Invalid`, `Forbidden`, `TooLarge`), until the app
+   * drops it or the server takes it: nothing after it is pushed. Tried again once per welcome
+   * (`retry`), as a server may have changed its mind (a new schema, new permissions).
+   */
+  private refused: { readonly event: LoggedEvent; readonly status: SyncStatusError; retry: boolean } | undefined
+  /** After a refused push of several events: push at most this many, to single out the refused one. */
+  private narrow: number | undefined
 
   constructor(
     private readonly leader: Leader,
@@ -59,6 +75,10 @@ export class LeaderSync {
     private readonly hooks: LeaderSyncHooks,
   ) {
     leader.setAuthority(false)
+    const remembered = Number(leader.getMeta('maxEventBytes'))
+    leader.setMaxEventBytes(
+      Number.isSafeInteger(remembered) && remembered > 0 ? remembered : (options.maxEventBytes ?? DEFAULT_SYNC_LIMITS.maxEventBytes),
+    )
     this.connection = this.connect(leader, storeId)
   }
 
@@ -101,10 +121,12 @@ export class LeaderSync {
             }
             if (known === null) leader.setMeta('backendId', welcome.backendId)
             this.limits = welcome.limits
+            this.rememberMaxEventBytes(welcome.limits.maxEventBytes)
             this.inflight = false
             this.stalled = undefined
-            const error = this.pageError === undefined ? null : { code: this.pageError.code, message: this.pageError.message }
-            leader.setConnection({ connected: true, serverHead: welcome.head, error })
+            this.narrow = undefined
+            if (this.refused !== undefined) this.refused.retry = true
+            leader.setConnection({ connected: true, serverHead: welcome.head, error: this.standingError() })
             this.pushNext()
           }),
         onPage: (page) =>
@@ -133,7 +155,20 @@ export class LeaderSync {
   /** Called after the leader logged new pending events. */
   pushNext(): void {
     if (this.closed || this.inflight || this.stalled !== undefined || !this.connection.connected) return
-    const batch = this.leader.unpushed(this.pushedThrough, this.limits.maxEventsPerPush)
+    let max = Math.min(this.limits.maxEventsPerPush, this.narrow ?? Infinity)
+    const refused = this.refused
+    if (refused !== undefined) {
+      // the events before the refused one go as usual (an ack may have been lost); the refused
+      // one alone, once per connection; the events after it wait for its answer
+      const before = refused.event.producerSeq - 1 - this.pushedThrough
+      if (before > 0) max = Math.min(max, before)
+      else if (!refused.retry) return
+      else {
+        max = 1
+        refused.retry = false
+      }
+    }
+    const batch = this.leader.unpushed(this.pushedThrough, max)
     if (batch.length === 0) return
     this.inflight = true
     const wire = batch.map(toWire)
@@ -150,6 +185,27 @@ export class LeaderSync {
       .finally(() => clearTimeout(timer))
   }
 
+  /**
+   * Drops the event the server refused for good: the leader takes it out of its log, the
+   * sessions roll its effects back (the events after it are replayed without it), and pushing
+   * resumes with the events after it. Throws `NotRefused` when `eventId` is not the refused event.
+   */
+  dropRefused(eventId: string): void {
+    const refused = this.refused
+    if (refused === undefined || refused.event.eventId !== eventId) {
+      throw new CairnError(
+        'NotRefused',
+        refused === undefined
+          ? `Event ${eventId} cannot be dropped: the sync server has not refused any event of this client. Only a refused event (syncStatus.error.event) can be dropped.`
+          : `Event ${eventId} cannot be dropped: the event the sync server refused is ${refused.event.eventId} ("${refused.event.name}").`,
+      )
+    }
+    this.refused = undefined
+    this.leader.dropPending(eventId)
+    this.leader.setConnection({ error: this.standingError() })
+    this.pushNext()
+  }
+
   async close(): Promise<void> {
     this.closed = true
     clearTimeout(this.retryTimer)
@@ -161,6 +217,12 @@ export class LeaderSync {
     if (ack.assigned.length !== batch.length) {
       this.stall(new SyncError('Protocol', `The server acknowledged ${ack.assigned.length} of ${batch.length} pushed events.`))
       return
+    }
+    this.narrow = undefined
+    if (this.refused !== undefined && batch.some((e) => e.eventId === this.refused!.event.eventId)) {
+      // the server took it this time: the queue moves again
+      this.refused = undefined
+      this.leader.setConnection({ error: this.standingError() })
     }
     this.pushedThrough = batch[batch.length - 1]!.producerSeq
     // The ack gives our events their final numbers: when they directly follow the confirmed head
@@ -220,6 +282,8 @@ export class LeaderSync {
           ),
         )
         this.pushedThrough = 0
+        // every pending event has a new producerSeq: a refused one is singled out again
+        this.refused = undefined
         this.connection.reconnect()
         return
       }
@@ -229,11 +293,56 @@ export class LeaderSync {
           this.pushNext()
           return
         }
-        this.stall(error)
+        this.refuse(batch[0]!, error)
         return
+      case 'Invalid':
+      case 'Forbidden': {
+        // a push is all or nothing: single out the refused event (the server's index, or halving)
+        // and push the events before it, so only that one waits
+        const index = error.index !== undefined && Number.isSafeInteger(error.index) && error.index < batch.length ? error.index : undefined
+        if (batch.length === 1 || index === 0) {
+          this.refuse(batch[0]!, error)
+          return
+        }
+        this.narrow = index !== undefined && index > 0 ? index : Math.max(1, Math.floor(batch.length / 2))
+        this.pushNext()
+        return
+      }
       default:
         this.stall(error)
     }
+  }
+
+  /** The server refused `event` for good: the queue stops behind it; the status and the app are told which. */
+  private refuse(event: LoggedEvent, error: SyncError): void {
+    this.narrow = undefined
+    const reason = error.reason ?? error.message
+    const message =
+      `The sync server refused event "${event.name}" (${event.eventId}) for good (${error.code}): ${reason}. ` +
+      `The events committed after it wait behind it. Drop it with store.dropRefusedEvent('${event.eventId}') ` +
+      `(its effects are rolled back, the rest is pushed), or keep waiting: it is tried again at the next connection.`
+    const status: SyncStatusError = {
+      code: error.code,
+      message,
+      event: { eventId: event.eventId, name: event.name, args: parseArgs(event.json), reason: error.reason ?? error.message },
+    }
+    const again = this.refused?.event.eventId === event.eventId
+    this.refused = { event, status, retry: false }
+    this.leader.setConnection({ error: status })
+    // told once per refused event, not again at every connection
+    if (!again) this.hooks.reportError(new SyncError(error.code, message, error, { cause: error }))
+  }
+
+  /** The error the status shows while the connection is fine: a refused event, or a pull page that failed. */
+  private standingError(): SyncStatusError | null {
+    if (this.refused !== undefined) return this.refused.status
+    return this.pageError === undefined ? null : { code: this.pageError.code, message: this.pageError.message }
+  }
+
+  private rememberMaxEventBytes(bytes: unknown): void {
+    if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes <= 0) return
+    if (this.leader.getMeta('maxEventBytes') !== String(bytes)) this.leader.setMeta('maxEventBytes', String(bytes))
+    this.leader.setMaxEventBytes(bytes)
   }
 
   private receive(events: readonly ServerEvent[]): void {
@@ -265,7 +374,7 @@ export class LeaderSync {
     if (events.length > 0) this.pageFailures = 0
     if (this.pageError !== undefined) {
       this.pageError = undefined
-      if (this.stalled === undefined) this.leader.setConnection({ error: null })
+      if (this.stalled === undefined) this.leader.setConnection({ error: this.standingError() })
     }
     this.pushNext()
   }
@@ -305,13 +414,32 @@ export class LeaderSync {
     })()
   }
 
+  /** Runs a handler: whatever it throws is shown in the status (and reported), never lost. */
   private guard(fn: () => void): void {
     if (this.closed) return
     try {
       fn()
     } catch (e) {
-      this.hooks.reportError(e)
+      const code = e instanceof CairnError ? e.code : 'SyncFailed'
+      try {
+        this.leader.setConnection({
+          error: {
+            code,
+            message: `Sync failed in this client: ${(e as Error)?.message ?? String(e)}. It recovers at the next connection.`,
+          },
+        })
+      } finally {
+        this.hooks.reportError(e)
+      }
     }
+  }
+}
+
+function parseArgs(json: string): unknown {
+  try {
+    return JSON.parse(json)
+  } catch {
+    return json
   }
 }
 

@@ -11,8 +11,34 @@ export interface SyncStatus {
   /** The server's head as last seen, or null before the first connection (or without a backend). */
   readonly serverHead: string | null
   readonly connected: boolean
-  /** Why sync is stalled (a refused push, an auth failure), or null. Nothing is lost meanwhile. */
-  readonly error: { readonly code: string; readonly message: string } | null
+  /**
+   * Why sync is stalled (a refused event, a refused token, a failure in the connection), or null.
+   * Nothing is lost meanwhile. A refused event is named in `error.event`; see `onSyncError`.
+   */
+  readonly error: SyncStatusError | null
+}
+
+/** What stalls sync, as `syncStatus.error` and `onSyncError` show it. */
+export interface SyncStatusError {
+  /** The `SyncError` code (`Invalid`, `Forbidden`, `TooLarge`, `Unauthorized`, `Protocol`…). */
+  readonly code: string
+  readonly message: string
+  /**
+   * Set when the server refused one event for good (`Invalid`, `Forbidden`, `TooLarge`): this
+   * client pushes nothing after it until the app drops it (`store.dropRefusedEvent(eventId)`)
+   * or the server accepts it on a later connection.
+   */
+  readonly event?: RefusedEvent
+}
+
+/** An event the sync server refused for good. */
+export interface RefusedEvent {
+  readonly eventId: string
+  readonly name: string
+  /** The event's args (JSON), as pushed. */
+  readonly args: unknown
+  /** The server's reason (`Invalid { reason }`), when it gave one. */
+  readonly reason: string | undefined
 }
 
 /**

@@ -147,6 +147,33 @@ export function mergeUpstream<E extends Sequenced>(state: SyncState<E>, incoming
 }
 
 /**
+ * Takes one event out of pending (the server refused it for good and the app dropped it): every
+ * pending event is rolled back and the others are replayed in order, renumbered under the next
+ * rebase generation (the dropped one's number now belongs to the event after it). Shaped as a
+ * merge with nothing incoming, so the processors reuse their rebase. Undefined when the event
+ * is not pending (confirmed meanwhile, dropped already, or never ours).
+ */
+export function dropPending<E extends Sequenced>(
+  state: SyncState<E>,
+  eventId: string,
+  withSeqNum: WithSeqNum<E>,
+): Extract<MergeResult<E>, { type: 'merged' }> | undefined {
+  const index = state.pending.findIndex((e) => e.eventId === eventId)
+  if (index < 0) return undefined
+  const rebaseGeneration = state.rebaseGeneration + 1
+  const kept = state.pending.filter((_, k) => k !== index)
+  const replay = renumber(kept, state.upstreamHead + 1, rebaseGeneration, withSeqNum)
+  return {
+    type: 'merged',
+    state: { upstreamHead: state.upstreamHead, pending: replay, rebaseGeneration },
+    confirmed: [],
+    rollback: state.pending,
+    apply: [],
+    replay,
+  }
+}
+
+/**
  * Drops the first `n` pending events as confirmed by an authority that orders exactly what it
  * was given (the leader without a sync backend): a fast-forward without events travelling.
  */

@@ -37,6 +37,19 @@ export interface InMemorySyncServerOptions {
   readonly seed?: number
   readonly limits?: Partial<SyncLimits>
   readonly faults?: NetworkFaults
+  /**
+   * Decides whether a push is taken, as the sync server's `authorizePush`: `true` takes it,
+   * `false` refuses it as `Forbidden`, or a refusal with the refused event's index and a reason.
+   *
+   * @example
+   * authorizePush: (events) => {
+   *   const index = events.findIndex((e) => e.name === 'v1.Forbidden')
+   *   return index < 0 || { code: 'Invalid', index, reason: 'not allowed here' }
+   * }
+   */
+  readonly authorizePush?: (
+    events: readonly WireEvent[],
+  ) => boolean | { readonly code: 'Forbidden' | 'Invalid'; readonly index?: number; readonly reason?: string }
 }
 
 export interface InMemorySyncStats {
@@ -82,12 +95,14 @@ export class InMemorySyncServer {
   private order = 0
   private timer: ReturnType<typeof setTimeout> | undefined
   private backendCount = 0
+  private readonly authorizePush: InMemorySyncServerOptions['authorizePush']
 
   constructor(options: InMemorySyncServerOptions = {}) {
     this.seed = options.seed ?? Math.floor(Math.random() * 2 ** 31)
     this.random = mulberry32(this.seed)
     this.limits = resolveLimits(options.limits)
     this.faults = options.faults ?? {}
+    this.authorizePush = options.authorizePush
   }
 
   /** A backend for one client. */
@@ -165,6 +180,16 @@ export class InMemorySyncServer {
 
   /** @internal */
   push(storeId: string, events: readonly WireEvent[]): PushAck {
+    const decision = this.authorizePush?.(events) ?? true
+    if (decision !== true) {
+      const d = decision === false ? { code: 'Forbidden' as const } : decision
+      const message =
+        d.code === 'Forbidden' ? 'This client may not push these events.' : `Event ${d.index ?? 0} was refused: ${d.reason ?? 'invalid'}.`
+      throw new SyncError(d.code, message, {
+        ...(d.index === undefined ? {} : { index: d.index }),
+        ...(d.reason === undefined ? {} : { reason: d.reason }),
+      })
+    }
     const store = this.store(storeId)
     const head = store.head
     const ack = store.append(events, this.limits)

@@ -1,4 +1,12 @@
-import { DEFAULT_SYNC_LIMITS, SyncError, type PushAck, type ServerEvent, type SyncLimits, type WireEvent } from '../sync/backend.ts'
+import {
+  DEFAULT_SYNC_LIMITS,
+  SyncError,
+  utf8Length,
+  type PushAck,
+  type ServerEvent,
+  type SyncLimits,
+  type WireEvent,
+} from '../sync/backend.ts'
 import { pageEnd, planAppend, type ProducerLookup } from '../sync/plan-append.ts'
 
 /**
@@ -31,7 +39,7 @@ export class MemorySyncStore {
       throw new SyncError('TooLarge', `A push carries 1..${limits.maxEventsPerPush} events; this one had ${events.length}.`)
     }
     for (const [index, e] of events.entries()) {
-      const size = JSON.stringify(e.args ?? null).length
+      const size = utf8Length(JSON.stringify(e.args ?? null))
       if (size > limits.maxEventBytes) {
         throw new SyncError('Invalid', `Event ${index} (${e.name}) is ${size} bytes; the limit is ${limits.maxEventBytes}.`, {
           index,

@@ -101,10 +101,17 @@ export abstract class BaseConnection implements SyncConnection {
   /** The connection of `generation` failed or dropped: reconnect after a backoff, or stop on a final refusal. */
   protected fail(generation: number, error: unknown): void {
     if (generation !== this.generation || this.state === 'closed' || this.state === 'refused' || this.state === 'down') return
+    // the transports turn network failures into SyncErrors: anything else is a failure of this
+    // client (a WebSocket class that throws, a broken fetch), shown in syncStatus.error
     const e =
       error instanceof SyncError
         ? error
-        : new SyncError('Disconnected', `The sync connection dropped: ${(error as Error)?.message ?? String(error)}`, {}, { cause: error })
+        : new SyncError(
+            'Protocol',
+            `The sync connection failed in this client: ${(error as Error)?.message ?? String(error)}. Reconnecting with backoff.`,
+            {},
+            { cause: error },
+          )
     this.cut(e)
     if (e.code === 'BackendIdMismatch' || e.code === 'Forbidden') {
       this.state = 'refused'

@@ -111,26 +111,28 @@ class WsConnection extends BaseConnection {
     socket.onopen = () => {
       opened = true
       this.failedOpens = 0
-      socket.send(
-        JSON.stringify({
-          v: 1,
-          type: 'hello',
-          storeId: this.params.storeId,
-          clientId: this.params.clientId(),
-          sessionId: this.params.sessionId,
-          backendId: this.params.backendId(),
-          cursor: this.params.cursor(),
-          ...(token == null ? {} : { token }),
-        }),
+      this.guard(generation, () =>
+        socket.send(
+          JSON.stringify({
+            v: 1,
+            type: 'hello',
+            storeId: this.params.storeId,
+            clientId: this.params.clientId(),
+            sessionId: this.params.sessionId,
+            backendId: this.params.backendId(),
+            cursor: this.params.cursor(),
+            ...(token == null ? {} : { token }),
+          }),
+        ),
       )
     }
     const node = socket as unknown as NodeWebSocket
     if (typeof node.on === 'function') {
       // the `ws` package: its `onmessage` wraps every frame in a MessageEvent; the plain listener gets the bytes
-      node.on('message', (data: Buffer) => this.onMessage(generation, data.toString()))
+      node.on('message', (data: Buffer) => this.guard(generation, () => this.onMessage(generation, data.toString())))
     } else {
       socket.onmessage = (event: { data: unknown }) =>
-        this.onMessage(generation, typeof event.data === 'string' ? event.data : String(event.data))
+        this.guard(generation, () => this.onMessage(generation, typeof event.data === 'string' ? event.data : String(event.data)))
     }
     socket.onerror = () => {} // a close event follows
     socket.onclose = (event: { code: number; reason: string }) => {
@@ -189,6 +191,15 @@ class WsConnection extends BaseConnection {
       case 'pong':
         this.pingSentAt = undefined
         return
+    }
+  }
+
+  /** Runs a socket callback: what it throws fails the connection (shown, then reconnected), never escapes. */
+  private guard(generation: number, fn: () => void): void {
+    try {
+      fn()
+    } catch (e) {
+      this.fail(generation, e)
     }
   }
 

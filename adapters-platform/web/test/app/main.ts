@@ -26,7 +26,10 @@ const app = {
   async open(options: { storeId?: string; sync?: boolean } = {}) {
     const base = makePersistedAdapter({ worker: options.sync === true ? CairnSyncWorker : CairnWorker, storage: { type: 'opfs' } })
     // keep the port to ask which tab leads
-    const adapter = { name: base.name, openLeader: async (o: Parameters<typeof base.openLeader>[0]) => (port = (await base.openLeader(o)) as WebLeaderPort) }
+    const adapter = {
+      name: base.name,
+      openLeader: async (o: Parameters<typeof base.openLeader>[0]) => (port = (await base.openLeader(o)) as WebLeaderPort),
+    }
     const started = now()
     const realWarn = console.warn
     console.warn = (...args: unknown[]) => {
@@ -77,7 +80,12 @@ const app = {
   },
   rows: () => need().query(todos$) as { id: string; text: string }[],
   async log() {
-    return (await need().readEventlog()).map((e) => ({ name: e.name, id: (JSON.parse(e.json) as { id: string }).id, status: e.status, seq: e.seqNum }))
+    return (await need().readEventlog()).map((e) => ({
+      name: e.name,
+      id: (JSON.parse(e.json) as { id: string }).id,
+      status: e.status,
+      seq: e.seqNum,
+    }))
   },
   /** When the row `id` was first seen by this tab's queries (ms, see `now`), waiting for it. */
   async seenAt(id: string, timeoutMs = 10_000): Promise<number> {
@@ -89,6 +97,9 @@ const app = {
     return seen.get(id)!
   },
   isLeader: () => port?.isLeader === true,
+  async rematerialize() {
+    await need().rematerialize()
+  },
   status: () => need().syncStatus,
   async shutdown() {
     await store?.shutdown()
