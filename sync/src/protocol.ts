@@ -438,6 +438,8 @@ export function httpStatusOf(code: SyncErrorCode): number {
       return 413
     case 'RateLimited':
       return 429
+    case 'Unavailable':
+      return 503
     case 'Invalid':
       return 422
     case 'Timeout':

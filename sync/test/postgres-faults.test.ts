@@ -82,7 +82,7 @@ async function writer(connection: SyncConnection, clientId: string, batches: num
       } catch (e) {
         if (!(e instanceof SyncError)) throw e
         errors.push(e.code)
-        await sleep(e.code === 'RateLimited' ? Math.min(e.retryAfterMs ?? 1_000, 200) : 30)
+        await sleep(e.code === 'Unavailable' ? Math.min(e.retryAfterMs ?? 1_000, 200) : 30)
       }
     }
   }
@@ -217,7 +217,7 @@ describe.runIf(reachable)('postgresStorage: faults and fan-out across nodes', ()
     }
     await done
     expect(errors.length).toBeGreaterThan(0) // pushes did fail while the node was down
-    expect(errors.every((c) => c === 'Disconnected' || c === 'RateLimited')).toBe(true)
+    expect(errors.every((c) => c === 'Disconnected' || c === 'Unavailable')).toBe(true)
     const log = await expectLogHolds(b, 'k9', acked)
     expect(log).toHaveLength(4 * WRITER_BATCHES * 5)
     await waitFor(
@@ -260,7 +260,7 @@ describe.runIf(reachable)('postgresStorage: faults and fan-out across nodes', ()
     }
     await done
     expect(terminated).toBeGreaterThanOrEqual(4) // at least both nodes' LISTEN and pool connections
-    expect(errors.every((c) => c === 'RateLimited' || c === 'Disconnected')).toBe(true)
+    expect(errors.every((c) => c === 'Unavailable' || c === 'Disconnected')).toBe(true)
     const log = await expectLogHolds(a, 'rs', acked)
     expect(log).toHaveLength(4 * WRITER_BATCHES * 5)
     // Each node lost its LISTEN and is listening again. A round may find a node's LISTEN still

@@ -66,7 +66,7 @@ describe.runIf(reachable)('postgresStorage', () => {
       await holder.query('ROLLBACK')
       holder.release()
       expect(error).toBeInstanceOf(SyncError)
-      expect([(error as SyncError).code, (error as SyncError).retryAfterMs]).toEqual(['RateLimited', 1_000])
+      expect([(error as SyncError).code, (error as SyncError).retryAfterMs]).toEqual(['Unavailable', 1_000])
       expect((error as SyncError).message).toMatch(/PostgreSQL.*unreachable.*try again/)
       // the retry lands once
       expect(await s.append('a', [ev('c1', 2)], undefined)).toMatchObject({ assigned: [2], head: 2 })

@@ -2,7 +2,7 @@ import { connect as tcpConnect, type Socket } from 'node:net'
 import { request } from 'node:http'
 import WebSocket from 'ws'
 import { afterEach, describe, expect, it } from 'vitest'
-import { CairnError } from '@cairn/core'
+import { CairnError, SyncError } from '@cairn/core'
 import { createSyncServer, memoryStorage, type SyncServer } from '../src/server/index.ts'
 import type { SyncServerOptions } from '../src/server/options.ts'
 import { event, hello, rawSocket, type RawSocket } from './raw-socket.ts'
@@ -128,6 +128,45 @@ describe('internal errors', () => {
     expect(s.logged).toHaveLength(2)
     expect(s.logged.every((l) => l.context.storeId === 'broken' && /hunter2/.test(String(l.context.error)))).toBe(true)
     expect(s.stats.internalErrors).toBe(2)
+  })
+})
+
+describe('storage unavailable', () => {
+  it('refuses with a retryable Unavailable: WebSocket close 4503 at connect, HTTP 503 with Retry-After; both work once it is back', async () => {
+    const storage = memoryStorage()
+    let down = true
+    const unavailable = () => new SyncError('Unavailable', 'the database is restarting', { retryAfterMs: 2_000 })
+    const s = await server({
+      storage: {
+        ...storage,
+        info: async (storeId) => {
+          if (down) throw unavailable()
+          return storage.info(storeId)
+        },
+        append: async (...args: Parameters<typeof storage.append>) => {
+          if (down) throw unavailable()
+          return storage.append(...args)
+        },
+      },
+    })
+    const ws = await socket(s.wsUrl)
+    ws.send(hello('db', 'ok'))
+    expect(await ws.next((m) => m.type === 'error')).toMatchObject({ code: 'Unavailable', retryAfterMs: 2_000 })
+    expect((await ws.closed).code).toBe(4503)
+    const push = () =>
+      fetch(`${s.url}/stores/db/push`, {
+        method: 'POST',
+        headers: { Authorization: 'Bearer ok', 'Content-Type': 'application/json' },
+        body: JSON.stringify({ v: 1, type: 'push', reqId: 1, events: [event('c1', 1)] }),
+      })
+    const refused = await push()
+    expect([refused.status, refused.headers.get('retry-after')]).toEqual([503, '2'])
+    expect(await refused.json()).toMatchObject({ code: 'Unavailable' })
+    down = false
+    expect((await push()).status).toBe(200)
+    const again = await socket(s.wsUrl)
+    again.send(hello('db', 'ok'))
+    expect(await again.next((m) => m.type === 'welcome')).toMatchObject({ head: 1 })
   })
 })
 

@@ -128,6 +128,7 @@ export const SYNC_ERROR_CODES = [
   'Invalid',
   'TooLarge',
   'RateLimited',
+  'Unavailable',
   'BackendIdMismatch',
   'ProducerGap',
   'ClientIdCollision',
@@ -142,7 +143,7 @@ export interface SyncErrorDetails {
   /** `Invalid`: the index of the refused event in the push, and why. */
   readonly index?: number
   readonly reason?: string
-  /** `RateLimited`: when to try again. */
+  /** `RateLimited`, `Unavailable`: when to try again. */
   readonly retryAfterMs?: number
   /** `ProducerGap`: the producerSeq the server expected. */
   readonly expected?: number

@@ -294,6 +294,7 @@ export class LeaderSync {
         this.connection.reconnect()
         return
       case 'RateLimited':
+      case 'Unavailable':
         this.retryTimer = setTimeout(() => this.pushNext(), error.retryAfterMs ?? 1000)
         return
       case 'ProducerGap': {

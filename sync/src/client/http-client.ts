@@ -181,5 +181,6 @@ function statusError(response: Response): SyncError {
   if (s === 403) return new SyncError('Forbidden', 'The token may not access this store (HTTP 403).')
   if (s === 413) return new SyncError('TooLarge', 'The sync server refused a too large request (HTTP 413).')
   if (s === 429) return new SyncError('RateLimited', 'The sync server is busy (HTTP 429).', { retryAfterMs: retryAfter(response) })
+  if (s === 503) return new SyncError('Unavailable', 'The sync server is unavailable (HTTP 503).', { retryAfterMs: retryAfter(response) })
   return new SyncError('Disconnected', `The sync server answered HTTP ${s}.`)
 }

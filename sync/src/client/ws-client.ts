@@ -286,6 +286,8 @@ function closeError(code: number, reason: string): SyncError {
       return new SyncError('BackendIdMismatch', `The sync server was reset (${reason}).`)
     case 4429:
       return new SyncError('RateLimited', `The sync server is busy (${reason}).`, { retryAfterMs: 1000 })
+    case 4503:
+      return new SyncError('Unavailable', `The sync server cannot reach its storage (${reason}).`, { retryAfterMs: 1000 })
     default:
       return new SyncError('Disconnected', `The WebSocket closed (code ${code}${reason ? `: ${reason}` : ''}).`)
   }

@@ -19,6 +19,7 @@ export const CloseCode = {
   HelloTimeout: 4408,
   BackendIdMismatch: 4409,
   RateLimited: 4429,
+  Unavailable: 4503,
   Dead: 4410,
   SlowConsumer: 4413,
   TooLarge: 1009,
@@ -394,7 +395,11 @@ class WsConnection<P> {
             ? CloseCode.Forbidden
             : error.code === 'BackendIdMismatch'
               ? CloseCode.BackendIdMismatch
-              : CloseCode.Protocol
+              : error.code === 'RateLimited'
+                ? CloseCode.RateLimited
+                : error.code === 'Unavailable'
+                  ? CloseCode.Unavailable
+                  : CloseCode.Protocol
       this.closeWith(code, error.code)
     }
   }

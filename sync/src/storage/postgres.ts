@@ -72,7 +72,7 @@ interface EventRow {
  * statement (one snapshot) and never go past that head. After commit the node NOTIFYs
  * `storeId:head`; every node LISTENs before its first read, and re-reads followed heads after a
  * lost LISTEN connection and on a slow safety poll. PostgreSQL unreachable: operations fail with a
- * retryable `SyncError` (`RateLimited`, `retryAfterMs`), the pool and LISTEN reconnect by themselves.
+ * retryable `SyncError` (`Unavailable`, `retryAfterMs`), the pool and LISTEN reconnect by themselves.
  *
  * @example
  * const server = await createSyncServer({ port: 8787, authorize,
@@ -171,7 +171,7 @@ export async function postgresStorage(options: PostgresStorageOptions = {}): Pro
   const unavailable = (e: unknown): SyncError => {
     counters.unavailable++
     return new SyncError(
-      'RateLimited',
+      'Unavailable',
       `The sync server's database (PostgreSQL) is unreachable (${(e as Error)?.message ?? e}); try again.`,
       { retryAfterMs: 1_000 },
       { cause: e },
@@ -399,7 +399,7 @@ export async function postgresStorage(options: PostgresStorageOptions = {}): Pro
     append: (storeId, events, principal) =>
       new Promise<AppendResult>((resolve, reject) => {
         if (closed !== undefined)
-          return reject(new SyncError('RateLimited', 'The sync storage is closing; try again.', { retryAfterMs: 1_000 }))
+          return reject(new SyncError('Unavailable', 'The sync storage is closing; try again.', { retryAfterMs: 1_000 }))
         let queue = queues.get(storeId)
         const idle = queue === undefined
         if (queue === undefined) queues.set(storeId, (queue = []))
