@@ -23,6 +23,8 @@ import { plainMessage, plainRecord, toWireError, type StorageMode, type WireErro
 
 export interface HostOptions {
   readonly storeId: string
+  /** The local copy's key (`storeId` or `storeId@localName`): names the OPFS file's directory. */
+  readonly localKey?: string | undefined
   readonly schema: Schema
   readonly sync?: SyncOptions | undefined
   /** Where to keep the data; `in-memory` where OPFS is unavailable (see `warning`). */
@@ -72,7 +74,7 @@ export class LeaderHost {
   }
 
   static async open(options: HostOptions): Promise<LeaderHost> {
-    const file = options.storage === 'opfs' ? await openStoreFile(options.storeId) : undefined
+    const file = options.storage === 'opfs' ? await openStoreFile(options.localKey ?? options.storeId) : undefined
     const db = file?.db ?? (await SqliteDb.open())
     let wipe = false
     let port: LeaderPort

@@ -264,6 +264,41 @@ describe.skipIf(!available)('makePersistedAdapter (Chromium, built app)', () => 
     })
   })
 
+  describe('localName and makeWorker(factory)', () => {
+    it('keeps local copies of one store id apart in one page: own file, client id and rows, across a reload', async () => {
+      const page = await tab(await profile())
+      const a = await call(page, 'openLocal', 'A')
+      const b = await call(page, 'openLocal', 'B')
+      expect(a).toMatchObject({ storageMode: 'opfs' })
+      expect(b).toMatchObject({ storageMode: 'opfs' })
+      expect('clientId' in a && 'clientId' in b && a.clientId !== b.clientId).toBe(true)
+      await call(page, 'commitLocal', 'A', 'on-a')
+      await call(page, 'commitLocal', 'B', 'on-b')
+      // no sync here: each copy holds only its own commit
+      expect(await call(page, 'rowsLocal', 'A')).toEqual(['on-a'])
+      expect(await call(page, 'rowsLocal', 'B')).toEqual(['on-b'])
+      expect(await call(page, 'opfsDirectories')).toEqual(expect.arrayContaining(['.cairn-shared_40_A', '.cairn-shared_40_B']))
+      await reload(page)
+      const again = await call(page, 'openLocal', 'B')
+      expect(again).toEqual(b)
+      expect(await call(page, 'rowsLocal', 'B')).toEqual(['on-b'])
+      await call(page, 'openLocal', 'A')
+      expect(await call(page, 'rowsLocal', 'A')).toEqual(['on-a'])
+      // resetting one copy leaves the other
+      expect(await call(page, 'resetLocal', 'shared', 'A')).toMatch(/^StoreInUse: .*"shared@A"/)
+      await call(page, 'shutdownLocal', 'A')
+      expect(await call(page, 'resetLocal', 'shared', 'A')).toBe('ok')
+      await call(page, 'openLocal', 'A')
+      expect(await call(page, 'rowsLocal', 'A')).toEqual([])
+      expect(await call(page, 'rowsLocal', 'B')).toEqual(['on-b'])
+    })
+
+    it("reports the factory's failure as the open's error", async () => {
+      const page = await tab(await profile())
+      expect(await call(page, 'openLocal', 'X', { schemaName: 'nope' })).toEqual({ error: expect.stringContaining('no schema named "nope" in this worker') })
+    })
+  })
+
   describe('rematerialize', () => {
     it('rebuilds from a tab that does not lead: the leader tab sees the progress, every tab reloads, the log stays', async () => {
       const context = await profile()
