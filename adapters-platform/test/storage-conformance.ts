@@ -160,5 +160,44 @@ export function storageConformance(name: string, fresh: () => StorageUnderTest):
       await again.shutdown()
       await other.shutdown()
     })
+
+    it("clears the local data on onBackendIdMismatch: 'reset' (a wiped server), so the store starts over from the server", async () => {
+      const storage = fresh()
+      const server = makeInMemorySyncServer({ seed: 4 })
+      const backend = server.backend({ name: 'me' })
+      const store = await createStorePromise({
+        schema,
+        storeId: 'wiped',
+        adapter: storage.reopen(),
+        onError: () => {},
+        sync: { backend, onBackendIdMismatch: 'reset' },
+      })
+      store.commit(events.todoCreated({ id: 'synced', text: 'on the old server' }))
+      await server.settled([store])
+      backend.setOnline(false)
+      // written offline, never pushed: 'reset' drops it too (the policy's documented cost)
+      await store.commit(events.todoCreated({ id: 'pending', text: 'offline' })).persisted
+      await store.commit(events.draftChanged({ text: 'a client-only draft' })).persisted
+      const clientId = store.clientId
+      server.wipe('wiped')
+      backend.setOnline(true)
+      for (let i = 0; i < 5_000 && !store.isShutdown; i++) await new Promise((resolve) => setTimeout(resolve, 0))
+      expect(store.shutdownCause).toMatch(/was cleared \(onBackendIdMismatch: 'reset'\)/)
+
+      // the next store on the same storage starts empty: no rows, no log, a new client id
+      const fresh2 = server.backend({ name: 'me again' })
+      fresh2.setOnline(false)
+      const again = await createStorePromise({ schema, storeId: 'wiped', adapter: storage.reopen(), sync: { backend: fresh2 } })
+      expect(again.query(todos)).toEqual([])
+      expect(again.query(queryDb({ query: 'SELECT text FROM drafts' }))).toEqual([])
+      expect(await again.readEventlog()).toEqual([])
+      expect(again.clientId).not.toBe(clientId)
+      // and syncs with the new server from scratch
+      fresh2.setOnline(true)
+      again.commit(events.todoCreated({ id: 'new', text: 'on the new server' }))
+      await server.settled([again])
+      expect(server.events('wiped').map((e) => (e.args as { id: string }).id)).toEqual(['new'])
+      await again.shutdown()
+    })
   })
 }

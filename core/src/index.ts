@@ -41,6 +41,7 @@ export {
   type Def,
   type Getter,
   type RawQuery,
+  type DefValues,
 } from './reactive/query-def.ts'
 export {
   createStorePromise,

@@ -314,6 +314,38 @@ describe('store.subscribe errors', () => {
   })
 })
 
+describe('computed', () => {
+  it('takes a list of definitions and gets their values in order, re-run only when one of them changes', async () => {
+    const store = await makeStore()
+    store.commit(events.todoCreated({ id: 'a', text: 'A' }), events.todoCreated({ id: 'b', text: 'B' }))
+    const all$ = queryDb(tables.todos.orderBy('id'), { label: 'all' })
+    const selectedId$ = signal<string | null>(null, { label: 'selectedId' })
+    let runs = 0
+    const selected$ = computed([all$, selectedId$], ([all, id]) => {
+      runs++
+      return all.find((t) => t.id === id)?.text ?? null
+    })
+    const seen: unknown[] = []
+    store.subscribe(selected$, (t) => seen.push(t))
+    store.setSignal(selectedId$, 'b')
+    store.commit(events.todoRenamed({ id: 'b', text: 'B2' }))
+    store.commit(events.noteAdded({ id: 'n', body: '' })) // a table it does not read
+    expect(seen).toEqual([null, 'B', 'B2'])
+    expect(runs).toBe(3) // not re-run by the note
+    expect(store.inspect().find((i) => i.label === 'computed(all, selectedId)')).toBeDefined()
+    await store.shutdown()
+  })
+
+  it('says what is wrong with its arguments, where they enter', () => {
+    const all$ = queryDb(tables.todos.orderBy('id'))
+    expect(() => computed([all$, 42 as never], ([all]) => all)).toThrow(
+      expect.objectContaining({ code: 'InvalidComputed', message: expect.stringMatching(/item 1 of its list is not a definition/) }),
+    )
+    expect(() => computed([all$], undefined as never)).toThrow(/second argument must be the function of their values/)
+    expect(() => computed('all' as never)).toThrow(/first argument must be a function of `get` or a list of definitions/)
+  })
+})
+
 describe('store.setSignal', () => {
   it('updates computeds that read the signal', async () => {
     const store = await makeStore()

@@ -19,6 +19,7 @@ import {
   type Schema,
 } from '@cairn/core'
 import { makeInMemorySyncServer } from '@cairn/core/testing'
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import {
@@ -241,6 +242,62 @@ describe('unknown events are kept, and count once the app knows them', () => {
     expect([...old.errors, ...fresh.errors, ...upgraded.errors]).toEqual([])
     await upgraded.store.shutdown()
     await fresh.store.shutdown()
+  })
+})
+
+describe('unknown events: property', () => {
+  /**
+   * An old and a new client commit at random (the old one going offline at times), then the old
+   * one is upgraded: its rows equal the new client's and those of a client that boots with the new
+   * release from the server. `EVOLVE_RUNS` raises the runs; `EVOLVE_SEED` replays a printed seed.
+   */
+  const runs = Number(process.env.EVOLVE_RUNS ?? 8)
+  const replay = process.env.EVOLVE_SEED === undefined ? {} : { seed: Number(process.env.EVOLVE_SEED) }
+  type Step =
+    { kind: 'commit'; newer: boolean; event: number; target: number } | { kind: 'offline' | 'online' } | { kind: 'wait'; ticks: number }
+  const step: fc.Arbitrary<Step> = fc.oneof(
+    { weight: 6, arbitrary: fc.record({ kind: fc.constant('commit' as const), newer: fc.boolean(), event: fc.nat(2), target: fc.nat(5) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constantFrom('offline' as const, 'online' as const) }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('wait' as const), ticks: fc.integer({ min: 1, max: 5 }) }) },
+  )
+
+  it('an upgraded client always ends with the rows of the clients that ran the newer release', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 2 ** 31 - 1 }), fc.array(step, { maxLength: 25 }), async (seed, steps) => {
+        const server = makeInMemorySyncServer({ seed })
+        const oldAdapter = makeInMemoryAdapter()
+        const oldBackend = server.backend({ name: 'old' })
+        const errors: unknown[] = []
+        const open = (schema: Schema, adapter: Adapter, backend = server.backend()) =>
+          createStorePromise({ schema, adapter, storeId: 's', sync: { backend }, onError: (e) => errors.push(e) })
+        const old = await open(release1, oldAdapter, oldBackend)
+        const newer = await open(release2, makeInMemoryAdapter())
+        let created = 0
+        for (const s of steps) {
+          if (s.kind === 'wait') for (let i = 0; i < s.ticks; i++) await new Promise((r) => setTimeout(r, 0))
+          else if (s.kind !== 'commit') oldBackend.setOnline(s.kind === 'online')
+          else {
+            const store = s.newer ? newer : old
+            const id = `t${s.target}`
+            // release 1 has no delete: it completes instead
+            if (s.event === 0) store.commit(events.todoCreated({ id: `t${created++}`, text: s.newer ? 'new' : 'old' }))
+            else if (s.event === 1 || !s.newer) store.commit(events.todoCompleted({ id }))
+            else store.commit(events.todoDeleted({ id }))
+          }
+        }
+        oldBackend.setOnline(true)
+        await server.settled([old, newer])
+        await old.shutdown()
+        const upgraded = await open(release2, oldAdapter)
+        const late = await open(release2, makeInMemoryAdapter())
+        await server.settled([upgraded, newer, late])
+        expect(syncedRows(upgraded)).toEqual(syncedRows(newer))
+        expect(syncedRows(late)).toEqual(syncedRows(newer))
+        expect(errors).toEqual([])
+        await Promise.all([upgraded.shutdown(), newer.shutdown(), late.shutdown()])
+      }),
+      { numRuns: runs, ...replay },
+    )
   })
 })
 

@@ -368,6 +368,23 @@ describe('queryDb, computed, signal, store.query', () => {
     expectTypeOf(computed((get) => get(open$).length)).toEqualTypeOf<ComputedDef<number>>()
   })
 
+  test('computed over a list of definitions gets their values in order, typed', () => {
+    const open$ = queryDb(todos.where({ completed: false }))
+    const selectedId$ = signal<string | null>(null)
+    const count$ = computed((get) => get(open$).length)
+    const selected$ = computed([open$, selectedId$, count$], ([open, id, count]) => {
+      expectTypeOf(open).toEqualTypeOf<Todo[]>()
+      expectTypeOf(id).toEqualTypeOf<string | null>()
+      expectTypeOf(count).toEqualTypeOf<number>()
+      return open.find((t) => t.id === id) ?? null
+    })
+    expectTypeOf(selected$).toEqualTypeOf<ComputedDef<Todo | null>>()
+    // @ts-expect-error the values come in the list's order: the second is a string | null, not a number
+    computed([open$, selectedId$], ([, id]): number => id)
+    // @ts-expect-error the list holds definitions only
+    computed([open$, 42], ([open]) => open)
+  })
+
   test('store.query and store.subscribe return the definition type', () => {
     const store = {} as Store
     const open$ = queryDb(todos.where({ completed: false }))

@@ -21,6 +21,8 @@ export interface HelloMessage {
   readonly backendId: string | null
   readonly cursor: number
   readonly token?: string
+  /** The app's JSON value for `authorize` (`sync.syncPayload`). */
+  readonly syncPayload?: unknown
 }
 
 export interface PushMessage {
@@ -298,6 +300,7 @@ export function decodeClientMessage(text: string, limits: Pick<SyncLimits, 'maxE
           backendId: (backendId as string | null | undefined) ?? null,
           cursor: nat(o, 'cursor'),
           ...(token === undefined ? {} : { token: token as string }),
+          ...(o.syncPayload === undefined ? {} : { syncPayload: o.syncPayload }),
         } satisfies HelloMessage
       }
       case 'push': {

@@ -103,3 +103,80 @@ describe('a store whose connection loop throws', () => {
     }
   })
 })
+
+describe.each(transports)('syncPayload, over %s', (_name, backendOf) => {
+  it("reaches the server's authorize at every connect, as the JSON value the app set", async () => {
+    const seen: unknown[] = []
+    const server = await createSyncServer({
+      port: 0,
+      storage: memoryStorage(),
+      authorize: ({ syncPayload }) => {
+        seen.push(syncPayload)
+        return (syncPayload as { tenant?: string } | undefined)?.tenant === 'acme' ? { principal: 'p' } : { refuse: 'Forbidden' }
+      },
+    })
+    const payload = { tenant: 'acme', appVersion: '2.3.0', note: 'über' }
+    const store = await createStorePromise({
+      schema,
+      adapter: makeInMemoryAdapter(),
+      storeId: 'payload',
+      onError: () => {},
+      sync: { backend: backendOf(server, () => 'token'), syncPayload: payload },
+    })
+    const other = await createStorePromise({
+      schema,
+      adapter: makeInMemoryAdapter(),
+      storeId: 'payload',
+      onError: () => {},
+      sync: { backend: backendOf(server, () => 'token') },
+    })
+    try {
+      await waitFor(
+        () => store.syncStatus.connected,
+        () => JSON.stringify(store.syncStatus),
+      )
+      expect(seen).toContainEqual(payload)
+      // without one, authorize gets undefined (and this one refuses it)
+      await waitFor(
+        () => other.syncStatus.error !== null,
+        () => JSON.stringify(other.syncStatus),
+      )
+      expect(other.syncStatus.error?.code).toBe('Forbidden')
+      expect(seen).toContain(undefined)
+    } finally {
+      await store.shutdown()
+      await other.shutdown()
+      await server.close()
+    }
+  })
+})
+
+describe('syncPayload', () => {
+  it('is checked where it enters: JSON of at most 4 KiB', async () => {
+    const server = await createSyncServer({ port: 0, storage: memoryStorage(), authorize: () => ({ principal: 'p' }) })
+    try {
+      const open = (syncPayload: unknown) =>
+        createStorePromise({
+          schema,
+          adapter: makeInMemoryAdapter(),
+          storeId: 'payload-check',
+          sync: { backend: makeWsSync({ url: server.wsUrl, getAuthToken: () => null, WebSocket }), syncPayload },
+        })
+      await expect(open({ blob: 'x'.repeat(5_000) })).rejects.toThrow(/sync.syncPayload is 5\d{3} bytes of JSON, over 4096/)
+      await expect(open(10n)).rejects.toMatchObject({ code: 'InvalidOption' })
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('the server refuses a malformed Cairn-Sync-Payload header as a Protocol error (400)', async () => {
+    const server = await createSyncServer({ port: 0, storage: memoryStorage(), authorize: () => ({ principal: 'p' }) })
+    try {
+      const response = await fetch(`${server.url}/stores/s/info`, { headers: { 'Cairn-Sync-Payload': 'not json!' } })
+      expect(response.status).toBe(400)
+      expect(await response.json()).toMatchObject({ code: 'Protocol', message: expect.stringMatching(/Cairn-Sync-Payload/) })
+    } finally {
+      await server.close()
+    }
+  })
+})

@@ -57,9 +57,10 @@ export function makePersistedAdapter(options: PersistedAdapterOptions): Adapter 
       const remote = Comlink.wrap<WorkerApi>(worker)
       const events = new MessageChannel()
       const listeners = new Set<(message: LeaderMessage) => void>()
-      // messages that arrive between the boot answer and the session's subscription
-      let held: LeaderMessage[] | undefined
-      let subscribed = false
+      // Messages that arrive before the session subscribed, boot answer or not: the answer and the
+      // messages take different ports, so one announced after the snapshot may come first. The
+      // session skips what its snapshot holds already.
+      let held: LeaderMessage[] | undefined = []
       let clientId = ''
       let storageMode: StorageMode = 'in-memory'
       let isLeader = false
@@ -123,9 +124,6 @@ export function makePersistedAdapter(options: PersistedAdapterOptions): Adapter 
           const boot = unwrap(result)
           storageMode = boot.storageMode
           clientId = boot.clientId
-          // only the first boot comes before the session subscribes: a reload's boot (resync,
-          // rematerialize) must not hold back the messages of a session that listens already
-          if (!subscribed) held ??= []
           return boot
         },
         async append(records, commits) {
@@ -144,7 +142,6 @@ export function makePersistedAdapter(options: PersistedAdapterOptions): Adapter 
         },
         subscribe(listener) {
           listeners.add(listener)
-          subscribed = true
           const pending = held
           held = undefined
           if (pending !== undefined && pending.length > 0) queueMicrotask(() => pending.forEach((m) => listener(m)))

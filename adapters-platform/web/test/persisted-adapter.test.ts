@@ -186,6 +186,40 @@ describe.skipIf(!available)('makePersistedAdapter (Chromium, built app)', () => 
       )
     })
 
+    it('shows a commit in the other tab while the sync server is unreachable, and converges without duplicates once it is back', async () => {
+      const context = await profile()
+      const [a, b] = [await tab(context), await tab(context)]
+      app.setSyncUp(false)
+      try {
+        await call(a, 'open', { storeId: 'offline-tabs', sync: true })
+        await call(b, 'open', { storeId: 'offline-tabs', sync: true })
+        const at = await call(a, 'commit', 'a1')
+        const seen = await call(b, 'seenAt', 'a1')
+        console.log(`cross-tab delivery with the server unreachable: ${(seen - at).toFixed(1)} ms`)
+        await call(b, 'commit', 'b1')
+        await call(a, 'commit', 'a2')
+        await call(a, 'seenAt', 'b1')
+        await call(b, 'seenAt', 'a2')
+        expect((await call(b, 'rows')).map((r) => r.id)).toEqual(['a1', 'a2', 'b1'])
+        expect(await call(a, 'rows')).toEqual(await call(b, 'rows'))
+        expect((await call(a, 'status')).pending).toBe(3)
+        expect((await call(a, 'log')).map((e) => e.status)).toEqual(['pending', 'pending', 'pending'])
+      } finally {
+        app.setSyncUp(true)
+      }
+      for (const page of [a, b]) await until(async () => (await call(page, 'status')).pending === 0, 'the events to be confirmed')
+      const log = await call(b, 'log')
+      expect(log.map((e) => e.status)).toEqual(['confirmed', 'confirmed', 'confirmed'])
+      expect(new Set(log.map((e) => e.id))).toEqual(new Set(['a1', 'b1', 'a2']))
+      // each once on the server: e1..e3
+      expect(log.map((e) => e.seq.global).sort()).toEqual([1, 2, 3])
+      expect((await call(a, 'status')).serverHead).toBe('e3')
+      expect((await call(a, 'rows')).map((r) => r.id)).toEqual(['a1', 'a2', 'b1'])
+      expect(await call(b, 'rows')).toEqual(await call(a, 'rows'))
+      const errors = (page: Page) => page.evaluate(() => (globalThis as unknown as { app: { errors: string[] } }).app.errors)
+      expect([await errors(a), await errors(b)]).toEqual([[], []])
+    })
+
     it('hands over when the leader tab closes right after a commit: nothing lost, nothing twice, synced', async () => {
       const context = await profile()
       const leader = await tab(context)

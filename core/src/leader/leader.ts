@@ -190,6 +190,7 @@ export class Leader {
     const assigned: SeqNum[] = []
     const failures: { eventId: string; error: MaterializerError }[] = []
     const confirmedNow: EventRecord[] = []
+    let pendingNow: readonly LoggedEvent[] = []
     this.transact(() => {
       // number the synced events in one step (a client-only event between them does not count)
       const drafts = events.filter((e) => !e.clientOnly).map((e) => loggedEvent(e, e.seqNum, this.currentClientId, ++this.producerSeq))
@@ -221,6 +222,7 @@ export class Leader {
       }
       logEvents(this.db, logConfirmed, 'confirmed')
       logEvents(this.db, logPending, 'pending')
+      pendingNow = logPending
       if (this.authority) this.applyLocal(events, toApply, commits, failures)
       else {
         this.applyBatch(toApply, failures)
@@ -231,7 +233,10 @@ export class Leader {
       this.saveSyncMeta()
     })
     if (confirmedNow.length > 0) this.emit({ type: 'upstream', events: confirmedNow.map(toRecord), status: this.status })
-    else this.emitStatus()
+    else if (pendingNow.length > 0 && this.listeners.size > 0) {
+      // every session shows them now (another tab's commit), not only once the server ordered them
+      this.emit({ type: 'pending', events: pendingNow.map(toRecord), status: this.status })
+    } else this.emitStatus()
     return { assigned, failures }
   }
 

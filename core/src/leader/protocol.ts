@@ -82,6 +82,12 @@ export interface AppendResult {
 export type LeaderMessage =
   /** Events whose order is now final, continuing the confirmed log (global numbers). */
   | { readonly type: 'upstream'; readonly events: readonly EventRecord[]; readonly status: LeaderStatus }
+  /**
+   * Synced events the leader just logged as pending (with a sync backend), numbered where they
+   * continue its pending log: the sessions show them at once (a commit of another tab) and
+   * order their own unlogged events after them; the server's order comes later as `upstream`.
+   */
+  | { readonly type: 'pending'; readonly events: readonly EventRecord[]; readonly status: LeaderStatus }
   | { readonly type: 'status'; readonly status: LeaderStatus }
   /** The leader rebuilt its state (`rematerialize`): sessions reload from a new snapshot. */
   | { readonly type: 'reload'; readonly status: LeaderStatus }

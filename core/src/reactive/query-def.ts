@@ -1,4 +1,4 @@
-import { formatIssues, QueryError } from '../errors.ts'
+import { CairnError, formatIssues, QueryError } from '../errors.ts'
 import type { Queryable } from '../schema/query-builder.ts'
 import { validateSync, type StandardSchemaV1 } from '../schema/standard-schema.ts'
 import { isSqlFragment, type BindValues, type SqlFragment } from '../sqlite/sql.ts'
@@ -112,14 +112,48 @@ export function queryDb(
   return new LiveQueryDef(query, label, options?.map)
 }
 
+/** The values of a list of definitions, in order (what `computed([a$, b$], ([a, b]) => …)` receives). */
+export type DefValues<D extends readonly Def<any>[]> = { readonly [K in keyof D]: D[K] extends { readonly '~value'?: infer T } ? T : never }
+
 /**
- * Defines a value computed from other definitions.
+ * Defines a value computed from other definitions: from a function of `get` (it depends on what
+ * it reads), or from a list of definitions whose values it receives in order.
  *
  * @example
  * const selected$ = computed((get) => get(open$).find((t) => t.id === get(selectedId$)) ?? null)
+ * const selected2$ = computed([open$, selectedId$], ([open, id]) => open.find((t) => t.id === id) ?? null)
  */
-export function computed<T>(fn: (get: Getter) => T, options?: DefOptions): ComputedDef<T> {
-  return new ComputedDef(fn, options?.label ?? 'computed')
+export function computed<T>(fn: (get: Getter) => T, options?: DefOptions): ComputedDef<T>
+export function computed<const D extends readonly Def<any>[], T>(
+  deps: D,
+  fn: (values: DefValues<D>) => T,
+  options?: DefOptions,
+): ComputedDef<T>
+export function computed(
+  first: ((get: Getter) => unknown) | readonly Def<unknown>[],
+  second?: DefOptions | ((values: readonly unknown[]) => unknown),
+  third?: DefOptions,
+): ComputedDef<unknown> {
+  if (!Array.isArray(first)) {
+    if (typeof first !== 'function') throw computedArgsError('its first argument must be a function of `get` or a list of definitions')
+    return new ComputedDef(first as (get: Getter) => unknown, (second as DefOptions | undefined)?.label ?? 'computed')
+  }
+  const deps = [...first] as Def<unknown>[]
+  const fn = second
+  if (typeof fn !== 'function')
+    throw computedArgsError('with a list of definitions, its second argument must be the function of their values')
+  deps.forEach((d, i) => {
+    if (!(d instanceof LiveQueryDef || d instanceof ComputedDef || d instanceof SignalDef))
+      throw computedArgsError(`item ${i} of its list is not a definition (queryDb, computed or signal)`)
+  })
+  return new ComputedDef((get) => fn(deps.map((d) => get(d))), third?.label ?? `computed(${deps.map((d) => d.label).join(', ')})`)
+}
+
+function computedArgsError(problem: string): CairnError {
+  return new CairnError(
+    'InvalidComputed',
+    `computed: ${problem}, e.g. computed([a$, b$], ([a, b]) => a + b) or computed((get) => get(a$) + get(b$)).`,
+  )
 }
 
 /**

@@ -3,6 +3,7 @@ import type { EventRecord } from '../events/record.ts'
 import { compareSeqNum, type SeqNum } from '../events/seq-num.ts'
 import { withSeqNum } from '../events/record.ts'
 import { dropPending, mergeUpstream } from '../sync/sync-state.ts'
+import { loggedAfterMerge } from './leader-pending.ts'
 import { resolveConfirmed } from './outbox.ts'
 import { resync } from './resync.ts'
 import type { Session } from './session.ts'
@@ -120,6 +121,7 @@ function rebase(
 }
 
 function afterUpstream(s: Session, result: Merged, touched: Set<string>): void {
+  s.leaderLogged = loggedAfterMerge(s.sync.pending, s.leaderLogged, result.state.pending)
   s.sync = result.state
   const last = s.sync.pending[s.sync.pending.length - 1]
   const upstream: SeqNum = { global: s.sync.upstreamHead, client: 0, rebaseGeneration: 0 }

@@ -48,6 +48,7 @@ function reloadFrom(s: Session, boot: SessionBoot): void {
     withSeqNum,
   )
   s.sync = state
+  s.leaderLogged = boot.pending.length
   s.undo.length = 0
   // exactly the leader's state (nothing re-applied on top): our commits can name it again as their base
   s.stateToken = boot.pending.length === 0 && local.length === 0 ? (boot.stateToken ?? null) : null

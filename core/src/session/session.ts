@@ -55,6 +55,11 @@ export class Session {
   readonly materialization: Materialization
   /** Synced events of this session the server has not ordered yet. */
   sync: SyncState<EventRecord>
+  /**
+   * How many of `sync.pending`, from the first, the leader has logged in this order (its pending
+   * log, other sessions' events included); the rest are ours on their way (leader-pending.ts).
+   */
+  leaderLogged: number
   readonly undo: UndoEntry[] = []
   localHead: SeqNum
   leaderStatus: LeaderStatus
@@ -104,6 +109,7 @@ export class Session {
     this.localHead = boot.head
     this.stateToken = boot.pending.length === 0 ? (boot.stateToken ?? null) : null
     this.sync = initialSyncState(boot.upstreamHead, [...boot.pending], boot.rebaseGeneration)
+    this.leaderLogged = boot.pending.length
     this.materialization = new Materialization(db, schema)
     this.graph = new ReactivityGraph(
       { run: (q) => this.materialization.read(q, this.sessionId), tablesRead: (sql) => this.db.tablesRead(sql) },

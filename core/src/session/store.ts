@@ -18,6 +18,7 @@ import type { SyncStatus, SyncStatusError } from '../sync/status.ts'
 import type { SyncOptions } from '../sync/leader-sync.ts'
 import { commitEvents, type CommitHandle } from './commit.ts'
 import { drain } from './outbox.ts'
+import { receivePending } from './leader-pending.ts'
 import { dropEvent, receiveUpstream } from './rebase.ts'
 import { resync } from './resync.ts'
 import { Session } from './session.ts'
@@ -343,7 +344,7 @@ export class Store<S extends Schema = Schema> {
   private onLeaderMessage(message: LeaderMessage): void {
     const s = this.session
     if (s.shutdownReason !== undefined) return
-    if (s.resyncing !== undefined && (message.type === 'upstream' || message.type === 'dropped')) {
+    if (s.resyncing !== undefined && (message.type === 'upstream' || message.type === 'pending' || message.type === 'dropped')) {
       s.held.push(message)
       return
     }
@@ -354,6 +355,9 @@ export class Store<S extends Schema = Schema> {
       } else if (message.type === 'upstream') {
         s.leaderStatus = message.status
         receiveUpstream(s, message.events)
+      } else if (message.type === 'pending') {
+        s.leaderStatus = message.status
+        receivePending(s, message.events)
       } else if (message.type === 'dropped') {
         s.leaderStatus = message.status
         dropEvent(s, message.eventId)

@@ -74,6 +74,11 @@ export interface SyncConnectParams {
   readonly backendId: () => string | null
   /** The last global number the client holds. Read at every connect to resume the pull. */
   readonly cursor: () => number
+  /**
+   * The app's `syncPayload` (a JSON value), sent at every connect and given to the server's
+   * `authorize`; undefined when the app set none.
+   */
+  readonly syncPayload?: unknown
 }
 
 /** Callbacks from the backend into the leader. They never throw into the backend. */

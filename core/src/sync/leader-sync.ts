@@ -10,6 +10,7 @@ import {
   type SyncConnection,
   type SyncLimits,
   type WireEvent,
+  utf8Length,
 } from './backend.ts'
 import type { SyncStatusError } from './status.ts'
 
@@ -32,6 +33,38 @@ export interface SyncOptions {
    * `EventTooLarge` error, nothing applied. Default 64 KiB, the sync server's default.
    */
   readonly maxEventBytes?: number
+  /**
+   * A JSON value of the app's, sent at every connect (in the WebSocket hello, or the
+   * `Cairn-Sync-Payload` header of every HTTP request) and given to the server's `authorize`
+   * as `syncPayload`: which tenant, app version or device the client is, beside its token. At
+   * most 4 KiB of JSON; not a secret's place (the token is).
+   *
+   * @example
+   * sync: { backend, syncPayload: { tenant: 'acme', appVersion: '2.3.0' } }
+   * // server: authorize: ({ token, syncPayload }) => …
+   */
+  readonly syncPayload?: unknown
+}
+
+/** The largest `syncPayload`, in bytes of JSON (it travels in an HTTP header). */
+export const MAX_SYNC_PAYLOAD_BYTES = 4096
+
+/** Checks `sync.syncPayload` where it enters: JSON that survives a round trip, at most 4 KiB. */
+function checkSyncPayload(payload: unknown): void {
+  if (payload === undefined) return
+  let json: string | undefined
+  try {
+    json = JSON.stringify(payload)
+  } catch (e) {
+    json = undefined
+    void e
+  }
+  const fail = (problem: string) => {
+    throw new CairnError('InvalidOption', `sync.syncPayload ${problem}; pass a small JSON value, e.g. { tenant: 'acme' }.`)
+  }
+  if (json === undefined) return fail('is not JSON (a function, a cycle, a BigInt?)')
+  const bytes = utf8Length(json)
+  if (bytes > MAX_SYNC_PAYLOAD_BYTES) fail(`is ${bytes} bytes of JSON, over ${MAX_SYNC_PAYLOAD_BYTES}`)
 }
 
 export interface LeaderSyncHooks {
@@ -74,6 +107,7 @@ export class LeaderSync {
     private readonly options: SyncOptions,
     private readonly hooks: LeaderSyncHooks,
   ) {
+    checkSyncPayload(options.syncPayload)
     leader.setAuthority(false)
     const remembered = Number(leader.getMeta('maxEventBytes'))
     leader.setMaxEventBytes(
@@ -108,6 +142,8 @@ export class LeaderSync {
         sessionId: `leader-${leader.clientId}`,
         backendId: () => leader.getMeta('backendId'),
         cursor: () => leader.upstreamHead,
+        // a copy through JSON: what the server gets is what the check saw
+        ...(this.options.syncPayload === undefined ? {} : { syncPayload: JSON.parse(JSON.stringify(this.options.syncPayload)) }),
       },
       {
         onWelcome: (welcome) =>

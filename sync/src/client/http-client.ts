@@ -57,6 +57,7 @@ export class HttpConnection extends BaseConnection {
     const abort = new AbortController()
     this.abort = abort
     const headers: Record<string, string> = token == null ? {} : { Authorization: `Bearer ${token}` }
+    if (this.params.syncPayload !== undefined) headers['Cairn-Sync-Payload'] = encodePayload(this.params.syncPayload)
     this.headers = headers
     const known = this.params.backendId()
     const welcome = await this.request(
@@ -160,6 +161,13 @@ export class HttpConnection extends BaseConnection {
     if (!response.ok) throw statusError(response)
     return { message }
   }
+}
+
+/** The syncPayload as a header value: base64url of its UTF-8 JSON (headers are ASCII). */
+function encodePayload(payload: unknown): string {
+  let binary = ''
+  for (const byte of new TextEncoder().encode(JSON.stringify(payload))) binary += String.fromCharCode(byte)
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
 }
 
 function retryAfter(response: Response): number {

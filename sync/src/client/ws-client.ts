@@ -122,6 +122,7 @@ class WsConnection extends BaseConnection {
             backendId: this.params.backendId(),
             cursor: this.params.cursor(),
             ...(token == null ? {} : { token }),
+            ...(this.params.syncPayload === undefined ? {} : { syncPayload: this.params.syncPayload }),
           }),
         ),
       )

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { SyncError } from '@cairn/core'
-import { checkStoreId, decodeClientMessage, httpStatusOf, toWireError } from '../protocol.ts'
+import { checkStoreId, decodeClientMessage, httpStatusOf, parseJson, toWireError } from '../protocol.ts'
 import { clientAddress } from './address.ts'
 import type { OriginPolicy } from './origin.ts'
 import { TokenBucket } from './rate.ts'
@@ -120,7 +120,13 @@ export class HttpHandler<P> {
         throw new SyncError('RateLimited', `Too many bytes pushed; try again in ${bytesWait} ms.`, { retryAfterMs: bytesWait })
       }
     }
-    const session = await this.service.authorize({ storeId, token, transport: 'http', remoteAddress: address })
+    const session = await this.service.authorize({
+      storeId,
+      token,
+      transport: 'http',
+      remoteAddress: address,
+      syncPayload: decodePayload(req.headers['cairn-sync-payload']),
+    })
     // every request carries the backendId the client synced with: a wipe between two requests
     // (no long-poll held to be told) must not let a pull read, or a push write, the new store
     const info = await this.service.storage.info(storeId)
@@ -315,6 +321,15 @@ export class HttpHandler<P> {
     const body = JSON.stringify({ v: 1, type: 'error', ...toWireError(error) })
     res.writeHead(httpStatusOf(error.code), { ...headers, 'Content-Length': String(Buffer.byteLength(body)) }).end(body)
   }
+}
+
+/** The `Cairn-Sync-Payload` header (base64url of UTF-8 JSON), or undefined without one; malformed is a `Protocol` refusal. */
+function decodePayload(header: string | string[] | undefined): unknown {
+  if (header === undefined) return undefined
+  const parsed =
+    typeof header === 'string' && /^[A-Za-z0-9_-]*$/.test(header) ? parseJson(Buffer.from(header, 'base64url').toString('utf8')) : undefined
+  if (parsed === undefined || !parsed.ok) throw new SyncError('Protocol', 'The Cairn-Sync-Payload header is not base64url of JSON.')
+  return parsed.value
 }
 
 /** FNV-1a of a string, as 8 hex digits: an ETag needs only to change with the body. */

@@ -64,6 +64,11 @@ export interface AuthorizeContext {
   readonly token: string | undefined
   readonly transport: 'ws' | 'http'
   readonly remoteAddress: string
+  /**
+   * The client's `sync.syncPayload` (any JSON value the app sends beside its token: a tenant, an
+   * app version), or undefined when it sent none. Untrusted input, as the token is.
+   */
+  readonly syncPayload: unknown
 }
 
 /** `authorizePush`'s answer: `true` accepts, `false` refuses as `Forbidden`, or a refusal with details. */

@@ -38,7 +38,7 @@ export class OriginPolicy {
       .writeHead(204, {
         ...this.headers(req),
         'Access-Control-Allow-Methods': 'GET, HEAD, POST',
-        'Access-Control-Allow-Headers': 'Authorization, Content-Type, Cairn-Backend-Id, If-None-Match',
+        'Access-Control-Allow-Headers': 'Authorization, Content-Type, Cairn-Backend-Id, Cairn-Sync-Payload, If-None-Match',
         'Access-Control-Max-Age': '600',
         Vary: 'Origin',
       })

@@ -364,6 +364,7 @@ class WsConnection<P> {
         token: hello.token,
         transport: 'ws',
         remoteAddress: this.address,
+        syncPayload: hello.syncPayload,
       })
       const info = await this.service.storage.info(hello.storeId)
       if (hello.backendId !== null && hello.backendId !== info.backendId) {
