@@ -113,11 +113,11 @@ export function logEvents(db: SqliteDb, events: readonly LoggedEvent[], status: 
 
 const eventValues: SqlValue[] = []
 
-/** The columns `readRecord` reads, in its order. */
+/** The columns `readRecord` reads, in its order (the status last: only `logEntries` reads it). */
 export const RECORD_COLUMNS =
-  'seq_global, seq_client, rebase_generation, name, args, event_id, client_id, session_id, client_only, producer_seq'
+  'seq_global, seq_client, rebase_generation, name, args, event_id, client_id, session_id, client_only, producer_seq, status'
 
-/** A row of RECORD_COLUMNS as the record it logged (as `rowToRecord`, without an object per row in between). */
+/** A row of RECORD_COLUMNS as the record it logged (no object per row in between). */
 export function readRecord(r: ColumnReader): EventRecord {
   return {
     seqNum: { global: r.number(0), client: r.number(1), rebaseGeneration: r.number(2) },
@@ -127,21 +127,8 @@ export function readRecord(r: ColumnReader): EventRecord {
     clientId: r.text(6),
     sessionId: r.text(7),
     clientOnly: r.number(8) === 1,
-    producerSeq: Number(r.value(9) ?? 0),
-  } as LoggedEvent
-}
-
-/** A row of the eventlog as the record it logged. */
-export function rowToRecord(r: Record<string, unknown>): EventRecord {
-  return {
-    seqNum: { global: Number(r.seq_global), client: Number(r.seq_client), rebaseGeneration: Number(r.rebase_generation) },
-    name: r.name as string,
-    json: r.args as string,
-    eventId: r.event_id as string,
-    clientId: r.client_id as string,
-    sessionId: r.session_id as string,
-    clientOnly: r.client_only === 1,
-    producerSeq: Number(r.producer_seq ?? 0),
+    // NULL (a client-only event) reads as 0, as the record has it
+    producerSeq: r.number(9),
   } as LoggedEvent
 }
 

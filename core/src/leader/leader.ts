@@ -8,7 +8,7 @@ import { SqliteError, type RecordedWrites, type SqliteDb } from '../sqlite/db.ts
 import type { SparseImageReader } from '../sqlite/file-image.ts'
 import { quoteId } from '../sqlite/sql.ts'
 import { newEventId, withSeqNum } from '../events/record.ts'
-import { checkStorageFormat, DDL, INTERNAL_TABLES, logEvents, loggedEvent, readRecord, RECORD_COLUMNS, rowToRecord, SET_META, toRecord } from './eventlog.ts'
+import { checkStorageFormat, DDL, INTERNAL_TABLES, logEvents, loggedEvent, readRecord, RECORD_COLUMNS, SET_META, toRecord } from './eventlog.ts'
 import type {
   AppendResult,
   BootStatus,
@@ -393,9 +393,10 @@ export class Leader {
 
   /** The whole log with each event's status, for devtools and tests. */
   logEntries(): LogEntry[] {
-    return this.db
-      .select('SELECT * FROM __cairn_eventlog ORDER BY seq_global, seq_client')
-      .map((r) => ({ ...toRecord(rowToRecord(r)), status: r.status as LogEntry['status'] }))
+    return this.db.selectRows(`SELECT ${RECORD_COLUMNS} FROM __cairn_eventlog ORDER BY seq_global, seq_client`, [], (r) => ({
+      ...toRecord(readRecord(r)),
+      status: r.text(10) as LogEntry['status'],
+    }))
   }
 
   get eventCount(): number {

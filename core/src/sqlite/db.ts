@@ -29,12 +29,10 @@ export type Row = Record<string, SqlValue>
 
 /** The columns of the current row of `selectRows`, by index (0 first). */
 export interface ColumnReader {
-  /** A column that holds a number (NOT NULL INTEGER or REAL). */
+  /** A column that holds a number (INTEGER or REAL; NULL reads as 0). */
   number(i: number): number
   /** A column that holds text (NOT NULL TEXT). */
   text(i: number): string
-  /** Any column, as `select` gives it. */
-  value(i: number): SqlValue
 }
 
 /** Where `SqliteDb.open` opens a database; by default in memory. */
@@ -347,7 +345,6 @@ export class SqliteDb {
         const ptr = w.sqlite3_column_text(p, i)
         return decodeUtf8(this.heap(), ptr, w.sqlite3_column_bytes(p, i))
       },
-      value: (i) => this.column(p, i),
     }
     try {
       this.bind(cached, bindValues, 0, bindValues.length)
