@@ -26,7 +26,7 @@ export interface Playground {
 }
 
 /** What the build reads: a build newer than all of it is current. */
-const BUILD_INPUTS = ['playground/src', 'playground/index.html', 'core/src', 'sync/src', 'adapters-ui/react/src', 'vite.config.ts', 'package-lock.json']
+const BUILD_INPUTS = ['playground/src', 'playground/index.html', 'core/src', 'sync/src', 'adapters-ui/react/src', 'adapters-platform/web/src', 'vite.config.ts', 'package-lock.json']
 
 function newestMtime(path: string): number {
   const stat = statSync(path)

@@ -1,6 +1,8 @@
 import { StoreProvider } from '@cairn/react'
 import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore, type KeyboardEvent } from 'react'
+import type { Schema } from '@cairn/core'
 import { PRESETS } from './presets.ts'
+import type { SchemaSource } from './schema-module.ts'
 import { evaluateSchema, type SourceProblem } from './schema-eval.ts'
 import { readSharedHash, shareUrl } from './share.ts'
 import { ClientsView } from './views/clients-view.tsx'
@@ -62,8 +64,12 @@ export function App(props: { readonly workspace: Workspace }) {
   const run = useCallback(
     (source: string, id: string, presetName: string) => {
       const current = ++runId.current
-      const compiled = PRESETS.find((p) => p.code === source)?.schema
-      const evaluated = compiled !== undefined ? Promise.resolve({ ok: true as const, schema: compiled }) : evaluateSchema(source)
+      const compiled = PRESETS.find((p) => p.code === source)
+      // the clients' workers get the same schema: a preset by name, edited code as the module the page ran
+      const evaluated: Promise<{ ok: true; schema: Schema; from: SchemaSource } | { ok: false; problem: SourceProblem }> =
+        compiled !== undefined
+          ? Promise.resolve({ ok: true, schema: compiled.schema, from: { preset: compiled.name } })
+          : evaluateSchema(source).then((r) => (r.ok ? { ok: true, schema: r.schema, from: { code: r.code } } : r))
       evaluated
         .then((result) => {
           if (current !== runId.current) return
@@ -76,7 +82,7 @@ export function App(props: { readonly workspace: Workspace }) {
           setFromLink(false)
           setQueries([])
           localStorage.setItem(SAVED, JSON.stringify({ code: source, storeId: id, preset: presetName }))
-          return workspace.run(result.schema, id)
+          return workspace.run(result.schema, id, result.from)
         })
         .catch((e: unknown) => setNotice((e as Error)?.message ?? String(e)))
     },
@@ -285,6 +291,7 @@ export function App(props: { readonly workspace: Workspace }) {
                       onOnline={(name, online) => workspace.setOnline(name, online)}
                       onAdd={(transport) => void workspace.addClient(transport)}
                       onRemove={() => void workspace.removeClient()}
+                      onReset={(name) => void workspace.resetClient(name)}
                     />
                   ) : null}
                 </div>

@@ -9,10 +9,14 @@ export type Transport = 'websocket' | 'long-poll'
  * back on asks the connection to reconnect now instead of waiting for its backoff.
  */
 export class NetworkGate {
-  private isOnline = true
+  private isOnline: boolean
   private readonly sockets = new Set<WebSocket>()
   private readonly requests = new Set<AbortController>()
   private connection: SyncConnection | undefined
+
+  constructor(online = true) {
+    this.isOnline = online
+  }
 
   get online(): boolean {
     return this.isOnline
@@ -71,6 +75,36 @@ export class NetworkGate {
     }
   }
 }
+
+/** The offline switch of a client whose connection lives in its worker: posted to the worker's gate. */
+export class RemoteGate {
+  private isOnline: boolean
+  private readonly channel: BroadcastChannel
+
+  constructor(clientName: string, online: boolean) {
+    this.isOnline = online
+    this.channel = new BroadcastChannel(gateChannel(clientName))
+  }
+
+  get online(): boolean {
+    return this.isOnline
+  }
+
+  setOnline(online: boolean): void {
+    this.isOnline = online
+    this.channel.postMessage({ online } satisfies GateMessage)
+  }
+}
+
+export interface GateMessage {
+  readonly online: boolean
+}
+
+/**
+ * The channel between a client's switch in the page and the gate in its worker. Per client name,
+ * not per store: it is the simulated device's network (other tabs' client of that name follow it).
+ */
+export const gateChannel = (clientName: string) => `cairn-playground-gate:${clientName}`
 
 /** A socket that never opens: it reports a close right away, as an unreachable server does. */
 function deadSocket(): WebSocketLike {

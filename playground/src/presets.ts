@@ -1,10 +1,8 @@
 import type { Schema } from '@cairn/core'
-import * as chatModule from './presets/chat.ts'
 import chat from './presets/chat.ts?raw'
-import * as issuesModule from './presets/issues.ts'
 import issues from './presets/issues.ts?raw'
-import * as todosModule from './presets/todos.ts'
 import todos from './presets/todos.ts?raw'
+import { PRESET_SCHEMAS } from './schema-module.ts'
 
 export interface Preset {
   readonly name: string
@@ -17,7 +15,7 @@ export interface Preset {
 
 /** Schemas to start from; each is also a real module in presets/, type-checked with the repo. */
 export const PRESETS: readonly Preset[] = [
-  { name: 'todos', title: 'Todos', code: todos, schema: todosModule.schema },
-  { name: 'chat', title: 'Chat', code: chat, schema: chatModule.schema },
-  { name: 'issues', title: 'Issue tracker', code: issues, schema: issuesModule.schema },
+  { name: 'todos', title: 'Todos', code: todos, schema: PRESET_SCHEMAS.todos! },
+  { name: 'chat', title: 'Chat', code: chat, schema: PRESET_SCHEMAS.chat! },
+  { name: 'issues', title: 'Issue tracker', code: issues, schema: PRESET_SCHEMAS.issues! },
 ]

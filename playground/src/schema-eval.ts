@@ -1,6 +1,5 @@
-import * as core from '@cairn/core'
 import type { Schema } from '@cairn/core'
-import * as zod from 'zod'
+import { compileModule, runModule, type ModuleFunction } from './schema-module.ts'
 
 /** Where in the editor a problem is, 1-based. */
 export interface SourceProblem {
@@ -9,10 +8,10 @@ export interface SourceProblem {
   readonly column: number | undefined
 }
 
-export type EvalResult = { readonly ok: true; readonly schema: Schema } | { readonly ok: false; readonly problem: SourceProblem }
-
-/** The modules a schema may import; anything else is refused with the list. */
-const MODULES: Record<string, unknown> = { '@cairn/core': core, zod, 'zod/v4': zod }
+export type EvalResult =
+  /** `code`: the module without types, which each client's worker runs again (schema-module.ts). */
+  | { readonly ok: true; readonly schema: Schema; readonly code: string }
+  | { readonly ok: false; readonly problem: SourceProblem }
 
 // `new Function` puts two lines ("function anonymous(require,exports\n) {") before the body
 const WRAPPER_LINES = 2
@@ -37,26 +36,21 @@ export async function evaluateSchema(source: string): Promise<EvalResult> {
     const message = String((e as Error).message).replace(/\s*\(\d+:\d+\)$/, '')
     return { ok: false, problem: { message: `Syntax error: ${message}`, line: loc?.line, column: loc === undefined ? undefined : loc.column + 1 } }
   }
-  const exports: Record<string, unknown> = {}
-  const require = (name: string) => {
-    if (name in MODULES) return MODULES[name]
-    throw new Error(`Cannot import "${name}" here: a playground schema may import ${Object.keys(MODULES).map((m) => `"${m}"`).join(', ')}.`)
-  }
-  let run: (require: (name: string) => unknown, exports: Record<string, unknown>) => void
+  let run: ModuleFunction
   try {
-    run = new Function('require', 'exports', `${code}\n//# sourceURL=schema.ts`) as typeof run
+    run = compileModule(code)
   } catch (e) {
     // sucrase lets some invalid code through; the engine's SyntaxError has no position, a script's has
     const at = e instanceof SyntaxError ? await locateSyntaxError(code) : undefined
     return { ok: false, problem: { message: `Syntax error: ${(e as Error).message}`, line: at?.line, column: at?.column } }
   }
+  let schema: Schema | undefined
   try {
-    run(require, exports)
+    schema = runModule(run)
   } catch (e) {
     return { ok: false, problem: runtimeProblem(e) }
   }
-  const schema = exports.schema as Schema | undefined
-  if (schema === undefined || typeof schema !== 'object' || !(schema.eventsByName instanceof Map)) {
+  if (schema === undefined) {
     return {
       ok: false,
       problem: {
@@ -66,7 +60,7 @@ export async function evaluateSchema(source: string): Promise<EvalResult> {
       },
     }
   }
-  return { ok: true, schema }
+  return { ok: true, schema, code }
 }
 
 /** The line of the schema's own frame in an error's stack (Chromium and Firefox formats). */

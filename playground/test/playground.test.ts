@@ -22,11 +22,17 @@ if (!hasChromium) {
 
 /**
  * Gzipped JavaScript (sqlite's wasm aside): the entry chunk the page needs before it is usable,
- * what a first visit loads (entry + the editor, loaded after the first render), and everything the
- * build emits for the page (plus the transpiler, loaded when an edited schema runs). sqlite-wasm's
- * worker and OPFS files are emitted too but never loaded: the clients use the in-memory adapter.
+ * the clients' worker chunk (each client's leader runs in a dedicated Worker on OPFS through
+ * @cairn/adapter-web; the page waits for them before it is usable, and the browser fetches the chunk
+ * once for all clients when its cache has it), what a first visit loads (entry, the worker chunk,
+ * and the editor, loaded after the first render; each URL once),
+ * and everything the build emits for the page (plus the transpiler, loaded when an edited schema
+ * runs). The worker chunk carries its own copy of core, zod and sqlite-wasm's JavaScript, which is
+ * why it is big. sqlite-wasm's `sqlite3-worker1` and `sqlite3-opfs-async-proxy` files are emitted
+ * too but never loaded (the leader uses the opfs-sahpool VFS, which needs neither): the test checks
+ * that no request asks for them.
  */
-export const BUDGET = { entryJsGzipBytes: 360 * 1024, firstVisitJsGzipBytes: 520 * 1024, allJsGzipBytes: 580 * 1024, loadToReadyMs: 1500 }
+export const BUDGET = { entryJsGzipBytes: 360 * 1024, workerJsGzipBytes: 260 * 1024, firstVisitJsGzipBytes: 720 * 1024, allJsGzipBytes: 780 * 1024, loadToReadyMs: 1500 }
 
 /**
  * Timing limits (load time, long tasks) are checked only while the machine is not saturated: with
@@ -155,33 +161,47 @@ describe.runIf(hasChromium)('playground (Chromium)', () => {
   it('loads to a usable page within the budget, shipping JavaScript within the budget', async () => {
     // fresh contexts: nothing cached, as a first visit
     const loads: number[] = []
-    let initialJs = 0
+    let pageJs = 0
+    let fetchedJs = 0
+    const requested: string[] = []
     for (let i = 0; i < 3; i++) {
       const p = await openPage()
+      // the context sees the workers' requests too
+      p.context().on('request', (r) => requested.push(r.url()))
       await p.goto(url)
       loads.push(await ready(p))
-      initialJs = await p.evaluate(() =>
-        performance
-          .getEntriesByType('resource')
-          .filter((r) => r.name.endsWith('.js'))
-          .reduce((n, r) => n + (r as PerformanceResourceTiming).encodedBodySize, 0),
-      )
+      // by URL: the clients' workers start together, so the browser may fetch their chunk once per
+      // client before its cache has it (the sum of every fetch is reported as firstVisitJsFetchedKiB)
+      ;[pageJs, fetchedJs] = await p.evaluate(() => {
+        const js = performance.getEntriesByType('resource').filter((r) => r.name.endsWith('.js')) as PerformanceResourceTiming[]
+        const byUrl = new Map(js.map((r) => [r.name, r.encodedBodySize]))
+        return [[...byUrl.values()].reduce((n, b) => n + b, 0), js.reduce((n, r) => n + r.encodedBodySize, 0)]
+      })
       await p.context().close()
     }
     timings.loadToReadyBestMs = Math.min(...loads)
     timings.loadToReadyWorstMs = Math.max(...loads)
-    timings.firstVisitJsGzipKiB = initialJs / 1024
     const dist = join(REPO, 'playground/dist')
     const entry = /<script type="module"[^>]*src="\.\/(assets\/[^"]+\.js)"/.exec(readFileSync(join(dist, 'index.html'), 'utf8'))![1]!
     const entryJs = gzipSync(readFileSync(join(dist, entry))).length
     timings.entryJsGzipKiB = entryJs / 1024
     const assets = join(dist, 'assets')
+    const workerChunk = readdirSync(assets).find((f) => f.startsWith('client.worker-') && f.endsWith('.js'))!
+    expect(requested.some((u) => u.endsWith(workerChunk))).toBe(true)
+    expect(requested.filter((u) => /sqlite3-(worker1|opfs-async-proxy)/.test(u))).toEqual([])
+    const workerJs = gzipSync(readFileSync(join(assets, workerChunk))).length
+    timings.workerJsGzipKiB = workerJs / 1024
+    // the page's resource timing lists the workers' script too
+    const initialJs = pageJs
+    timings.firstVisitJsGzipKiB = initialJs / 1024
+    timings.firstVisitJsFetchedKiB = fetchedJs / 1024
     const allJs = readdirSync(assets)
       .filter((f) => f.endsWith('.js') && !f.startsWith('sqlite3-worker1') && !f.startsWith('sqlite3-opfs'))
       .reduce((n, f) => n + gzipSync(readFileSync(join(assets, f))).length, 0)
     timings.allJsGzipKiB = allJs / 1024
-    expect(initialJs).toBeGreaterThan(0)
+    expect(pageJs).toBeGreaterThan(workerJs)
     expect(entryJs).toBeLessThanOrEqual(BUDGET.entryJsGzipBytes)
+    expect(workerJs).toBeLessThanOrEqual(BUDGET.workerJsGzipBytes)
     expect(initialJs).toBeLessThanOrEqual(BUDGET.firstVisitJsGzipBytes)
     expect(allJs).toBeLessThanOrEqual(BUDGET.allJsGzipBytes)
     // the best of three: the machine running the suite is busy with other test files meanwhile
@@ -308,16 +328,115 @@ describe.runIf(hasChromium)('playground (Chromium)', () => {
     await shot(page, 'clients-converged')
   })
 
-  it('keeps the data across a reload (the clients pull it back from the server)', async () => {
+  it("keeps each client's data in its own OPFS file across a reload, offline: events no server has", async () => {
+    await tab(page, 'Clients')
+    const card = (name: string) => view(page, 'Clients').getByTestId(`client-${name}`)
+    for (const name of ['A', 'B']) {
+      expect(await card(name).getByTestId('storage').textContent()).toBe('OPFS')
+      await card(name).getByTestId(`online-${name}`).uncheck()
+      await expect.poll(() => card(name).getByTestId('connected').textContent()).toBe('disconnected')
+      await commitTodo(card(name), `Only on ${name}, offline`)
+      await expect.poll(() => card(name).getByTestId('pending').textContent()).toBe('1')
+    }
     await page.reload()
     await ready(page)
-    await tab(page, 'Tables')
-    const tables = view(page, 'Tables')
-    await expect.poll(() => tables.getByTestId('table-count-todos').textContent(), { timeout: 10_000 }).toBe('3')
-    expect(await tables.getByTestId('table-todos').textContent()).toContain('Written on B while offline')
+    await tab(page, 'Clients')
+    // the switches stay off across the reload: neither client reaches the server, which never saw
+    // these two events, so each client's rows come from its own file (its leader worker's OPFS)
+    for (const [name, other] of [
+      ['A', 'B'],
+      ['B', 'A'],
+    ] as const) {
+      expect(await card(name).getByTestId(`online-${name}`).isChecked()).toBe(false)
+      await expect.poll(() => card(name).getByTestId('table-count-todos').textContent(), { timeout: 10_000 }).toBe('4')
+      const rows = await card(name).getByTestId('table-todos').textContent()
+      expect(rows).toContain(`Only on ${name}, offline`)
+      expect(rows).not.toContain(`Only on ${other}, offline`)
+      expect(await card(name).getByTestId('pending').textContent()).toBe('1')
+      expect(await card(name).getByTestId('connected').textContent()).toBe('disconnected')
+    }
+    const dirs = await page.evaluate(async () => {
+      const names: string[] = []
+      for await (const [name] of (await navigator.storage.getDirectory()) as unknown as AsyncIterable<[string, unknown]>) names.push(name)
+      return names
+    })
+    expect(dirs).toEqual(expect.arrayContaining(['.cairn-playground-todos_40_A', '.cairn-playground-todos_40_B']))
+    await shot(page, 'clients-reloaded-offline')
+    for (const name of ['A', 'B']) await card(name).getByTestId(`online-${name}`).check()
+    for (const name of ['A', 'B']) {
+      await expect.poll(() => card(name).getByTestId('pending').textContent(), { timeout: 10_000 }).toBe('0')
+      await expect.poll(() => card(name).getByTestId('table-count-todos').textContent(), { timeout: 10_000 }).toBe('5')
+    }
+    await expect.poll(async () => JSON.stringify(await logOf(card('A')))).toBe(JSON.stringify(await logOf(card('B'))))
     await tab(page, 'Eventlog')
-    await expect.poll(() => page.getByTestId('event-row').count()).toBe(3)
+    await expect.poll(() => view(page, 'Eventlog').getByTestId('event-row').count()).toBe(5)
     await shot(page, 'eventlog')
+  })
+
+  it("resets one client's local data: it starts empty and pulls the store back from the server", async () => {
+    await tab(page, 'Clients')
+    const a = view(page, 'Clients').getByTestId('client-A')
+    const clientId = await a.locator('h3 .mono').textContent()
+    await a.getByTestId('reset-A').click()
+    await expect.poll(() => view(page, 'Clients').getByTestId('client-A').locator('h3 .mono').textContent(), { timeout: 15_000 }).not.toBe(clientId)
+    await expect.poll(() => view(page, 'Clients').getByTestId('client-A').getByTestId('table-count-todos').textContent(), { timeout: 10_000 }).toBe('5')
+  })
+
+  it('runs an edited schema in each client\'s worker and rebuilds the persisted state when its tables change', async () => {
+    const schemaV = (extra: string) => `import { Events, makeSchema, State } from '@cairn/core'
+import { z } from 'zod'
+export const events = { noteAdded: Events.synced({ name: 'v1.NoteAdded', schema: z.object({ id: z.string(), text: z.string() }) }) }
+const notes = State.SQLite.table({ name: 'notes', columns: { id: State.SQLite.text({ primaryKey: true }), text: State.SQLite.text({ default: '' })${extra === '' ? '' : ', size: State.SQLite.integer({ default: 0 })'} } })
+const materializers = State.SQLite.materializers(events, { 'v1.NoteAdded': ({ id, text }) => notes.insert({ id, text${extra} }) })
+export const schema = makeSchema({ events, state: State.SQLite.makeState({ tables: { notes }, materializers }) })
+`
+    const type = async (code: string) => {
+      await page.locator('.cm-content').click()
+      await page.keyboard.press('Control+A')
+      await page.keyboard.press('Delete')
+      await page.keyboard.insertText(code)
+    }
+    await page.getByTestId('store-id').fill('notes-test')
+    await type(schemaV(''))
+    await page.getByTestId('run').click()
+    await tab(page, 'Commit')
+    const commit = view(page, 'Commit')
+    await commit.getByTestId('event-v1.NoteAdded').waitFor()
+    await commit.getByTestId('field-text').fill('hello')
+    await commit.getByTestId('commit').click()
+    await expect.poll(() => commit.getByTestId('commit-result').textContent()).toMatch(/Committed v1\.NoteAdded/)
+    await tab(page, 'Clients')
+    const b = view(page, 'Clients').getByTestId('client-B')
+    await expect.poll(() => b.getByTestId('table-count-notes').textContent(), { timeout: 10_000 }).toBe('1')
+    expect(await b.getByTestId('storage').textContent()).toBe('OPFS')
+
+    // a new column: each client's leader rebuilds its file's state from its log
+    await type(schemaV(', size: text.length'))
+    await page.keyboard.press('Control+Enter')
+    await expect.poll(() => b.getByTestId('table-notes').textContent(), { timeout: 15_000 }).toMatch(/hello\s*5/)
+    expect(await view(page, 'Clients').getByTestId('client-A').getByTestId('table-notes').textContent()).toMatch(/hello\s*5/)
+    await page.reload()
+    await ready(page)
+    await tab(page, 'Clients')
+    await expect.poll(() => view(page, 'Clients').getByTestId('client-B').getByTestId('table-notes').textContent(), { timeout: 10_000 }).toMatch(/hello\s*5/)
+    // back to the todos store for the tests that follow
+    await page.getByTestId('preset').selectOption('todos')
+    await expect.poll(() => view(page, 'Clients').getByTestId('client-B').getByTestId('table-count-todos').textContent(), { timeout: 10_000 }).toBe('5')
+  })
+
+  it('keeps the clients in memory, saying so, where the browser has no OPFS', async () => {
+    const other = await openPage()
+    await other.context().addInitScript(() => {
+      delete (StorageManager.prototype as { getDirectory?: unknown }).getDirectory
+    })
+    await other.goto(url)
+    await ready(other)
+    await tab(other, 'Clients')
+    const a = view(other, 'Clients').getByTestId('client-A')
+    expect(await a.getByTestId('storage').textContent()).toBe('memory')
+    expect(await a.getByTestId('storage-note').textContent()).toMatch(/In memory \(no origin private file system.*a reload starts this client empty/)
+    await expect.poll(() => a.getByTestId('connected').textContent(), { timeout: 10_000 }).toBe('websocket')
+    await other.context().close()
   })
 
   it('opens a shared link without running it until Run is pressed', async () => {

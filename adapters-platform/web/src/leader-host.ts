@@ -23,6 +23,8 @@ import { plainMessage, plainRecord, toWireError, type StorageMode, type WireErro
 
 export interface HostOptions {
   readonly storeId: string
+  /** The local copy's key (`storeId` or `storeId@localName`): names the OPFS file's directory. */
+  readonly localKey?: string | undefined
   readonly schema: Schema
   readonly sync?: SyncOptions | undefined
   /** Where to keep the data; `in-memory` where OPFS is unavailable (see `warning`). */
@@ -72,7 +74,7 @@ export class LeaderHost {
   }
 
   static async open(options: HostOptions): Promise<LeaderHost> {
-    const file = options.storage === 'opfs' ? await openStoreFile(options.storeId) : undefined
+    const file = options.storage === 'opfs' ? await openStoreFile(options.localKey ?? options.storeId) : undefined
     const db = file?.db ?? (await SqliteDb.open())
     let wipe = false
     let port: LeaderPort
@@ -173,6 +175,11 @@ export class LeaderHost {
   /** Rebuilds the state from the log (progress to the leader tab's onBootStatus); every tab's session reloads. */
   async rematerialize(): Promise<void> {
     await this.port.rematerialize!()
+  }
+
+  /** Drops the event the sync server refused (`Store.dropRefusedEvent`), in the leader's worker. */
+  async dropRefusedEvent(eventId: string): Promise<void> {
+    await this.port.dropRefusedEvent!(eventId)
   }
 
   async readLog(): Promise<LogEntry[]> {

@@ -3,6 +3,7 @@
 // leader's snapshot: reads are synchronous and commits return at once.
 import * as Comlink from 'comlink'
 import { CairnError, loadSqlite, MaterializerError, type Adapter, type LeaderMessage, type LeaderPort, type SessionBoot } from '@cairn/core'
+import { localKey } from './local-name.ts'
 import type { WorkerApi } from './worker.ts'
 import { fromWireError, plainHint, plainRecord, unwrap, type StorageMode, type WorkerEvent } from './wire.ts'
 
@@ -16,6 +17,24 @@ export interface PersistedAdapterOptions {
   readonly worker: WorkerSource
   /** Where the leader keeps the store: one SQLite file in the origin private file system. */
   readonly storage?: { readonly type: 'opfs' }
+  /**
+   * Names this local copy of the store, for several copies of one store id in one origin (e.g.
+   * simulated devices side by side): each gets its own OPFS file, leader lock, tab channel and
+   * client id, while syncing the same server store. Tabs that pass the same `localName` share it.
+   * Default: one local copy per store id.
+   *
+   * @example
+   * makePersistedAdapter({ worker: CairnWorker, localName: 'device-a' }) // file .cairn-todos@device-a
+   */
+  readonly localName?: string
+  /**
+   * Handed to the worker's `makeWorker(factory)` when the store opens (structured-cloneable):
+   * e.g. a schema's source the page got at run time, or sync settings.
+   *
+   * @example
+   * makePersistedAdapter({ worker: CairnWorker, workerInput: { schemaCode, syncUrl } })
+   */
+  readonly workerInput?: unknown
 }
 
 /** What the web adapter's leader port adds to core's: where the data is, and who leads. */
@@ -53,7 +72,7 @@ export function makePersistedAdapter(options: PersistedAdapterOptions): Adapter 
       const sessionSqlite = loadSqlite()
       const report = reportError ?? ((e: unknown) => console.error(e))
       const say = warn ?? ((m: string) => console.warn(m))
-      const worker = startWorker(options.worker, storeId)
+      const worker = startWorker(options.worker, localKey(storeId, options.localName))
       const remote = Comlink.wrap<WorkerApi>(worker)
       const events = new MessageChannel()
       const listeners = new Set<(message: LeaderMessage) => void>()
@@ -96,7 +115,14 @@ export function makePersistedAdapter(options: PersistedAdapterOptions): Adapter 
       try {
         const info = unwrap(
           await remote.open(
-            { storeId, stateHash: schema.stateHash, storage: 'opfs', pageOpfsUnavailable: pageOpfsUnavailable() },
+            {
+              storeId,
+              stateHash: schema.stateHash,
+              storage: 'opfs',
+              pageOpfsUnavailable: pageOpfsUnavailable(),
+              localName: options.localName,
+              workerInput: options.workerInput,
+            },
             Comlink.transfer(events.port2, [events.port2]),
           ),
         )
@@ -136,6 +162,9 @@ export function makePersistedAdapter(options: PersistedAdapterOptions): Adapter 
         },
         async readLog() {
           return unwrap(await remote.readLog())
+        },
+        async dropRefusedEvent(eventId) {
+          unwrap(await remote.dropRefusedEvent(eventId))
         },
         async rematerialize() {
           unwrap(await remote.rematerialize())

@@ -86,6 +86,38 @@ describe.skipIf(!available)('makePersistedAdapter (Chromium, built app)', () => 
       ])
     })
 
+    it('drops an event the sync server refused: its effects roll back, the events after it are pushed', async () => {
+      const page = await tab(await profile())
+      await call(page, 'open', { storeId: 'refused', sync: true })
+      await call(page, 'commitPersisted', 'g1')
+      await call(page, 'commitPersisted', 'bad', 'refuse-me')
+      await call(page, 'commitPersisted', 'g2')
+      await until(async () => (await call(page, 'status')).error?.code === 'Invalid', 'the refusal to show')
+      expect((await call(page, 'rows')).map((r) => r.id)).toEqual(['bad', 'g1', 'g2'])
+      expect(await call(page, 'dropRefused')).toBe('v1.TodoCreated: refused by the test server')
+      expect((await call(page, 'rows')).map((r) => r.id)).toEqual(['g1', 'g2'])
+      await until(async () => (await call(page, 'status')).pending === 0, 'g2 to be synced')
+      expect((await call(page, 'log')).map((e) => [e.id, e.status])).toEqual([
+        ['g1', 'confirmed'],
+        ['g2', 'confirmed'],
+      ])
+      expect((await call(page, 'status')).error).toBeNull()
+    })
+
+    it("clears the OPFS file on onBackendIdMismatch: 'reset' (a wiped server): the store starts over empty", async () => {
+      const context = await profile()
+      const page = await tab(context)
+      await call(page, 'open', { storeId: 'wiped', sync: 'reset' })
+      await call(page, 'commitPersisted', 'old')
+      await until(async () => (await call(page, 'status')).pending === 0, 'the commit to be synced')
+      await app.sync.wipe('wiped')
+      await until(async () => /was cleared \(onBackendIdMismatch: 'reset'\)/.test((await call(page, 'shutdownCause')) ?? ''), 'the reset')
+      const again = await tab(context)
+      await call(again, 'open', { storeId: 'wiped' })
+      expect(await call(again, 'rows')).toEqual([])
+      expect(await call(again, 'log')).toEqual([])
+    })
+
     it('refuses a file written by an incompatible version, naming it, until resetPersistence', async () => {
       const page = await tab(await profile())
       await call(page, 'open', { storeId: 'old' })
@@ -261,6 +293,41 @@ describe.skipIf(!available)('makePersistedAdapter (Chromium, built app)', () => 
         ['last', 'confirmed'],
         ['next', 'confirmed'],
       ])
+    })
+  })
+
+  describe('localName and makeWorker(factory)', () => {
+    it('keeps local copies of one store id apart in one page: own file, client id and rows, across a reload', async () => {
+      const page = await tab(await profile())
+      const a = await call(page, 'openLocal', 'A')
+      const b = await call(page, 'openLocal', 'B')
+      expect(a).toMatchObject({ storageMode: 'opfs' })
+      expect(b).toMatchObject({ storageMode: 'opfs' })
+      expect('clientId' in a && 'clientId' in b && a.clientId !== b.clientId).toBe(true)
+      await call(page, 'commitLocal', 'A', 'on-a')
+      await call(page, 'commitLocal', 'B', 'on-b')
+      // no sync here: each copy holds only its own commit
+      expect(await call(page, 'rowsLocal', 'A')).toEqual(['on-a'])
+      expect(await call(page, 'rowsLocal', 'B')).toEqual(['on-b'])
+      expect(await call(page, 'opfsDirectories')).toEqual(expect.arrayContaining(['.cairn-shared_40_A', '.cairn-shared_40_B']))
+      await reload(page)
+      const again = await call(page, 'openLocal', 'B')
+      expect(again).toEqual(b)
+      expect(await call(page, 'rowsLocal', 'B')).toEqual(['on-b'])
+      await call(page, 'openLocal', 'A')
+      expect(await call(page, 'rowsLocal', 'A')).toEqual(['on-a'])
+      // resetting one copy leaves the other
+      expect(await call(page, 'resetLocal', 'shared', 'A')).toMatch(/^StoreInUse: .*"shared@A"/)
+      await call(page, 'shutdownLocal', 'A')
+      expect(await call(page, 'resetLocal', 'shared', 'A')).toBe('ok')
+      await call(page, 'openLocal', 'A')
+      expect(await call(page, 'rowsLocal', 'A')).toEqual([])
+      expect(await call(page, 'rowsLocal', 'B')).toEqual(['on-b'])
+    })
+
+    it("reports the factory's failure as the open's error", async () => {
+      const page = await tab(await profile())
+      expect(await call(page, 'openLocal', 'X', { schemaName: 'nope' })).toEqual({ error: expect.stringContaining('no schema named "nope" in this worker') })
     })
   })
 

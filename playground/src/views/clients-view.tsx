@@ -7,7 +7,8 @@ import { EventlogView, type ClientNamer } from './eventlog-view.tsx'
 import { TablesView } from './tables-view.tsx'
 
 /**
- * Clients: each card is its own store (own leader and SQLite) synced through the embedded server.
+ * Clients: each card is its own store (own leader and SQLite, persisted in its own OPFS file where
+ * the browser has one) synced through the embedded server.
  * Switch one offline, commit on both, switch it back and watch the rebase converge.
  */
 export function ClientsView(props: {
@@ -16,6 +17,7 @@ export function ClientsView(props: {
   readonly onOnline: (name: string, online: boolean) => void
   readonly onAdd: (transport: 'websocket' | 'long-poll') => void
   readonly onRemove: () => void
+  readonly onReset: (name: string) => void
 }) {
   return (
     <div className="clients-view">
@@ -38,7 +40,7 @@ export function ClientsView(props: {
       <div className="client-grid" style={{ gridTemplateColumns: `repeat(${props.clients.length}, minmax(18rem, 1fr))` }}>
         {props.clients.map((c) => (
           <StoreProvider key={`${c.name}:${c.store.clientId}`} store={c.store}>
-            <ClientCard client={c} nameOf={props.nameOf} onOnline={(online) => props.onOnline(c.name, online)} />
+            <ClientCard client={c} nameOf={props.nameOf} onOnline={(online) => props.onOnline(c.name, online)} onReset={() => props.onReset(c.name)} />
           </StoreProvider>
         ))}
       </div>
@@ -46,7 +48,12 @@ export function ClientsView(props: {
   )
 }
 
-function ClientCard(props: { readonly client: PlaygroundClient; readonly nameOf: ClientNamer; readonly onOnline: (online: boolean) => void }) {
+function ClientCard(props: {
+  readonly client: PlaygroundClient
+  readonly nameOf: ClientNamer
+  readonly onOnline: (online: boolean) => void
+  readonly onReset: () => void
+}) {
   const { client } = props
   const status = useQuery(syncStatus$)
   const online = client.gate.online
@@ -56,7 +63,22 @@ function ClientCard(props: { readonly client: PlaygroundClient; readonly nameOf:
         <h3>
           Client {client.name} <span className="mono muted small">{client.store.clientId}</span>
         </h3>
+        <span
+          className={`badge ${client.storage === 'opfs' ? 'confirmed' : 'pending'}`}
+          title={client.storageNote ?? `Its own SQLite file in OPFS (.cairn-${client.store.storeId}@${client.name}), led by its own worker: a reload boots from it.`}
+          data-testid="storage"
+        >
+          {client.storage === 'opfs' ? 'OPFS' : 'memory'}
+        </span>
         <span className="spacer" />
+        <button
+          className="ghost small"
+          onClick={props.onReset}
+          title="Delete this client's local data (file and client id) and open it again: it pulls the store back from the server"
+          data-testid={`reset-${client.name}`}
+        >
+          reset local data
+        </button>
         <label className="switch" title="Cut this client off the network (its store keeps working)">
           <input type="checkbox" role="switch" checked={online} onChange={(e) => props.onOnline(e.target.checked)} data-testid={`online-${client.name}`} />
           <span>{online ? 'online' : 'offline'}</span>
@@ -94,6 +116,11 @@ function ClientCard(props: { readonly client: PlaygroundClient; readonly nameOf:
           </dd>
         </div>
       </dl>
+      {client.storageNote !== undefined ? (
+        <p className="note small" data-testid="storage-note">
+          {client.storageNote}
+        </p>
+      ) : null}
       {status.error !== null ? <p className="error small">{status.error.message}</p> : null}
       <ClientCommit store={client.store} name={client.name} />
       <div className="client-table">

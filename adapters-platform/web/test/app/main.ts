@@ -4,6 +4,8 @@ import { createStorePromise, queryDb, type Store } from '@cairn/core'
 import { makePersistedAdapter, resetPersistence, type WebLeaderPort } from '@cairn/adapter-web'
 import CairnWorker from './cairn.worker.ts?worker'
 import CairnSyncWorker from './cairn-sync.worker.ts?worker'
+import CairnSyncResetWorker from './cairn-sync-reset.worker.ts?worker'
+import CairnFactoryWorker from './cairn-factory.worker.ts?worker'
 import TamperWorker from './tamper.worker.ts?worker'
 import { events, schema } from './schema.ts'
 
@@ -19,12 +21,16 @@ const errors: string[] = []
 const seen = new Map<string, number>()
 const bootStatus: unknown[] = []
 
+/** Local copies of one store id opened side by side (`localName`), by name. */
+const locals = new Map<string, Store<typeof schema>>()
+
 const app = {
   warnings,
   errors,
   bootStatus,
-  async open(options: { storeId?: string; sync?: boolean } = {}) {
-    const base = makePersistedAdapter({ worker: options.sync === true ? CairnSyncWorker : CairnWorker, storage: { type: 'opfs' } })
+  async open(options: { storeId?: string; sync?: boolean | 'reset' } = {}) {
+    const worker = options.sync === 'reset' ? CairnSyncResetWorker : options.sync === true ? CairnSyncWorker : CairnWorker
+    const base = makePersistedAdapter({ worker, storage: { type: 'opfs' } })
     // keep the port to ask which tab leads
     const adapter = {
       name: base.name,
@@ -58,6 +64,13 @@ const app = {
       (e: unknown) => errors.push(`persisted ${id}: ${(e as Error).message}`),
     )
     return at
+  },
+  /** Drops the event the sync server refused; returns its name and the server's reason. */
+  async dropRefused() {
+    const refused = need().syncStatus.error?.event
+    if (refused === undefined) throw new Error('no refused event')
+    await need().dropRefusedEvent(refused.eventId)
+    return `${refused.name}: ${refused.reason}`
   },
   async commitPersisted(id: string, text = id) {
     await need().commit(events.todoCreated({ id, text })).persisted
@@ -101,6 +114,7 @@ const app = {
     await need().rematerialize()
   },
   status: () => need().syncStatus,
+  shutdownCause: () => store?.shutdownCause ?? null,
   async shutdown() {
     await store?.shutdown()
     store = undefined
@@ -112,6 +126,43 @@ const app = {
     } catch (e) {
       return `${(e as { code?: string }).code}: ${(e as Error).message}`
     }
+  },
+  /** Opens the local copy `localName` of store `storeId` through the factory worker, naming its schema. */
+  async openLocal(localName: string, options: { storeId?: string; schemaName?: string } = {}) {
+    try {
+      const s = await createStorePromise({
+        schema,
+        adapter: makePersistedAdapter({ worker: CairnFactoryWorker, localName, workerInput: { schema: options.schemaName ?? 'todos' } }),
+        storeId: options.storeId ?? 'shared',
+        onError: (e) => errors.push(`${localName}: ${(e as Error).message}`),
+      })
+      locals.set(localName, s)
+      return { storageMode: s.storageMode as string, clientId: s.clientId }
+    } catch (e) {
+      return { error: `${(e as { code?: string }).code ?? ''}: ${(e as Error).message}` }
+    }
+  },
+  async commitLocal(localName: string, id: string) {
+    await locals.get(localName)!.commit(events.todoCreated({ id, text: id })).persisted
+  },
+  rowsLocal: (localName: string) => (locals.get(localName)!.query(todos$) as { id: string }[]).map((r) => r.id),
+  async shutdownLocal(localName: string) {
+    await locals.get(localName)?.shutdown()
+    locals.delete(localName)
+  },
+  async resetLocal(storeId: string, localName: string) {
+    try {
+      await resetPersistence({ storeId, localName })
+      return 'ok'
+    } catch (e) {
+      return `${(e as { code?: string }).code}: ${(e as Error).message}`
+    }
+  },
+  /** The OPFS directories of this origin (one per local copy of a store). */
+  async opfsDirectories() {
+    const names: string[] = []
+    for await (const [name] of (await navigator.storage.getDirectory()) as unknown as AsyncIterable<[string, unknown]>) names.push(name)
+    return names.sort()
   },
   /** Sets the store file's format number (the store must be closed in every tab). */
   tamper(storeId: string, userVersion: number): Promise<string> {
