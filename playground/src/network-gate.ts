@@ -94,6 +94,11 @@ export class RemoteGate {
     this.isOnline = online
     this.channel.postMessage({ online } satisfies GateMessage)
   }
+
+  /** Posts the switch's state again: a flip while the worker was starting reached no gate yet. */
+  repost(): void {
+    this.channel.postMessage({ online: this.isOnline } satisfies GateMessage)
+  }
 }
 
 export interface GateMessage {

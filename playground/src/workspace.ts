@@ -192,6 +192,8 @@ export class Workspace {
           storeId,
           onError: this.onError,
         })
+        // the worker's gate listens from its open on: a switch flipped while it started is sent again
+        if (slot.gate instanceof RemoteGate) slot.gate.repost()
       }
     } catch (e) {
       slot.store = undefined

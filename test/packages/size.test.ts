@@ -8,8 +8,9 @@ const root = join(import.meta.dirname, '..', '..')
 // Budgets, min + gzip bytes of what each package adds to an app (tooling/size.ts). Growing past one
 // is a decision (raise it here and in README), not drift.
 const budgets: Record<string, number> = {
-  // 32 → 34 kB: refused events (drop, rebase without them), the size check at commit, schema evolution
-  '@cairn/core': 34 * 1024,
+  // 32 → 36 kB: refused events (drop, rebase without them), the size check at commit, syncPayload,
+  // computed over a list, schema evolution, sessions showing other tabs' pending events
+  '@cairn/core': 36 * 1024,
   // not our code, but every app loads it: a sqlite-wasm upgrade that grows it shows here
   'sqlite-wasm JS (under @cairn/core)': 70 * 1024,
   '@cairn/sync (client)': 6 * 1024,

@@ -177,6 +177,11 @@ export class LeaderHost {
     await this.port.rematerialize!()
   }
 
+  /** Drops the event the sync server refused (`Store.dropRefusedEvent`), in the leader's worker. */
+  async dropRefusedEvent(eventId: string): Promise<void> {
+    await this.port.dropRefusedEvent!(eventId)
+  }
+
   async readLog(): Promise<LogEntry[]> {
     return (await this.port.readLog()).map((e) => ({ ...plainRecord(e), status: e.status }))
   }

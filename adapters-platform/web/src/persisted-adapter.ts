@@ -163,6 +163,9 @@ export function makePersistedAdapter(options: PersistedAdapterOptions): Adapter 
         async readLog() {
           return unwrap(await remote.readLog())
         },
+        async dropRefusedEvent(eventId) {
+          unwrap(await remote.dropRefusedEvent(eventId))
+        },
         async rematerialize() {
           unwrap(await remote.rematerialize())
         },

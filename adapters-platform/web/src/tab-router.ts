@@ -8,7 +8,7 @@ import { elect, type Election } from './election.ts'
 import type { CatchUp, LeaderHost, WireAppendResult, WireBoot } from './leader-host.ts'
 import { fromWireError, toResult, toWireError, type Result, type WireError, type WorkerEvent } from './wire.ts'
 
-export type Method = 'boot' | 'append' | 'readLog' | 'since' | 'rematerialize'
+export type Method = 'boot' | 'append' | 'readLog' | 'since' | 'dropRefusedEvent' | 'rematerialize'
 
 type ChannelMessage =
   | {
@@ -215,6 +215,8 @@ export class TabRouter {
           return host.readLog()
         case 'since':
           return host.since(args[0] as number)
+        case 'dropRefusedEvent':
+          return host.dropRefusedEvent(args[0] as string)
         case 'rematerialize':
           return host.rematerialize()
       }

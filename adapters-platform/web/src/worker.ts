@@ -51,6 +51,7 @@ export interface WorkerApi {
   boot(): Promise<Result<WireBoot>>
   append(records: readonly EventRecord[], hints: readonly CommitHint[] | undefined): Promise<Result<WireAppendResult>>
   readLog(): Promise<Result<LogEntry[]>>
+  dropRefusedEvent(eventId: string): Promise<Result<void>>
   rematerialize(): Promise<Result<void>>
   close(): Promise<void>
 }
@@ -137,6 +138,7 @@ export function makeWorker(optionsOrFactory: WorkerOptions | WorkerOptionsFactor
     },
     append: (records, hints) => route().call('append', [records, hints]),
     readLog: () => route().call<LogEntry[]>('readLog'),
+    dropRefusedEvent: (eventId) => route().call<void>('dropRefusedEvent', [eventId]),
     rematerialize: () => route().call<void>('rematerialize'),
     async close() {
       await router?.close()

@@ -12,6 +12,12 @@ import { chromium, type Browser, type Page } from 'playwright-core'
 import { createSyncServer, memoryStorage, type SyncServer } from '@cairn/sync/server'
 import type { App } from './app/main.ts'
 
+/** The test server refuses events whose text is 'refuse-me' (Invalid), so a test can see a refused event. */
+const authorizePush = ({ events }: { readonly events: readonly { readonly args: unknown }[] }) => {
+  const index = events.findIndex((e) => (e.args as { text?: unknown }).text === 'refuse-me')
+  return index < 0 || { code: 'Invalid' as const, index, reason: 'refused by the test server' }
+}
+
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const APP_DIR = fileURLToPath(new URL('./app/', import.meta.url))
 
@@ -82,7 +88,12 @@ export async function serveBuiltApp(): Promise<TestApp> {
 /** Serves the app from Vite's dev server (modules transformed on request) with a sync server. */
 export async function serveDevApp(): Promise<TestApp> {
   const { createServer: createVite } = await import('vite')
-  const sync = await createSyncServer({ storage: memoryStorage(), authorize: () => ({ principal: 'test' }), basePath: '/sync' })
+  const sync = await createSyncServer({
+    storage: memoryStorage(),
+    authorize: () => ({ principal: 'test' }),
+    authorizePush,
+    basePath: '/sync',
+  })
   const vite = await createVite({ configFile: join(APP_DIR, 'vite.config.ts'), logLevel: 'error', server: { port: 0, host: '127.0.0.1' } })
   await vite.listen()
   vite.httpServer!.on('upgrade', (req, socket, head) => {
@@ -106,7 +117,12 @@ export async function serveDevApp(): Promise<TestApp> {
 }
 
 async function serve(lookup: (path: string) => Promise<{ body: Buffer; type: string } | undefined>): Promise<TestApp> {
-  const sync = await createSyncServer({ storage: memoryStorage(), authorize: () => ({ principal: 'test' }), basePath: '/sync' })
+  const sync = await createSyncServer({
+    storage: memoryStorage(),
+    authorize: () => ({ principal: 'test' }),
+    authorizePush,
+    basePath: '/sync',
+  })
   const server: Server = createServer((req, res) => {
     const path = decodeURIComponent((req.url ?? '/').split('?')[0]!)
     lookup(path).then(

@@ -86,6 +86,38 @@ describe.skipIf(!available)('makePersistedAdapter (Chromium, built app)', () => 
       ])
     })
 
+    it('drops an event the sync server refused: its effects roll back, the events after it are pushed', async () => {
+      const page = await tab(await profile())
+      await call(page, 'open', { storeId: 'refused', sync: true })
+      await call(page, 'commitPersisted', 'g1')
+      await call(page, 'commitPersisted', 'bad', 'refuse-me')
+      await call(page, 'commitPersisted', 'g2')
+      await until(async () => (await call(page, 'status')).error?.code === 'Invalid', 'the refusal to show')
+      expect((await call(page, 'rows')).map((r) => r.id)).toEqual(['bad', 'g1', 'g2'])
+      expect(await call(page, 'dropRefused')).toBe('v1.TodoCreated: refused by the test server')
+      expect((await call(page, 'rows')).map((r) => r.id)).toEqual(['g1', 'g2'])
+      await until(async () => (await call(page, 'status')).pending === 0, 'g2 to be synced')
+      expect((await call(page, 'log')).map((e) => [e.id, e.status])).toEqual([
+        ['g1', 'confirmed'],
+        ['g2', 'confirmed'],
+      ])
+      expect((await call(page, 'status')).error).toBeNull()
+    })
+
+    it("clears the OPFS file on onBackendIdMismatch: 'reset' (a wiped server): the store starts over empty", async () => {
+      const context = await profile()
+      const page = await tab(context)
+      await call(page, 'open', { storeId: 'wiped', sync: 'reset' })
+      await call(page, 'commitPersisted', 'old')
+      await until(async () => (await call(page, 'status')).pending === 0, 'the commit to be synced')
+      await app.sync.wipe('wiped')
+      await until(async () => /was cleared \(onBackendIdMismatch: 'reset'\)/.test((await call(page, 'shutdownCause')) ?? ''), 'the reset')
+      const again = await tab(context)
+      await call(again, 'open', { storeId: 'wiped' })
+      expect(await call(again, 'rows')).toEqual([])
+      expect(await call(again, 'log')).toEqual([])
+    })
+
     it('refuses a file written by an incompatible version, naming it, until resetPersistence', async () => {
       const page = await tab(await profile())
       await call(page, 'open', { storeId: 'old' })

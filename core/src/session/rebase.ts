@@ -51,8 +51,12 @@ export function dropEvent(s: Session, eventId: string): void {
     return
   }
   s.stateToken = null
-  const waiter = s.confirmWaiters.get(eventId)
+  // the commit's `confirmed` waits on its last synced event: the last record of its undo entry
+  const entry = s.undo.find((u) => u.records.some((r) => r.eventId === eventId))
+  const key = entry?.records[entry.records.length - 1]?.eventId ?? eventId
+  const waiter = s.confirmWaiters.get(key) ?? s.confirmWaiters.get(eventId)
   if (waiter !== undefined) {
+    s.confirmWaiters.delete(key)
     s.confirmWaiters.delete(eventId)
     waiter.reject(
       new CairnError('EventDropped', `Event ${eventId} was refused by the sync server and dropped by the app; it will never be confirmed.`),

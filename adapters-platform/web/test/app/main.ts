@@ -4,6 +4,7 @@ import { createStorePromise, queryDb, type Store } from '@cairn/core'
 import { makePersistedAdapter, resetPersistence, type WebLeaderPort } from '@cairn/adapter-web'
 import CairnWorker from './cairn.worker.ts?worker'
 import CairnSyncWorker from './cairn-sync.worker.ts?worker'
+import CairnSyncResetWorker from './cairn-sync-reset.worker.ts?worker'
 import CairnFactoryWorker from './cairn-factory.worker.ts?worker'
 import TamperWorker from './tamper.worker.ts?worker'
 import { events, schema } from './schema.ts'
@@ -27,8 +28,9 @@ const app = {
   warnings,
   errors,
   bootStatus,
-  async open(options: { storeId?: string; sync?: boolean } = {}) {
-    const base = makePersistedAdapter({ worker: options.sync === true ? CairnSyncWorker : CairnWorker, storage: { type: 'opfs' } })
+  async open(options: { storeId?: string; sync?: boolean | 'reset' } = {}) {
+    const worker = options.sync === 'reset' ? CairnSyncResetWorker : options.sync === true ? CairnSyncWorker : CairnWorker
+    const base = makePersistedAdapter({ worker, storage: { type: 'opfs' } })
     // keep the port to ask which tab leads
     const adapter = {
       name: base.name,
@@ -62,6 +64,13 @@ const app = {
       (e: unknown) => errors.push(`persisted ${id}: ${(e as Error).message}`),
     )
     return at
+  },
+  /** Drops the event the sync server refused; returns its name and the server's reason. */
+  async dropRefused() {
+    const refused = need().syncStatus.error?.event
+    if (refused === undefined) throw new Error('no refused event')
+    await need().dropRefusedEvent(refused.eventId)
+    return `${refused.name}: ${refused.reason}`
   },
   async commitPersisted(id: string, text = id) {
     await need().commit(events.todoCreated({ id, text })).persisted
@@ -105,6 +114,7 @@ const app = {
     await need().rematerialize()
   },
   status: () => need().syncStatus,
+  shutdownCause: () => store?.shutdownCause ?? null,
   async shutdown() {
     await store?.shutdown()
     store = undefined
