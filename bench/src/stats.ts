@@ -32,3 +32,12 @@ export function median(values: readonly number[]): number {
 export function peakRssMb(): number {
   return process.resourceUsage().maxRSS / 1024
 }
+
+/**
+ * CPU time (user + system, every thread of the process) since `start` in ms: less distorted than
+ * wall time when other processes load the machine (they take cores away, not this work's CPU).
+ */
+export function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(start)
+  return (d.user + d.system) / 1000
+}

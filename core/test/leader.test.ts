@@ -271,6 +271,68 @@ describe('schema evolution', () => {
     await v2Again.shutdown()
   })
 
+  describe('rebuild with indexes', () => {
+    const noteAdded = Events.synced({ name: 'v1.NoteAdded', schema: z.object({ id: z.string(), tag: z.string() }) })
+    const noteRetagged = Events.synced({ name: 'v1.NoteRetagged', schema: z.object({ id: z.string(), tag: z.string() }) })
+    const tagCounted = Events.synced({ name: 'v1.TagCounted', schema: z.object({ tag: z.string() }) })
+    const noteEvents = { noteAdded, noteRetagged, tagCounted }
+    const notesSchema = (indexed: boolean, plans: string[] = []) => {
+      const notes = State.SQLite.table({
+        name: 'notes',
+        columns: { id: State.SQLite.text({ primaryKey: true }), tag: State.SQLite.text() },
+        indexes: indexed ? [{ name: 'notes_tag', columns: ['tag'] }] : [],
+      })
+      const counts = State.SQLite.table({ name: 'counts', columns: { tag: State.SQLite.text({ primaryKey: true }), n: State.SQLite.integer() } })
+      const materializers = State.SQLite.materializers(noteEvents, {
+        'v1.NoteAdded': ({ id, tag }) => notes.insert({ id, tag }),
+        'v1.NoteRetagged': ({ id, tag }) => notes.update({ tag }).where({ id }),
+        'v1.TagCounted': ({ tag }, ctx) => {
+          const plan = ctx.query({ query: 'EXPLAIN QUERY PLAN SELECT count(*) FROM notes WHERE tag = ?', bindValues: [tag] })
+          plans.push(plan.map((r) => String(r.detail)).join('; '))
+          const n = ctx.query({ query: 'SELECT count(*) AS n FROM notes WHERE tag = ?', bindValues: [tag] })[0]!.n as number
+          return counts.insert({ tag, n }).onConflict('tag', 'replace')
+        },
+      })
+      return makeSchema({ events: noteEvents, state: State.SQLite.makeState({ tables: { notes, counts }, materializers }) })
+    }
+
+    it('has every index after the rebuild, and before any read of a materializer', async () => {
+      const adapter = makeInMemoryAdapter()
+      const v1 = await createStorePromise({ schema: notesSchema(false), adapter, storeId: 'n' })
+      v1.commit(...Array.from({ length: 700 }, (_, i) => noteAdded({ id: `n${i}`, tag: `t${i % 7}` })))
+      v1.commit(tagCounted({ tag: 't3' }), noteAdded({ id: 'last', tag: 't3' }), tagCounted({ tag: 't3' }))
+      await v1.shutdown()
+
+      const plans: string[] = []
+      const v2 = await createStorePromise({ schema: notesSchema(true, plans), adapter, storeId: 'n' })
+      // the materializer read the state as the events before it left it, with the index there
+      expect(plans).toHaveLength(2)
+      for (const plan of plans) expect(plan).toMatch(/USING COVERING INDEX notes_tag/)
+      expect(v2.query(queryDb({ query: 'SELECT tag, n FROM counts' }))).toEqual([{ tag: 't3', n: 101 }])
+      expect(v2.query(queryDb({ query: "SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'notes_tag'" }))).toHaveLength(1)
+      expect(v2.query(queryDb({ query: "SELECT count(*) AS n FROM notes WHERE tag = 't0'" }))).toEqual([{ n: 100 }])
+      await v2.shutdown()
+    })
+
+    it('builds the indexes after the rows of a log of inserts, and before an update that may use them', async () => {
+      const adapter = makeInMemoryAdapter()
+      const v1 = await createStorePromise({ schema: notesSchema(false), adapter, storeId: 'n' })
+      v1.commit(...Array.from({ length: 1200 }, (_, i) => noteAdded({ id: `n${i}`, tag: `t${i % 3}` })))
+      v1.commit(noteRetagged({ id: 'n4', tag: 'moved' }))
+      v1.commit(...Array.from({ length: 600 }, (_, i) => noteAdded({ id: `m${i}`, tag: 'moved' })))
+      await v1.shutdown()
+
+      const v2 = await createStorePromise({ schema: notesSchema(true), adapter, storeId: 'n' })
+      const byTag = (tag: string) => v2.query(queryDb({ query: 'SELECT count(*) AS n FROM notes WHERE tag = ?', bindValues: [tag] }))[0]!.n
+      expect([byTag('t0'), byTag('t1'), byTag('t2'), byTag('moved')]).toEqual([400, 399, 400, 601])
+      // the index holds every row, those written before it was built and after
+      const viaIndex = v2.query(queryDb({ query: "SELECT count(*) AS n FROM notes INDEXED BY notes_tag WHERE tag = 'moved'" }))
+      expect(viaIndex).toEqual([{ n: 601 }])
+      expect(v2.query(queryDb({ query: 'PRAGMA integrity_check' }))).toEqual([{ integrity_check: 'ok' }])
+      await v2.shutdown()
+    })
+  })
+
   describe('unknown events', () => {
     const extraEvent = Events.synced({ name: 'v2.TodoArchived', schema: z.object({ id: z.string() }) })
     const newer = makeSchema({

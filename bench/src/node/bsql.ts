@@ -7,7 +7,7 @@ import { fdatasync, openSync, closeSync } from 'node:fs'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import { makeTodos, type TodoArgs } from '../data.ts'
-import { peakRssMb } from '../stats.ts'
+import { cpuMsSince, peakRssMb } from '../stats.ts'
 import { assert } from '../types.ts'
 import type { NodeSystem } from './types.ts'
 
@@ -65,19 +65,23 @@ export const bsql: NodeSystem = {
     const { commit, close } = open(dir)
     const todos = makeTodos(p.throughputEvents)
     const t0 = performance.now()
+    const c0 = process.cpuUsage()
     for (let i = 0; i < todos.length; i += p.perCommit) await commit(todos.slice(i, i + p.perCommit))
     const ms = performance.now() - t0
+    const cpu = cpuMsSince(c0)
     close()
-    return { metrics: { events_per_s: (todos.length / ms) * 1000, rss_mb: peakRssMb() } }
+    return { metrics: { events_per_s: (todos.length / ms) * 1000, cpu_ms: cpu, rss_mb: peakRssMb() } }
   },
   async singles(p, dir) {
     const { commit, close } = open(dir)
     const todos = makeTodos(p.singles)
     const t0 = performance.now()
+    const c0 = process.cpuUsage()
     for (const a of todos) await commit([a])
     const ms = performance.now() - t0
+    const cpu = cpuMsSince(c0)
     close()
-    return { metrics: { commits_per_s: (todos.length / ms) * 1000, rss_mb: peakRssMb() } }
+    return { metrics: { commits_per_s: (todos.length / ms) * 1000, cpu_ms: cpu, rss_mb: peakRssMb() } }
   },
   async setup(p, dir) {
     const { commit, close } = open(dir)
@@ -90,16 +94,19 @@ export const bsql: NodeSystem = {
   },
   async boot(p, dir) {
     const t0 = performance.now()
+    const c0 = process.cpuUsage()
     const { db, close } = open(dir)
     const rows = (db.prepare('SELECT count(*) AS n FROM todos').get() as { n: number }).n
     const ms = performance.now() - t0
+    const cpu = cpuMsSince(c0)
     assert(rows === p.persist, `bsql boot: ${rows} todos, expected ${p.persist}`)
     const rss = peakRssMb()
     close()
-    return { metrics: { module_ms: 0, boot_ms: ms, rss_mb: rss } }
+    return { metrics: { module_ms: 0, boot_ms: ms, cpu_ms: cpu, rss_mb: rss } }
   },
   async rebuild(p, dir) {
     const t0 = performance.now()
+    const c0 = process.cpuUsage()
     const { db, close } = open(dir)
     db.transaction(() => {
       db.exec('DROP TABLE todos')
@@ -122,9 +129,10 @@ export const bsql: NodeSystem = {
     })()
     const rows = (db.prepare('SELECT count(*) AS n FROM todos').get() as { n: number }).n
     const ms = performance.now() - t0
+    const cpu = cpuMsSince(c0)
     assert(rows === p.persist, `bsql rebuild: ${rows} todos, expected ${p.persist}`)
     const rss = peakRssMb()
     close()
-    return { metrics: { rebuild_ms: ms, rss_mb: rss } }
+    return { metrics: { rebuild_ms: ms, cpu_ms: cpu, rss_mb: rss } }
   },
 }

@@ -4,7 +4,7 @@ import { createStorePromise, Events, loadSqlite, makeSchema, queryDb, State } fr
 import { makeNodeAdapter } from '@cairn/adapter-node'
 import { z } from 'zod'
 import { makeTodos } from '../data.ts'
-import { peakRssMb } from '../stats.ts'
+import { cpuMsSince, peakRssMb } from '../stats.ts'
 import { assert } from '../types.ts'
 import type { NodeSystem } from './types.ts'
 
@@ -35,21 +35,25 @@ export const cairnNode: NodeSystem = {
     const store = await open(dir)
     const todos = makeTodos(p.throughputEvents)
     const t0 = performance.now()
+    const c0 = process.cpuUsage()
     for (let i = 0; i < todos.length; i += p.perCommit) {
       await store.commit(...todos.slice(i, i + p.perCommit).map((a) => events.todoCreated(a))).persisted
     }
     const ms = performance.now() - t0
+    const cpu = cpuMsSince(c0)
     await store.shutdown()
-    return { metrics: { events_per_s: (todos.length / ms) * 1000, rss_mb: peakRssMb() } }
+    return { metrics: { events_per_s: (todos.length / ms) * 1000, cpu_ms: cpu, rss_mb: peakRssMb() } }
   },
   async singles(p, dir) {
     const store = await open(dir)
     const todos = makeTodos(p.singles)
     const t0 = performance.now()
+    const c0 = process.cpuUsage()
     for (const a of todos) await store.commit(events.todoCreated(a)).persisted
     const ms = performance.now() - t0
+    const cpu = cpuMsSince(c0)
     await store.shutdown()
-    return { metrics: { commits_per_s: (todos.length / ms) * 1000, rss_mb: peakRssMb() } }
+    return { metrics: { commits_per_s: (todos.length / ms) * 1000, cpu_ms: cpu, rss_mb: peakRssMb() } }
   },
   async setup(p, dir) {
     const store = await open(dir)
@@ -67,23 +71,27 @@ export const cairnNode: NodeSystem = {
     await loadSqlite()
     const moduleMs = performance.now() - t0
     const t1 = performance.now()
+    const c1 = process.cpuUsage()
     const store = await open(dir)
     const rows = (store.query(count) as { n: number }[])[0]!.n
     const ms = performance.now() - t1
+    const cpu = cpuMsSince(c1)
     assert(rows === p.persist, `cairn-node boot: ${rows} todos, expected ${p.persist}`)
     const rss = peakRssMb()
     await store.shutdown()
-    return { metrics: { module_ms: moduleMs, boot_ms: ms, rss_mb: rss } }
+    return { metrics: { module_ms: moduleMs, boot_ms: ms, cpu_ms: cpu, rss_mb: rss } }
   },
   async rebuild(p, dir) {
     await loadSqlite()
     const t0 = performance.now()
+    const c0 = process.cpuUsage()
     const store = await open(dir, schemaV2)
     const rows = (store.query(count) as { n: number }[])[0]!.n
     const ms = performance.now() - t0
+    const cpu = cpuMsSince(c0)
     assert(rows === p.persist, `cairn-node rebuild: ${rows} todos, expected ${p.persist}`)
     const rss = peakRssMb()
     await store.shutdown()
-    return { metrics: { rebuild_ms: ms, rss_mb: rss } }
+    return { metrics: { rebuild_ms: ms, cpu_ms: cpu, rss_mb: rss } }
   },
 }

@@ -109,6 +109,7 @@ const ROWS: Record<NodeWorkloadId, { title: string; n: (s: NodeSystemId) => numb
     n: (s) => nodeParamsFor(s, quick).throughputEvents,
     metrics: [
       ['events_per_s', 'events/s'],
+      ['cpu_ms', 'CPU of the timed part (ms, all threads)'],
       ['rss_mb', 'peak RSS (MB)'],
     ],
   },
@@ -117,6 +118,7 @@ const ROWS: Record<NodeWorkloadId, { title: string; n: (s: NodeSystemId) => numb
     n: (s) => nodeParamsFor(s, quick).singles,
     metrics: [
       ['commits_per_s', 'commits/s'],
+      ['cpu_ms', 'CPU of the timed part (ms, all threads)'],
       ['rss_mb', 'peak RSS (MB)'],
     ],
   },
@@ -127,6 +129,7 @@ const ROWS: Record<NodeWorkloadId, { title: string; n: (s: NodeSystemId) => numb
       ['setup_ms', 'setup: write N events, 1,000 per commit (ms) †', true],
       ['module_ms', 'load sqlite-wasm before the boot (ms)'],
       ['boot_ms', 'boot to first query result (ms) †', true],
+      ['cpu_ms', 'CPU of the boot (ms, all threads) †', true],
       ['rss_mb', 'peak RSS of the boot process (MB)'],
     ],
   },
@@ -135,6 +138,7 @@ const ROWS: Record<NodeWorkloadId, { title: string; n: (s: NodeSystemId) => numb
     n: (s) => nodeParamsFor(s, quick).persist,
     metrics: [
       ['rebuild_ms', 'open + rebuild + first query (ms) †', true],
+      ['cpu_ms', 'CPU of the rebuild (ms, all threads) †', true],
       ['rss_mb', 'peak RSS (MB)'],
     ],
   },

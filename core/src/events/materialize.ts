@@ -26,9 +26,12 @@ export class Materialization {
   // One function for every event (not a closure per event): materializers run one at a time and
   // synchronously, so the event being materialized is `current`.
   private current: EventMeta | undefined
+  /** Set by `watchLookups` until the first statement that may look rows up. */
+  private beforeLookup: (() => void) | undefined
   private readonly contextRead = ((q: Queryable<unknown> | RawRead): unknown => {
     const meta = this.current!
     try {
+      if (this.beforeLookup !== undefined) this.lookingUp()
       if ('asSql' in q) return this.read(q, meta.sessionId)
       const fragment: SqlFragment = isSqlFragment(q.query) ? q.query : { query: q.query, bindValues: q.bindValues ?? [] }
       return this.db.select(fragment.query, fragment.bindValues)
@@ -80,6 +83,27 @@ export class Materialization {
     return true
   }
 
+  /**
+   * Runs `fn` (which calls `apply`) and calls `beforeLookup` once, before the first statement of
+   * a materializer that may look rows up: a read, or a write other than a plain insert (which
+   * finds rows by its table's primary key and unique indexes only). A rebuild builds its other
+   * indexes after the rows, in one sorted pass, unless a statement needs them before.
+   */
+  watchLookups(fn: () => void, beforeLookup: () => void): void {
+    this.beforeLookup = beforeLookup
+    try {
+      fn()
+    } finally {
+      this.beforeLookup = undefined
+    }
+  }
+
+  private lookingUp(): void {
+    const hook = this.beforeLookup!
+    this.beforeLookup = undefined
+    hook()
+  }
+
   /** Runs a read (or a write with RETURNING) and decodes it. */
   read<T>(query: Queryable<T>, sessionId: string | undefined): T {
     const { query: sql, bindValues } = query.asSql()
@@ -115,11 +139,25 @@ export class Materialization {
       throw materializerError(eventName, e)
     }
     try {
+      if (this.beforeLookup !== undefined && !isPlainInsert(sql)) this.lookingUp()
       this.db.runOwned(sql, bindValues, owned)
     } catch (e) {
       throw materializerError(eventName, e, sql)
     }
   }
+}
+
+/** An insert of values (no SELECT in it): it finds rows by primary key and unique indexes only. */
+const PLAIN_INSERT = /^INSERT (?:OR [A-Z]+ )?INTO (?:(?!\bSELECT\b)[\s\S])*$/i
+// a rebuild asks about the same few statements once per event
+const plainInserts = new Map<string, boolean>()
+function isPlainInsert(sql: string): boolean {
+  let plain = plainInserts.get(sql)
+  if (plain === undefined) {
+    plain = PLAIN_INSERT.test(sql)
+    if (plainInserts.size < 1024) plainInserts.set(sql, plain)
+  }
+  return plain
 }
 
 function materializerError(eventName: string, e: unknown, sql?: string): MaterializerError {

@@ -6,7 +6,7 @@ import { ROW_CHUNKS } from '../sqlite/insert-runs.ts'
 import type { LoggedEvent } from './protocol.ts'
 import type { SeqNum } from '../events/seq-num.ts'
 import type { SqlValue } from '../sqlite/sql.ts'
-import type { SqliteDb } from '../sqlite/db.ts'
+import type { ColumnReader, SqliteDb } from '../sqlite/db.ts'
 
 export const INTERNAL_TABLES = ['__cairn_eventlog', '__cairn_meta'] as const
 
@@ -113,17 +113,22 @@ export function logEvents(db: SqliteDb, events: readonly LoggedEvent[], status: 
 
 const eventValues: SqlValue[] = []
 
-/** A row of the eventlog as the record it logged. */
-export function rowToRecord(r: Record<string, unknown>): EventRecord {
+/** The columns `readRecord` reads, in its order (the status last: only `logEntries` reads it). */
+export const RECORD_COLUMNS =
+  'seq_global, seq_client, rebase_generation, name, args, event_id, client_id, session_id, client_only, producer_seq, status'
+
+/** A row of RECORD_COLUMNS as the record it logged (no object per row in between). */
+export function readRecord(r: ColumnReader): EventRecord {
   return {
-    seqNum: { global: Number(r.seq_global), client: Number(r.seq_client), rebaseGeneration: Number(r.rebase_generation) },
-    name: r.name as string,
-    json: r.args as string,
-    eventId: r.event_id as string,
-    clientId: r.client_id as string,
-    sessionId: r.session_id as string,
-    clientOnly: r.client_only === 1,
-    producerSeq: Number(r.producer_seq ?? 0),
+    seqNum: { global: r.number(0), client: r.number(1), rebaseGeneration: r.number(2) },
+    name: r.text(3),
+    json: r.text(4),
+    eventId: r.text(5),
+    clientId: r.text(6),
+    sessionId: r.text(7),
+    clientOnly: r.number(8) === 1,
+    // NULL (a client-only event) reads as 0, as the record has it
+    producerSeq: r.number(9),
   } as LoggedEvent
 }
 

@@ -8,7 +8,7 @@ import { SqliteError, type RecordedWrites, type SqliteDb } from '../sqlite/db.ts
 import type { SparseImageReader } from '../sqlite/file-image.ts'
 import { quoteId } from '../sqlite/sql.ts'
 import { newEventId, withSeqNum } from '../events/record.ts'
-import { checkStorageFormat, DDL, INTERNAL_TABLES, logEvents, loggedEvent, rowToRecord, SET_META, toRecord } from './eventlog.ts'
+import { checkStorageFormat, DDL, INTERNAL_TABLES, logEvents, loggedEvent, readRecord, RECORD_COLUMNS, SET_META, toRecord } from './eventlog.ts'
 import type {
   AppendResult,
   BootStatus,
@@ -384,16 +384,19 @@ export class Leader {
 
   /** Events in log order; `where` filters (internal use and devtools). */
   readLog(where = '', bindValues: readonly (string | number)[] = [], limit = -1): EventRecord[] {
-    return this.db
-      .select(`SELECT * FROM __cairn_eventlog ${where} ORDER BY seq_global, seq_client LIMIT ?`, [...bindValues, limit])
-      .map(rowToRecord)
+    return this.db.selectRows(
+      `SELECT ${RECORD_COLUMNS} FROM __cairn_eventlog ${where} ORDER BY seq_global, seq_client LIMIT ?`,
+      [...bindValues, limit],
+      readRecord,
+    )
   }
 
   /** The whole log with each event's status, for devtools and tests. */
   logEntries(): LogEntry[] {
-    return this.db
-      .select('SELECT * FROM __cairn_eventlog ORDER BY seq_global, seq_client')
-      .map((r) => ({ ...toRecord(rowToRecord(r)), status: r.status as LogEntry['status'] }))
+    return this.db.selectRows(`SELECT ${RECORD_COLUMNS} FROM __cairn_eventlog ORDER BY seq_global, seq_client`, [], (r) => ({
+      ...toRecord(readRecord(r)),
+      status: r.text(10) as LogEntry['status'],
+    }))
   }
 
   get eventCount(): number {
@@ -616,7 +619,18 @@ export class Leader {
         `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '__cairn%' AND name NOT LIKE 'sqlite_%'`,
       )
       for (const { name } of existing) this.db.exec(`DROP TABLE ${quoteId(String(name))}`)
-      for (const statement of this.schema.ddl) this.db.exec(statement)
+      // an index that refuses no row (not UNIQUE) is built after the replay, in one sorted pass
+      // (a sixth of a 100,000-event rebuild's CPU here), instead of row by row; or as soon as a
+      // materializer reads or updates, so that it runs on the schema it was written for (same
+      // plans, no scans). IF NOT EXISTS: a page rolled back may take one built in it away
+      const laterIndexes = this.schema.ddl.filter((statement) => /^CREATE INDEX /.test(statement))
+      for (const statement of this.schema.ddl) if (!laterIndexes.includes(statement)) this.db.exec(statement)
+      let indexesBuilt = laterIndexes.length === 0
+      const buildIndexes = () => {
+        if (indexesBuilt) return
+        for (const statement of laterIndexes) this.db.exec(statement.replace(/^CREATE INDEX /, 'CREATE INDEX IF NOT EXISTS '))
+        indexesBuilt = true
+      }
       let done = 0
       let after: SeqNum = { global: -1, client: -1, rebaseGeneration: 0 }
       const report = () => onBootStatus?.({ stage: 'rehydrating', progress: { done, total } })
@@ -650,14 +664,18 @@ export class Leader {
         // one savepoint per page; when a materializer fails, again one per event: a failing event's
         // writes are skipped and reported, as when it was first materialized (the same on every client)
         try {
-          this.db.transaction(() => replay(false))
+          this.db.transaction(() => (indexesBuilt ? replay(false) : this.materialization.watchLookups(() => replay(false), buildIndexes)))
         } catch (e) {
           if (!(e instanceof MaterializerError)) throw e
           done = pageStart
+          // one by one the failing event is found by its own write: indexes as when it first ran
+          indexesBuilt = false
+          buildIndexes()
           replay(true)
         }
         after = page[page.length - 1]!.seqNum
       }
+      buildIndexes()
       report()
       this.db.run(SET_META, ['stateHash', this.schema.stateHash])
       this.db.run(SET_META, ['materializers', materializersMeta(this.schema)])

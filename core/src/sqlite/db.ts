@@ -27,6 +27,14 @@ type OoStmt = ReturnType<OoDb['prepare']>
 
 export type Row = Record<string, SqlValue>
 
+/** The columns of the current row of `selectRows`, by index (0 first). */
+export interface ColumnReader {
+  /** A column that holds a number (INTEGER or REAL; NULL reads as 0). */
+  number(i: number): number
+  /** A column that holds text (NOT NULL TEXT). */
+  text(i: number): string
+}
+
 /** Where `SqliteDb.open` opens a database; by default in memory. */
 export interface SqliteOpenOptions {
   /** The database file, as the VFS names it (a path for Node's, a name in the pool for OPFS). */
@@ -317,6 +325,34 @@ export class SqliteDb {
     } catch (e) {
       if (this.writes !== undefined && !cached.readonly) this.writes.failed = true
       throw e
+    } finally {
+      this.reset(p)
+    }
+  }
+
+  /**
+   * Runs a read and returns what `toValue` makes of each row: no object per row keyed by column
+   * name, and no type check per value for columns whose type the caller knows (the leader reads
+   * its whole log this way when it rebuilds).
+   */
+  selectRows<T>(sql: string, bindValues: BindValues, toValue: (row: ColumnReader) => T): T[] {
+    const cached = this.prepare(sql)
+    const p = cached.pointer
+    const w = this.w
+    const reader: ColumnReader = {
+      number: (i) => w.sqlite3_column_double(p, i),
+      text: (i) => {
+        const ptr = w.sqlite3_column_text(p, i)
+        return decodeUtf8(this.heap(), ptr, w.sqlite3_column_bytes(p, i))
+      },
+    }
+    try {
+      this.bind(cached, bindValues, 0, bindValues.length)
+      const out: T[] = []
+      let rc: number
+      while ((rc = w.sqlite3_step(p)) === SQLITE_ROW) out.push(toValue(reader))
+      this.checkStepDone(rc)
+      return out
     } finally {
       this.reset(p)
     }
