@@ -126,6 +126,15 @@ export function App(props: { readonly workspace: Workspace }) {
 
   const client = ws.clients.find((c) => c.name === active) ?? ws.clients[0]
   const ready = client !== undefined && !ws.busy
+  // the editor's chunk (CodeMirror) loads once the first client is open: on two cores its parsing
+  // would delay the client's worker; a shared link, an error or 2.5 s load it anyway, as does a click
+  const [editorWanted, setEditorWanted] = useState(false)
+  useEffect(() => {
+    if (editorWanted) return
+    if (ready || fromLink || problem !== undefined || ws.error !== undefined) return setEditorWanted(true)
+    const timer = setTimeout(() => setEditorWanted(true), 2_500)
+    return () => clearTimeout(timer)
+  }, [editorWanted, ready, fromLink, problem, ws.error])
   useEffect(() => {
     if (ready && document.body.dataset.ready !== 'true') {
       document.body.dataset.ready = 'true'
@@ -251,9 +260,15 @@ export function App(props: { readonly workspace: Workspace }) {
               <span className="spacer" />
               <span className="muted small">imports: @cairn/core, zod</span>
             </div>
-            <Suspense fallback={<pre className="editor mono editor-loading">{code}</pre>}>
-              <SchemaEditor value={code} onChange={edit} onRun={() => run(code, storeId, 'custom')} problem={problem} dark={dark} />
-            </Suspense>
+            {editorWanted ? (
+              <Suspense fallback={<pre className="editor mono editor-loading">{code}</pre>}>
+                <SchemaEditor value={code} onChange={edit} onRun={() => run(code, storeId, 'custom')} problem={problem} dark={dark} />
+              </Suspense>
+            ) : (
+              <pre className="editor mono editor-loading" onPointerDown={() => setEditorWanted(true)} onFocus={() => setEditorWanted(true)} tabIndex={0}>
+                {code}
+              </pre>
+            )}
             {problem !== undefined ? (
               <div className="problem" role="alert" data-testid="schema-error">
                 {problem.line !== undefined ? <span className="mono">line {problem.line}: </span> : null}

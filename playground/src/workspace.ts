@@ -97,7 +97,13 @@ export class Workspace {
       await this.closeStores()
       this.source = source
       this.set({ schema, storeId, clients: [], error: undefined })
-      await Promise.all(this.slots.map((slot) => this.open(slot)))
+      // the first client opens alone and is shown at once: on two cores, the others' workers
+      // (each compiling sqlite and booting its leader) would otherwise delay it by as much again
+      const [first, ...rest] = this.slots
+      if (first !== undefined) await this.open(first)
+      this.publishClients()
+      if (rest.length === 0) return
+      await Promise.all(rest.map((slot) => this.open(slot)))
       this.publishClients()
     })
   }
