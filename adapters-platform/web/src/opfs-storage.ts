@@ -2,6 +2,7 @@
 // pool (the pool holds a sync access handle on every file of its directory, so two stores led by
 // two tabs must not share one), checked for a format this version can read.
 import { CairnError, loadSqlite, SqliteDb, SqliteError } from '@cairn/core'
+import { batchWrites } from './batched-writes.ts'
 
 /** `PRAGMA application_id` of a Cairn file: "CAIR". (Its format number is core's `user_version`.) */
 const APPLICATION_ID = 0x43414952
@@ -90,6 +91,8 @@ async function acquirePool(storeId: string, waitMs: number): Promise<SAHPoolUtil
         // a failed attempt is cached by sqlite-wasm unless told to try again
         ...(attempt > 0 ? { forceReinitIfPreviouslyFailed: true } : {}),
       } as Parameters<typeof sqlite3.installOpfsSAHPoolVfs>[0])
+      // before any database opens on it: each transaction then reaches OPFS in one write
+      batchWrites(sqlite3, pool.vfsName)
       pools.set(storeId, pool)
       return pool
     } catch (e) {
