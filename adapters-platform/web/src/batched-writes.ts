@@ -56,7 +56,7 @@ interface OpenFile {
 }
 
 /** Gathered bytes are written out once they reach this much, even inside a transaction. */
-const MAX_GATHERED = 4 * 1024 * 1024
+let maxGathered = 4 * 1024 * 1024
 const FRAME_HEADER = 24
 const WAL_HEADER = 32
 
@@ -80,7 +80,9 @@ const keep: Struct[] = []
  * write. Call it once the pool is installed, before a database opens on it; later calls for the
  * same VFS do nothing.
  */
-export function batchWrites(sqlite3: Sqlite3, vfsName: string): void {
+export function batchWrites(sqlite3: Sqlite3, vfsName: string, options: { readonly maxGathered?: number } = {}): void {
+  // (SQLite's unix VFS, which the tests use, takes writes under 128 KiB only)
+  if (options.maxGathered !== undefined) maxGathered = options.maxGathered
   const { capi, wasm } = sqlite3 as unknown as LowLevel
   const pVfs = capi.sqlite3_vfs_find(vfsName)
   if (pVfs === 0) throw new Error(`No SQLite VFS named ${vfsName} is registered.`)
@@ -99,7 +101,15 @@ export function batchWrites(sqlite3: Sqlite3, vfsName: string): void {
       } finally {
         file.dispose()
       }
-      files.set(pFile, { wal: (flags & capi.SQLITE_OPEN_WAL) !== 0, start: 0, length: 0, scratch: 0, capacity: 0, size: undefined, commitHeader: false })
+      files.set(pFile, {
+        wal: (flags & capi.SQLITE_OPEN_WAL) !== 0,
+        start: 0,
+        length: 0,
+        scratch: 0,
+        capacity: 0,
+        size: undefined,
+        commitHeader: false,
+      })
       return 0
     },
     xDelete(pVfsArg: number, zName: number, syncDir: number) {
@@ -158,8 +168,8 @@ function ourMethods(sqlite3: Sqlite3, baseMethods: number): number {
         const ends = f.commitHeader
         // a frame header's bytes 4-7: the database size after a commit, 0 for other frames
         f.commitHeader = n === FRAME_HEADER && at >= WAL_HEADER && new DataView(heap.buffer, pSrc + 4, 4).getUint32(0) !== 0
-        if (ends || f.length >= MAX_GATHERED) return flush(pFile, f)
-      } else if (f.length >= MAX_GATHERED) return flush(pFile, f)
+        if (ends || f.length >= maxGathered) return flush(pFile, f)
+      } else if (f.length >= maxGathered) return flush(pFile, f)
       return 0
     },
     xRead(pFile: number, pDest: number, n: number, offset: bigint) {
