@@ -4,6 +4,7 @@
 import {
   CairnError,
   hostLeader,
+  readSparseImage,
   SqliteDb,
   SqliteError,
   type AppendResult,
@@ -87,6 +88,8 @@ export class LeaderHost {
         warn: options.warn,
         reportError: options.reportError,
         onBootStatus: options.onBootStatus,
+        // the session's copy: the state's pages only, the log's checked but not copied
+        readImage: file === undefined ? undefined : readSparseImage,
         mapError: (e) => storageError(e, options.storeId, file?.filename),
         // sync's 'reset' policy: the sessions shut down, and the file is emptied once the leader closes
         reset: () => {
