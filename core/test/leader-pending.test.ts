@@ -163,3 +163,41 @@ describe('receivePending', () => {
     )
   }, 60_000)
 })
+
+describe('receiveClientOnly', () => {
+  const drafts = queryDb({ query: 'SELECT id, text FROM drafts ORDER BY id' })
+  const ui = queryDb({ query: 'SELECT * FROM ui' })
+
+  it("shows one tab's client-only events (a table, a client document) in the other tabs, never on the server", async () => {
+    const server = makeInMemorySyncServer({ seed: 5 })
+    const shared = sharedLeader(server, 'drafts')
+    const errors: unknown[] = []
+    const a = await openTab(shared, 'drafts', errors)
+    const b = await openTab(shared, 'drafts', errors)
+    let seen = 0
+    b.subscribe(drafts, () => seen++)
+    const before = seen
+    await a.commit(events.draftChanged({ text: 'typed in A' })).persisted
+    await until(
+      () => b.query(drafts).length === 1,
+      () => JSON.stringify(b.query(drafts)),
+    )
+    expect(b.query(drafts)).toEqual([{ id: 'current', text: 'typed in A' }])
+    expect(seen).toBeGreaterThan(before)
+    a.commit(tables.ui.set({ filter: 'done' }))
+    // B's own change, then A's: each tab applies the other's once, in the leader's order
+    await b.commit(events.draftChanged({ text: 'then B' })).persisted
+    await until(() => shared.inFlight() === 0)
+    expect(a.query(drafts)).toEqual([{ id: 'current', text: 'then B' }])
+    expect(b.query(drafts)).toEqual([{ id: 'current', text: 'then B' }])
+    expect(JSON.stringify(b.query(ui))).toBe(JSON.stringify(a.query(ui)))
+    expect(JSON.stringify(b.query(ui))).toContain('done')
+    // a tab opened later has them from its snapshot, and re-deliveries change nothing
+    const late = await openTab(shared, 'drafts', errors)
+    expect(late.query(drafts)).toEqual([{ id: 'current', text: 'then B' }])
+    await server.settled([a, b, late])
+    expect(server.events('drafts')).toEqual([])
+    expect(errors).toEqual([])
+    for (const s of [a, b, late]) await s.shutdown()
+  })
+})

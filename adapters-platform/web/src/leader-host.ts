@@ -148,6 +148,7 @@ export class LeaderHost {
       head: boot.head,
       status: boot.status,
       stateToken: boot.stateToken,
+      clientOnlyHead: boot.clientOnlyHead,
       storageMode: this.storageMode,
     }
   }

@@ -10,7 +10,10 @@ import { CairnError } from '@cairn/core'
 export function localKey(storeId: string, localName: string | undefined): string {
   if (localName === undefined) return storeId
   if (typeof localName !== 'string' || localName.length === 0) {
-    throw new CairnError('InvalidLocalName', `Store "${storeId}": localName must be a non-empty string (got ${JSON.stringify(localName)}); leave it out for the store's one local copy.`)
+    throw new CairnError(
+      'InvalidLocalName',
+      `Store "${storeId}": localName must be a non-empty string (got ${JSON.stringify(localName)}); leave it out for the store's one local copy.`,
+    )
   }
   return `${storeId}@${localName}`
 }

@@ -42,7 +42,9 @@ export function plainHint(h: CommitHint): CommitHint {
 
 /** Leader messages carry records that may hold validated args: only the JSON travels. */
 export function plainMessage(m: LeaderMessage): LeaderMessage {
-  return m.type === 'upstream' || m.type === 'pending' ? { type: m.type, events: m.events.map(plainRecord), status: m.status } : m
+  return m.type === 'upstream' || m.type === 'pending' || m.type === 'clientOnly'
+    ? { type: m.type, events: m.events.map(plainRecord), status: m.status }
+    : m
 }
 
 export function toWireError(e: unknown): WireError {

@@ -210,6 +210,10 @@ describe.skipIf(!available)('makePersistedAdapter (Chromium, built app)', () => 
       expect(rows[0]).toHaveLength(15)
       expect(rows[1]).toEqual(rows[0])
       expect(rows[2]).toEqual(rows[0])
+      // a client-only change (a client document) shows in the other tabs of the profile too
+      await call(tabs[1]!, 'setFilter', 'done')
+      for (const page of [tabs[0]!, tabs[2]!])
+        await page.waitForFunction(() => (globalThis as unknown as { app: { filter(): string } }).app.filter() === 'done')
       latencies.sort((a, b) => a - b)
       persisted.sort((a, b) => a - b)
       console.log(`commit -> persisted: p50 ${persisted[persisted.length >> 1]!.toFixed(1)} ms`)
@@ -327,7 +331,9 @@ describe.skipIf(!available)('makePersistedAdapter (Chromium, built app)', () => 
 
     it("reports the factory's failure as the open's error", async () => {
       const page = await tab(await profile())
-      expect(await call(page, 'openLocal', 'X', { schemaName: 'nope' })).toEqual({ error: expect.stringContaining('no schema named "nope" in this worker') })
+      expect(await call(page, 'openLocal', 'X', { schemaName: 'nope' })).toEqual({
+        error: expect.stringContaining('no schema named "nope" in this worker'),
+      })
     })
   })
 

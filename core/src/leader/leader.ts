@@ -8,7 +8,17 @@ import { SqliteError, type RecordedWrites, type SqliteDb } from '../sqlite/db.ts
 import type { SparseImageReader } from '../sqlite/file-image.ts'
 import { quoteId } from '../sqlite/sql.ts'
 import { newEventId, withSeqNum } from '../events/record.ts'
-import { checkStorageFormat, DDL, INTERNAL_TABLES, logEvents, loggedEvent, readRecord, RECORD_COLUMNS, SET_META, toRecord } from './eventlog.ts'
+import {
+  checkStorageFormat,
+  DDL,
+  INTERNAL_TABLES,
+  logEvents,
+  loggedEvent,
+  readRecord,
+  RECORD_COLUMNS,
+  SET_META,
+  toRecord,
+} from './eventlog.ts'
 import type {
   AppendResult,
   BootStatus,
@@ -167,6 +177,7 @@ export class Leader {
       head: this.head,
       status: this.status,
       stateToken: this.stateToken,
+      clientOnlyHead: { global: this.sync.upstreamHead, client: this.clientCounter, rebaseGeneration: 0 },
     }
   }
 
@@ -191,6 +202,7 @@ export class Leader {
     const failures: { eventId: string; error: MaterializerError }[] = []
     const confirmedNow: EventRecord[] = []
     let pendingNow: readonly LoggedEvent[] = []
+    const clientOnlyNow: LoggedEvent[] = []
     this.transact(() => {
       // number the synced events in one step (a client-only event between them does not count)
       const drafts = events.filter((e) => !e.clientOnly).map((e) => loggedEvent(e, e.seqNum, this.currentClientId, ++this.producerSeq))
@@ -207,6 +219,7 @@ export class Leader {
           const logged = loggedEvent(event, { global: upstream, client: ++this.clientCounter, rebaseGeneration: 0 }, event.clientId, 0)
           logConfirmed.push(logged)
           toApply.push(logged)
+          clientOnlyNow.push(logged)
           assigned.push(logged.seqNum)
           continue
         }
@@ -232,6 +245,9 @@ export class Leader {
       if (this.authority) this.sync = confirmPrefix(this.sync, this.sync.pending.length)
       this.saveSyncMeta()
     })
+    // the client's other sessions (tabs) show them too: client-only means this client, not this tab
+    if (clientOnlyNow.length > 0 && this.listeners.size > 0)
+      this.emit({ type: 'clientOnly', events: clientOnlyNow.map(toRecord), status: this.status })
     if (confirmedNow.length > 0) this.emit({ type: 'upstream', events: confirmedNow.map(toRecord), status: this.status })
     else if (pendingNow.length > 0 && this.listeners.size > 0) {
       // every session shows them now (another tab's commit), not only once the server ordered them
@@ -640,7 +656,11 @@ export class Leader {
       for (;;) {
         // a row value, not `seq_global > ? OR (seq_global = ? AND seq_client > ?)`: SQLite seeks
         // the primary key to it, where the OR made every page scan the log from its start
-        const page = this.readLog(`WHERE status = 'confirmed' AND (seq_global, seq_client) > (?, ?)`, [after.global, after.client], REPLAY_PAGE)
+        const page = this.readLog(
+          `WHERE status = 'confirmed' AND (seq_global, seq_client) > (?, ?)`,
+          [after.global, after.client],
+          REPLAY_PAGE,
+        )
         if (page.length === 0) break
         const pageStart = done
         const replay = (isolated: boolean) => {

@@ -48,6 +48,11 @@ export interface SessionBoot {
   readonly status: LeaderStatus
   /** Names the leader's state at the snapshot (see `CommitHint.base`). */
   readonly stateToken?: string | undefined
+  /**
+   * The number of the last client-only event in the snapshot: `clientOnly` messages about
+   * events up to it are re-deliveries. Absent: the session tells them apart by session only.
+   */
+  readonly clientOnlyHead?: SeqNum | undefined
 }
 
 /**
@@ -88,6 +93,11 @@ export type LeaderMessage =
    * order their own unlogged events after them; the server's order comes later as `upstream`.
    */
   | { readonly type: 'pending'; readonly events: readonly EventRecord[]; readonly status: LeaderStatus }
+  /**
+   * Client-only events the leader just logged and materialized (their order is final at once):
+   * the client's other sessions (tabs) apply those they did not commit themselves.
+   */
+  | { readonly type: 'clientOnly'; readonly events: readonly EventRecord[]; readonly status: LeaderStatus }
   | { readonly type: 'status'; readonly status: LeaderStatus }
   /** The leader rebuilt its state (`rematerialize`): sessions reload from a new snapshot. */
   | { readonly type: 'reload'; readonly status: LeaderStatus }

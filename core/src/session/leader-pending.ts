@@ -1,4 +1,5 @@
 import { withSeqNum, type EventRecord } from '../events/record.ts'
+import { compareSeqNum } from '../events/seq-num.ts'
 import type { SyncState } from '../sync/sync-state.ts'
 import { resync } from './resync.ts'
 import type { Session } from './session.ts'
@@ -149,4 +150,22 @@ function reorder(s: Session, diverge: number, next: readonly EventRecord[]): Set
     }),
   )
   return touched
+}
+
+/**
+ * Takes client-only events the leader logged (final at once): those another session of this
+ * client committed are applied here, so every tab shows a draft or a UI setting one tab changed.
+ * They write client-only tables only, which no synced event touches, so they need no rebase of
+ * our pending events. Ours, and those our snapshot holds already, are skipped.
+ */
+export function receiveClientOnly(s: Session, events: readonly EventRecord[]): void {
+  const foreign: EventRecord[] = []
+  for (const e of events) {
+    if (s.clientOnlyHead !== undefined && compareSeqNum(e.seqNum, s.clientOnlyHead) <= 0) continue
+    s.clientOnlyHead = e.seqNum
+    if (e.sessionId !== s.sessionId) foreign.push(e)
+  }
+  if (foreign.length === 0) return
+  const tables = s.db.recordTables(() => s.applyAll(foreign))
+  s.graph.bump(tables)
 }

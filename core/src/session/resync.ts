@@ -42,6 +42,7 @@ function reloadFrom(s: Session, boot: SessionBoot): void {
   s.db.load(boot.snapshot)
   for (const table of INTERNAL_TABLES) s.db.exec(`DROP TABLE IF EXISTS ${table}`)
   s.leaderStatus = boot.status
+  s.clientOnlyHead = boot.clientOnlyHead
   const { state, numbered } = addLocal<EventRecord>(
     initialSyncState(boot.upstreamHead, boot.pending, boot.rebaseGeneration),
     local.filter((r) => !r.clientOnly),

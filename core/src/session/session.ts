@@ -62,6 +62,8 @@ export class Session {
   leaderLogged: number
   readonly undo: UndoEntry[] = []
   localHead: SeqNum
+  /** The last client-only event of the leader this session holds (see `receiveClientOnly`). */
+  clientOnlyHead: SeqNum | undefined
   leaderStatus: LeaderStatus
   clientOnlyUnpersisted = 0
   /**
@@ -107,6 +109,7 @@ export class Session {
   ) {
     this.leaderStatus = boot.status
     this.localHead = boot.head
+    this.clientOnlyHead = boot.clientOnlyHead
     this.stateToken = boot.pending.length === 0 ? (boot.stateToken ?? null) : null
     this.sync = initialSyncState(boot.upstreamHead, [...boot.pending], boot.rebaseGeneration)
     this.leaderLogged = boot.pending.length

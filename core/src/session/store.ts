@@ -18,7 +18,7 @@ import type { SyncStatus, SyncStatusError } from '../sync/status.ts'
 import type { SyncOptions } from '../sync/leader-sync.ts'
 import { commitEvents, type CommitHandle } from './commit.ts'
 import { drain } from './outbox.ts'
-import { receivePending } from './leader-pending.ts'
+import { receiveClientOnly, receivePending } from './leader-pending.ts'
 import { dropEvent, receiveUpstream } from './rebase.ts'
 import { resync } from './resync.ts'
 import { Session } from './session.ts'
@@ -344,7 +344,10 @@ export class Store<S extends Schema = Schema> {
   private onLeaderMessage(message: LeaderMessage): void {
     const s = this.session
     if (s.shutdownReason !== undefined) return
-    if (s.resyncing !== undefined && (message.type === 'upstream' || message.type === 'pending' || message.type === 'dropped')) {
+    if (
+      s.resyncing !== undefined &&
+      (message.type === 'upstream' || message.type === 'pending' || message.type === 'dropped' || message.type === 'clientOnly')
+    ) {
       s.held.push(message)
       return
     }
@@ -361,6 +364,9 @@ export class Store<S extends Schema = Schema> {
       } else if (message.type === 'dropped') {
         s.leaderStatus = message.status
         dropEvent(s, message.eventId)
+      } else if (message.type === 'clientOnly') {
+        s.leaderStatus = message.status
+        receiveClientOnly(s, message.events)
       } else if (message.type === 'reload') {
         s.leaderStatus = message.status
         this.reload().catch((e: unknown) => this.reportError(e))

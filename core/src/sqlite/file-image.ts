@@ -193,7 +193,7 @@ export function readSparseImage(
     walk({ root: 1, keep: true, name: 'sqlite_schema' })
     for (const tree of roots) walk(tree)
     // 3. the kept trees' pages into the image, consecutive ones in one read
-    for (let page = 1; page <= pageCount; ) {
+    for (let page = 1; page <= pageCount;) {
       if (owner[page] !== 1) {
         page++
         continue
@@ -252,7 +252,7 @@ export function readSparseImage(
       }
     }
     // the freelist's trunk pages: SQLite reads them to reuse pages (its leaves hold nothing)
-    for (let trunk = header.freelistTrunk; trunk !== 0; ) {
+    for (let trunk = header.freelistTrunk; trunk !== 0;) {
       const at = kept(trunk, 'the freelist')
       if (u32(at + 4) > usable / 4 - 2) throw corrupt(`freelist trunk page ${trunk} claims ${u32(at + 4)} pages`)
       trunk = u32(at)
@@ -287,7 +287,8 @@ function readHeader(sqlite3: Sqlite3, main: MainFile): Header | undefined {
     if (rc === 522) throw corrupt('the file is shorter than its header')
     if (rc !== 0) throw new SqliteError(`Reading the database file failed (sqlite code ${rc})`, rc)
     const h = sqlite3.wasm.heap8u()
-    const u32 = (at: number) => h[header + at]! * 0x1000000 + ((h[header + at + 1]! << 16) | (h[header + at + 2]! << 8) | h[header + at + 3]!)
+    const u32 = (at: number) =>
+      h[header + at]! * 0x1000000 + ((h[header + at + 1]! << 16) | (h[header + at + 2]! << 8) | h[header + at + 3]!)
     const raw = (h[header + 16]! << 8) | h[header + 17]!
     const pageSize = raw === 1 ? 65536 : raw
     // auto-vacuum keeps pointer-map pages, which this copy would leave out

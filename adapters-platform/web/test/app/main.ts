@@ -7,7 +7,7 @@ import CairnSyncWorker from './cairn-sync.worker.ts?worker'
 import CairnSyncResetWorker from './cairn-sync-reset.worker.ts?worker'
 import CairnFactoryWorker from './cairn-factory.worker.ts?worker'
 import TamperWorker from './tamper.worker.ts?worker'
-import { events, schema } from './schema.ts'
+import { events, schema, tables } from './schema.ts'
 
 const todos$ = queryDb({ query: 'SELECT id, text FROM todos ORDER BY id' })
 
@@ -64,6 +64,13 @@ const app = {
       (e: unknown) => errors.push(`persisted ${id}: ${(e as Error).message}`),
     )
     return at
+  },
+  /** Sets the client-only `ui` document (the auto-derived client-only event). */
+  setFilter(filter: string) {
+    need().commit(tables.ui.set({ filter }))
+  },
+  filter() {
+    return need().query(tables.ui.get()).filter
   },
   /** Drops the event the sync server refused; returns its name and the server's reason. */
   async dropRefused() {

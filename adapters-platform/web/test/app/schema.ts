@@ -11,6 +11,8 @@ export const tables = {
     name: 'todos',
     columns: { id: State.SQLite.text({ primaryKey: true }), text: State.SQLite.text({ default: '' }) },
   }),
+  // client-only: shared by the tabs of one browser profile, never synced
+  ui: State.SQLite.clientDocument({ name: 'ui', schema: z.object({ filter: z.string() }), default: { value: { filter: 'all' } } }),
 }
 
 const materializers = State.SQLite.materializers(events, {
