@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
-import { SyncError, type SyncBackend, type SyncConnection, type WireEvent } from '@cairn/core'
+import { SyncError, type SyncConnection, type WireEvent } from '@cairn/core'
 import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { makeHttpSync, makeWsSync } from '../src/index.ts'
 import { sleep, waitFor, wireEvents } from './helpers.ts'
-import { adminPool, freshSchema, reachable, startNode, terminate } from './postgres-fixture.ts'
+import { adminPool, freshSchema, reachable, startNode, tail, terminate, type Tail } from './postgres-fixture.ts'
 
 // CI-sized by default; PG_SOAK=1 runs longer
 const soak = process.env.PG_SOAK === '1'
@@ -30,38 +30,6 @@ async function node(schema: string, name: string, options: { pollMs?: number; lo
   return n
 }
 
-/** A subscriber that counts every gap and duplicate instead of skipping them. */
-interface Tail {
-  cursor: number
-  gaps: number
-  duplicates: number
-  connected: boolean
-  readonly clientId: string
-  readonly connection: SyncConnection
-}
-function tail(backend: SyncBackend, storeId: string): Tail {
-  const clientId = `r-${Math.random().toString(36).slice(2, 9)}`
-  const t = { cursor: 0, gaps: 0, duplicates: 0, connected: false, clientId } as Tail
-  ;(t as { connection: SyncConnection }).connection = backend.connect(
-    { storeId, clientId: () => clientId, sessionId: 's', backendId: () => null, cursor: () => t.cursor },
-    {
-      onWelcome: () => (t.connected = true),
-      onPage: (page) => {
-        for (const e of page.events) {
-          if (e.seq <= t.cursor) t.duplicates++
-          else if (e.seq > t.cursor + 1) t.gaps++
-          t.cursor = Math.max(t.cursor, e.seq)
-        }
-      },
-      onDisconnect: () => (t.connected = false),
-      onRefused: (e) => {
-        throw e
-      },
-    },
-  )
-  connections.push(t.connection)
-  return t
-}
 const backoff = { baseMs: 20, capMs: 300 }
 const wsUrl = (port: number) => `ws://127.0.0.1:${port}`
 const ws = (url: string) => makeWsSync({ url, getAuthToken: () => 't', WebSocket, backoff })
@@ -105,16 +73,16 @@ describe.runIf(reachable)('postgresStorage: faults and fan-out across nodes', ()
     const all = [await node(schema, 'fan-a'), await node(schema, 'fan-b', { logs }), await node(schema, 'fan-c')]
     const subscribers: Tail[] = []
     for (let i = 0; i < FAN_SUBSCRIBERS; i++) {
-      subscribers.push(tail(ws(all[i % 3]!.server.wsUrl), 'fan'), tail(http(all[(i + 1) % 3]!.server.url), 'fan'))
+      subscribers.push(tail(ws(all[i % 3]!.server.wsUrl), 'fan', connections), tail(http(all[(i + 1) % 3]!.server.url), 'fan', connections))
       if (i % 25 === 24) await sleep(5)
     }
-    const idle = Array.from({ length: 50 }, (_, i) => tail(ws(all[i % 3]!.server.wsUrl), `idle-${i}`))
+    const idle = Array.from({ length: 50 }, (_, i) => tail(ws(all[i % 3]!.server.wsUrl), `idle-${i}`, connections))
     await waitFor(
       () => [...subscribers, ...idle].every((t) => t.connected),
       () => '',
       30_000,
     )
-    const w = tail(ws(all[0]!.server.wsUrl), 'fan')
+    const w = tail(ws(all[0]!.server.wsUrl), 'fan', connections)
     await waitFor(() => w.connected)
     const failures: unknown[] = []
     const bStats = all[1]!.storage.stats
@@ -160,7 +128,9 @@ describe.runIf(reachable)('postgresStorage: faults and fan-out across nodes', ()
       90_000,
     )
     expect(failures).toEqual([])
-    console.log(`fan-out: ${FAN_WRITES} events in ${pushes} pushes over ${Math.round(writeMs)} ms (${Math.round((FAN_WRITES * 1000) / writeMs)}/s) to ${2 * FAN_SUBSCRIBERS} subscribers on 3 nodes`)
+    console.log(
+      `fan-out: ${FAN_WRITES} events in ${pushes} pushes over ${Math.round(writeMs)} ms (${Math.round((FAN_WRITES * 1000) / writeMs)}/s) to ${2 * FAN_SUBSCRIBERS} subscribers on 3 nodes`,
+    )
     expect(subscribers.filter((t) => t.gaps > 0 || t.duplicates > 0 || t.cursor !== FAN_WRITES)).toEqual([])
     expect(idle.every((t) => t.cursor === 0 && t.gaps === 0)).toBe(true)
     // node B lost LISTEN twice, got it back twice, and its subscribers caught up meanwhile
@@ -180,7 +150,15 @@ describe.runIf(reachable)('postgresStorage: faults and fan-out across nodes', ()
     const startA = async () => {
       const child = spawn(
         process.execPath,
-        ['--conditions=@cairn/source', '--import', 'tsx', join(import.meta.dirname, 'postgres-node-child.ts'), schema, String(port), 'cairn-t-k9-a'],
+        [
+          '--conditions=@cairn/source',
+          '--import',
+          'tsx',
+          join(import.meta.dirname, 'postgres-node-child.ts'),
+          schema,
+          String(port),
+          'cairn-t-k9-a',
+        ],
         {
           stdio: ['ignore', 'pipe', 'inherit'],
         },
@@ -193,10 +171,10 @@ describe.runIf(reachable)('postgresStorage: faults and fan-out across nodes', ()
       return child
     }
     let a = await startA()
-    const watcher = tail(ws(b.server.wsUrl), 'k9')
+    const watcher = tail(ws(b.server.wsUrl), 'k9', connections)
     const acked = new Map<string, number>()
     const errors: string[] = []
-    const writers = Array.from({ length: 4 }, () => tail(ws(wsUrl(port)), 'k9'))
+    const writers = Array.from({ length: 4 }, () => tail(ws(wsUrl(port)), 'k9', connections))
     await waitFor(
       () => writers.every((t) => t.connected) && watcher.connected,
       () => '',
@@ -234,12 +212,12 @@ describe.runIf(reachable)('postgresStorage: faults and fan-out across nodes', ()
     const acked = new Map<string, number>()
     const errors: string[] = []
     const writers = [
-      tail(ws(a.server.wsUrl), 'rs'),
-      tail(http(a.server.url), 'rs'),
-      tail(ws(b.server.wsUrl), 'rs'),
-      tail(http(b.server.url), 'rs'),
+      tail(ws(a.server.wsUrl), 'rs', connections),
+      tail(http(a.server.url), 'rs', connections),
+      tail(ws(b.server.wsUrl), 'rs', connections),
+      tail(http(b.server.url), 'rs', connections),
     ]
-    const watchers = [tail(ws(a.server.wsUrl), 'rs'), tail(http(b.server.url), 'rs')]
+    const watchers = [tail(ws(a.server.wsUrl), 'rs', connections), tail(http(b.server.url), 'rs', connections)]
     await waitFor(
       () => [...writers, ...watchers].every((t) => t.connected),
       () => '',

@@ -1,4 +1,5 @@
 import pg from 'pg'
+import type { SyncBackend, SyncConnection } from '@cairn/core'
 import { afterAll } from 'vitest'
 import { createSyncServer } from '../src/server/create-server.ts'
 import { postgresStorage, type PostgresStorage, type PostgresStorageOptions } from '../src/storage/postgres.ts'
@@ -79,4 +80,39 @@ export async function startNode(schema: string, name: string, options: { pollMs?
     limits: { maxConnectionsPerAddress: 5_000, pushesPerSecond: 100_000, longPollMs: 5_000, pullPageSize: 200 },
   })
   return { server, storage, name }
+}
+
+/** A subscriber that counts every gap and duplicate instead of skipping them. */
+export interface Tail {
+  cursor: number
+  gaps: number
+  duplicates: number
+  connected: boolean
+  readonly clientId: string
+  readonly connection: SyncConnection
+}
+
+/** Subscribes to `storeId` as a fresh client; its connection is added to `connections` (closed by the test). */
+export function tail(backend: SyncBackend, storeId: string, connections: SyncConnection[]): Tail {
+  const clientId = `r-${Math.random().toString(36).slice(2, 9)}`
+  const t = { cursor: 0, gaps: 0, duplicates: 0, connected: false, clientId } as Tail
+  ;(t as { connection: SyncConnection }).connection = backend.connect(
+    { storeId, clientId: () => clientId, sessionId: 's', backendId: () => null, cursor: () => t.cursor },
+    {
+      onWelcome: () => (t.connected = true),
+      onPage: (page) => {
+        for (const e of page.events) {
+          if (e.seq <= t.cursor) t.duplicates++
+          else if (e.seq > t.cursor + 1) t.gaps++
+          t.cursor = Math.max(t.cursor, e.seq)
+        }
+      },
+      onDisconnect: () => (t.connected = false),
+      onRefused: (e) => {
+        throw e
+      },
+    },
+  )
+  connections.push(t.connection)
+  return t
 }

@@ -1,11 +1,11 @@
-import { SyncError, type SyncBackend, type SyncConnection } from '@cairn/core'
+import { SyncError, type SyncConnection } from '@cairn/core'
 import pg from 'pg'
 import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { makeHttpSync, makeWsSync } from '../src/index.ts'
 import { ev } from './conformance/storage-suite.ts'
 import { sleep, waitFor, wireEvents } from './helpers.ts'
-import { adminPool, freshSchema, pgStorage, reachable, startNode, terminate } from './postgres-fixture.ts'
+import { adminPool, freshSchema, pgStorage, reachable, startNode, tail, terminate } from './postgres-fixture.ts'
 
 // CI-sized by default; PG_SOAK=1 runs the counts of the issue for longer
 const soak = process.env.PG_SOAK === '1'
@@ -26,39 +26,6 @@ async function node(schema: string, name: string, options: { pollMs?: number; lo
   return n
 }
 
-/** A subscriber that counts every gap and duplicate instead of skipping them. */
-interface Tail {
-  cursor: number
-  gaps: number
-  duplicates: number
-  connected: boolean
-  readonly clientId: string
-  readonly connection: SyncConnection
-}
-function tail(backend: SyncBackend, storeId: string): Tail {
-  const clientId = `r-${Math.random().toString(36).slice(2, 9)}`
-  const t = { cursor: 0, gaps: 0, duplicates: 0, connected: false, clientId } as Tail
-  ;(t as { connection: SyncConnection }).connection = backend.connect(
-    { storeId, clientId: () => clientId, sessionId: 's', backendId: () => null, cursor: () => t.cursor },
-    {
-      onWelcome: () => (t.connected = true),
-      onPage: (page) => {
-        for (const e of page.events) {
-          if (e.seq <= t.cursor) t.duplicates++
-          else if (e.seq > t.cursor + 1) t.gaps++
-          t.cursor = Math.max(t.cursor, e.seq)
-        }
-      },
-      onDisconnect: () => (t.connected = false),
-      onRefused: (e) => {
-        throw e
-      },
-    },
-  )
-  connections.push(t.connection)
-  return t
-}
-
 const ws = (n: Node) => makeWsSync({ url: n.server.wsUrl, getAuthToken: () => 't', WebSocket, backoff: { baseMs: 20, capMs: 300 } })
 const http = (n: Node) => makeHttpSync({ url: n.server.url, getAuthToken: () => 't', backoff: { baseMs: 20, capMs: 300 } })
 
@@ -66,7 +33,7 @@ describe.runIf(reachable)('postgresStorage: several nodes', () => {
   it(`32 concurrent pushes to one store from 3 nodes get one gap-free number each (${ROUNDS} rounds)`, async () => {
     const schema = freshSchema()
     const [a, b, c] = [await node(schema, 'p32-a'), await node(schema, 'p32-b'), await node(schema, 'p32-c')]
-    const writers = Array.from({ length: 32 }, (_, i) => tail([ws(a), ws(b), http(c)][i % 3]!, 'hot'))
+    const writers = Array.from({ length: 32 }, (_, i) => tail([ws(a), ws(b), http(c)][i % 3]!, 'hot', connections))
     await waitFor(
       () => writers.every((w) => w.connected),
       () => '',
@@ -214,8 +181,8 @@ describe.runIf(reachable)('postgresStorage: several nodes', () => {
     const schema = freshSchema()
     // a poll once a minute: only NOTIFY (and the head read when a store is first followed) can be this fast
     const [a, b] = [await node(schema, 'hint-a', { pollMs: 60_000 }), await node(schema, 'hint-b', { pollMs: 60_000 })]
-    const writer = tail(ws(a), 'hint')
-    const readers = [tail(ws(b), 'hint'), tail(http(b), 'hint')]
+    const writer = tail(ws(a), 'hint', connections)
+    const readers = [tail(ws(b), 'hint', connections), tail(http(b), 'hint', connections)]
     await waitFor(() => writer.connected && readers.every((r) => r.connected))
     const slowest: number[] = []
     for (let i = 1; i <= 10; i++) {
