@@ -112,7 +112,8 @@ export function makeWorker(optionsOrFactory: WorkerOptions | WorkerOptionsFactor
               clientId: await loadClientId(key, clientId),
               warn: (text) => log({ type: 'warn', text }),
               reportError: (e) => log({ type: 'error', error: toWireError(e) }),
-              onBootStatus: (status) => emit({ type: 'boot', status }),
+              // every tab's onBootStatus: a rebuild one tab asked for keeps them all waiting
+              onBootStatus: (status) => log({ type: 'boot', status }),
             })
             let savedClientId = host.clientId
             if (savedClientId !== clientId) await saveClientId(key, savedClientId)
