@@ -22,6 +22,7 @@ interface Struct {
 interface LowLevel {
   readonly capi: {
     readonly SQLITE_OPEN_WAL: number
+    readonly SQLITE_FCNTL_COMMIT_PHASETWO: number
     readonly SQLITE_OPEN_MAIN_DB: number
     readonly SQLITE_IOERR_WRITE: number
     readonly SQLITE_NOMEM: number
@@ -70,7 +71,7 @@ export interface OpfsCallCounts {
 export const opfsCalls: OpfsCallCounts = { writes: 0, reads: 0, sizes: 0 }
 
 let io: Struct | undefined
-let base: Record<'xWrite' | 'xRead' | 'xFileSize' | 'xTruncate' | 'xSync' | 'xClose', WasmFn> | undefined
+let base: Record<'xWrite' | 'xRead' | 'xFileControl' | 'xFileSize' | 'xTruncate' | 'xSync' | 'xClose', WasmFn> | undefined
 const files = new Map<number, OpenFile>()
 const patched = new Set<number>()
 const keep: Struct[] = []
@@ -131,6 +132,7 @@ function ourMethods(sqlite3: Sqlite3, baseMethods: number): number {
   base = {
     xWrite: entry('xWrite'),
     xRead: entry('xRead'),
+    xFileControl: entry('xFileControl'),
     xFileSize: entry('xFileSize'),
     xTruncate: entry('xTruncate'),
     xSync: entry('xSync'),
@@ -139,7 +141,7 @@ function ourMethods(sqlite3: Sqlite3, baseMethods: number): number {
   const ours = new capi.sqlite3_io_methods()
   ours.$iVersion = 1
   // the rest pass straight to the base VFS: locks, file controls, sector size, characteristics
-  for (const name of ['xLock', 'xUnlock', 'xCheckReservedLock', 'xFileControl', 'xSectorSize', 'xDeviceCharacteristics']) {
+  for (const name of ['xLock', 'xUnlock', 'xCheckReservedLock', 'xSectorSize', 'xDeviceCharacteristics']) {
     ours[`$${name}`] = original[`$${name}`]!
   }
   original.dispose()
@@ -179,6 +181,17 @@ function ourMethods(sqlite3: Sqlite3, baseMethods: number): number {
         if (rc !== 0) return rc
       }
       return call(b.xRead, 'reads', pFile, pDest, n, offset)
+    },
+    xFileControl(pFile: number, op: number, pArg: number) {
+      // The end of every transaction: nothing may stay gathered past it. The commit frame's write
+      // has written everything out already (where a failure still rolls the transaction back);
+      // this only guards against a SQLite that writes its frames differently.
+      if (op === capi.SQLITE_FCNTL_COMMIT_PHASETWO) {
+        if (gathered() > 0) fileControlFlushes++
+        const rc = flushAll()
+        if (rc !== 0) return rc
+      }
+      return b.xFileControl(pFile, op, pArg)
     },
     xFileSize(pFile: number, pSize: number) {
       const f = files.get(pFile)
@@ -243,6 +256,15 @@ function flush(pFile: number, f: OpenFile): number {
   if (rc !== 0) f.size = undefined
   return rc
 }
+
+function gathered(): number {
+  let n = 0
+  for (const f of files.values()) n += f.length
+  return n
+}
+
+/** Transactions whose writes were still gathered at their end (the commit frame went unnoticed). */
+export let fileControlFlushes = 0
 
 function flushAll(): number {
   let first = 0

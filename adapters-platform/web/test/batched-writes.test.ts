@@ -2,7 +2,7 @@
 // module's memory file system under Node), which the Chromium tests cannot count calls on.
 import { loadSqlite, SqliteDb } from '@cairn/core'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { batchWrites, opfsCalls } from '../src/batched-writes.ts'
+import { batchWrites, fileControlFlushes, opfsCalls } from '../src/batched-writes.ts'
 
 let n = 0
 async function openDb(filename: string, wal = true): Promise<SqliteDb> {
@@ -35,6 +35,8 @@ describe('batchWrites', () => {
     const again = await openDb(file)
     expect(again.select('SELECT id FROM todos ORDER BY id').map((r) => r.id)).toEqual(['a', 'b1', 'b2', 'b3'])
     again.close()
+    // each commit went out at its commit frame, none at the transaction's end (the safety net)
+    expect(fileControlFlushes).toBe(0)
   })
 
   it('keeps the file whole across checkpoints: every row back, integrity_check ok', async () => {
