@@ -52,6 +52,27 @@ describe('Leader.append', () => {
     expect(formatSeqNum(leader.head)).toBe('e1.1')
   })
 
+  it('writes its sync bookkeeping again after a transaction that failed at its commit', async () => {
+    const db = await SqliteDb.open()
+    const leader = Leader.open(db, schema, { clientId: 'c1' })
+    leader.append([record(1, 'v1.TodoCreated', { id: 'a', text: '' })])
+    // a failure after every statement ran: a deferred constraint fails the COMMIT itself
+    db.exec(`PRAGMA foreign_keys = ON;
+      CREATE TABLE parent (id INTEGER PRIMARY KEY);
+      CREATE TABLE child (parent INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED);
+      CREATE TRIGGER late_failure AFTER UPDATE ON __cairn_meta WHEN NEW.key = 'producerSeq' BEGIN INSERT INTO child VALUES (1); END`)
+    expect(() => leader.append([record(2, 'v1.TodoCreated', { id: 'b', text: '' })])).toThrow(/FOREIGN KEY/)
+    db.exec('DROP TRIGGER late_failure')
+    // the same values again: written, though the failed transaction had written them too
+    leader.append([record(2, 'v1.TodoCreated', { id: 'b', text: '' })])
+    const meta = () =>
+      Object.fromEntries(
+        db.select(`SELECT key, value FROM __cairn_meta WHERE key IN ('upstreamHead', 'producerSeq')`).map((r) => [r.key, r.value]),
+      )
+    expect(meta()).toEqual({ upstreamHead: '2', producerSeq: '2' })
+    expect(Leader.open(db, schema, { clientId: 'c1' }).head).toEqual({ global: 2, client: 0, rebaseGeneration: 0 })
+  })
+
   it('logs a batch of every size whole, in order, synced and client-only events mixed', async () => {
     const leader = Leader.open(await SqliteDb.open(), schema, { clientId: 'c1' })
     let n = 0
@@ -162,8 +183,9 @@ describe('Leader.receiveUpstream', () => {
     })
     const before = observed()
     // a write that fails late in the transaction (a full disk, an I/O error): the sync bookkeeping
+    // (only what changed is written: the upstream head here, the producerSeq in the append)
     db.exec(
-      `CREATE TRIGGER full_disk BEFORE UPDATE ON __cairn_meta WHEN NEW.key = 'upstreamHead' BEGIN SELECT RAISE(ABORT, 'disk full'); END`,
+      `CREATE TRIGGER full_disk BEFORE UPDATE ON __cairn_meta WHEN NEW.key IN ('upstreamHead', 'producerSeq') BEGIN SELECT RAISE(ABORT, 'disk full'); END`,
     )
     expect(() => leader.receiveUpstream([ordered(1, 'b1', 'b1')])).toThrow(/disk full/)
     expect(observed()).toEqual(before)
@@ -282,7 +304,10 @@ describe('schema evolution', () => {
         columns: { id: State.SQLite.text({ primaryKey: true }), tag: State.SQLite.text() },
         indexes: indexed ? [{ name: 'notes_tag', columns: ['tag'] }] : [],
       })
-      const counts = State.SQLite.table({ name: 'counts', columns: { tag: State.SQLite.text({ primaryKey: true }), n: State.SQLite.integer() } })
+      const counts = State.SQLite.table({
+        name: 'counts',
+        columns: { tag: State.SQLite.text({ primaryKey: true }), n: State.SQLite.integer() },
+      })
       const materializers = State.SQLite.materializers(noteEvents, {
         'v1.NoteAdded': ({ id, tag }) => notes.insert({ id, tag }),
         'v1.NoteRetagged': ({ id, tag }) => notes.update({ tag }).where({ id }),

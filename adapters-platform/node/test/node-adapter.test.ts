@@ -12,6 +12,7 @@ import {
   rmSync,
   statSync,
   truncateSync,
+  writeFileSync,
   writeSync,
   closeSync,
 } from 'node:fs'
@@ -99,6 +100,36 @@ describe('makeNodeAdapter', () => {
     } finally {
       native.close()
     }
+  })
+
+  it('has each commit in its files once persisted, large ones (spilled mid-transaction) too', async () => {
+    // the VFS holds WAL writes to combine them: nothing may be held once a commit is durable
+    const dir = freshDir()
+    const store = await createStorePromise({ schema, storeId: 's', adapter: makeNodeAdapter({ directory: dir }) })
+    const onDisk = () => {
+      const copy = freshDir()
+      mkdirSync(copy)
+      for (const f of ['s.sqlite', 's.sqlite-wal']) writeFileSync(join(copy, f), readFileSync(join(dir, f)))
+      const native = new Database(join(copy, 's.sqlite'))
+      try {
+        return native.prepare('SELECT (SELECT count(*) FROM todos) AS todos, (SELECT count(*) FROM __cairn_eventlog) AS logged').get()
+      } finally {
+        native.close()
+      }
+    }
+    let count = 0
+    const commit = async (n: number, text: string) => {
+      const batch = Array.from({ length: n }, () => events.todoCreated({ id: `t${count++}`, text }))
+      await store.commit(...batch).persisted
+      expect(onDisk()).toEqual({ todos: count, logged: count })
+    }
+    await commit(1, 'one')
+    await commit(1, 'two')
+    await commit(100, 'a hundred')
+    // more than SQLite's page cache: pages go to the WAL before the commit and are read back
+    await commit(20_000, 'x'.repeat(300))
+    await commit(1, 'after')
+    await store.shutdown()
   })
 
   it('refuses a store another process holds, naming that process', async () => {

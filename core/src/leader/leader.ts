@@ -70,6 +70,11 @@ export class Leader {
   private stateToken: string = newEventId()
   /** @internal Commits whose changeset or writes were applied instead of materializing (tests read it). */
   changesetsApplied = 0
+  /**
+   * The sync values as last written to `__cairn_meta` (empty: not written by this leader yet).
+   * A transaction that fails restores it with the rest (see `transact`).
+   */
+  private savedMeta: Record<(typeof SYNC_META_KEYS)[number], string> = { upstreamHead: '', rebaseGeneration: '', producerSeq: '' }
   /** AUTOINCREMENT keeps sqlite_sequence, which changesets do not carry: always materialize. */
   private readonly changesetsUsable: boolean
 
@@ -565,6 +570,7 @@ export class Leader {
       currentClientId: this.currentClientId,
       stateToken: this.stateToken,
       changesetsApplied: this.changesetsApplied,
+      savedMeta: this.savedMeta,
     }
     try {
       this.db.transaction(fn)
@@ -574,10 +580,23 @@ export class Leader {
     }
   }
 
+  /**
+   * Writes the sync bookkeeping that changed since it was last written, in one statement: an
+   * append changes two values of three, and each statement run was ~3 µs of a single-event
+   * commit's ~100 µs in the leader.
+   */
   private saveSyncMeta(): void {
-    this.db.run(SET_META, ['upstreamHead', String(this.sync.upstreamHead)])
-    this.db.run(SET_META, ['rebaseGeneration', String(this.sync.rebaseGeneration)])
-    this.db.run(SET_META, ['producerSeq', String(this.producerSeq)])
+    const saved = this.savedMeta
+    const next = {
+      upstreamHead: String(this.sync.upstreamHead),
+      rebaseGeneration: String(this.sync.rebaseGeneration),
+      producerSeq: String(this.producerSeq),
+    }
+    const values: string[] = []
+    for (const key of SYNC_META_KEYS) if (saved[key] !== next[key]) values.push(key, next[key])
+    if (values.length === 0) return
+    this.db.run(SET_META_ROWS[values.length / 2 - 1]!, values)
+    this.savedMeta = next
   }
 
   private readMeta(): Map<string, string> {
@@ -718,6 +737,13 @@ export class Leader {
 }
 
 const CONFLICT = new Error('recorded changes conflict with the state')
+
+const SYNC_META_KEYS = ['upstreamHead', 'rebaseGeneration', 'producerSeq'] as const
+/** SET_META for 1, 2 or 3 rows. */
+const SET_META_ROWS = [1, 2, 3].map(
+  (n) =>
+    `INSERT INTO __cairn_meta (key, value) VALUES ${Array.from({ length: n }, () => '(?, ?)').join(', ')} ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+)
 
 /** One progress callback from a boot's `onBootStatus` and the deprecated `onProgress`, or none. */
 function bootReporter(options: Pick<LeaderOptions, 'onBootStatus' | 'onProgress'>): ((status: BootStatus) => void) | undefined {
