@@ -2,6 +2,7 @@ import {
   createStorePromise,
   Events,
   formatSeqNum,
+  hostLeader,
   Leader,
   makeInMemoryAdapter,
   makeSchema,
@@ -195,6 +196,40 @@ describe('Leader.receiveUpstream', () => {
     db.exec('DROP TRIGGER full_disk')
     expect(leader.receiveUpstream([ordered(1, 'b1', 'b1')])).toEqual({ ok: true })
     expect(logLines(leader)).toEqual(['e1 b1 confirmed', 'e2r1 mine-a1 pending', 'e3r1 mine-a2 pending'])
+  })
+})
+
+describe('hostLeader', () => {
+  it("starts an append's sync once its transaction committed, before the sessions hear of it, and resolves after it", async () => {
+    const db = await SqliteDb.open()
+    const order: string[] = []
+    let synced = () => {}
+    const port = hostLeader(db, {
+      storeId: 's',
+      schema,
+      durable: () => {
+        order.push(`sync from ${db.select('SELECT count(*) AS n FROM __cairn_eventlog')[0]!.n} logged`)
+        return new Promise<void>((resolve) => (synced = resolve))
+      },
+    })
+    port.subscribe((m) => order.push(`told ${m.type}`))
+    let appended = false
+    const append = port.append([record(1, 'v1.TodoCreated', { id: 'a', text: '' })]).then(() => (appended = true))
+    await new Promise((r) => setTimeout(r, 10))
+    expect(order).toEqual(['sync from 1 logged', 'told upstream'])
+    expect(appended).toBe(false)
+    synced()
+    await append
+  })
+
+  it('rejects an append whose sync failed, with the adapter’s error', async () => {
+    const port = hostLeader(await SqliteDb.open(), {
+      storeId: 's',
+      schema,
+      durable: () => Promise.reject(new Error('fdatasync failed')),
+      mapError: (e) => new Error(`mapped: ${(e as Error).message}`),
+    })
+    await expect(port.append([record(1, 'v1.TodoCreated', { id: 'a', text: '' })])).rejects.toThrow('mapped: fdatasync failed')
   })
 })
 

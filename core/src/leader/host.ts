@@ -71,8 +71,18 @@ export function hostLeader(db: SqliteDb, options: LeaderHostOptions): LeaderPort
       if (closed) throw new CairnError('LeaderClosed', `The leader of store "${storeId}" is closed.`)
       let result
       try {
-        result = leader.append(events, commits)
-        if (options.durable !== undefined) await options.durable()
+        const { durable } = options
+        if (durable === undefined) result = leader.append(events, commits)
+        else {
+          // the sync starts as soon as the transaction committed: the sessions update meanwhile
+          let synced: Promise<void> | undefined
+          result = leader.append(events, commits, () => {
+            synced = durable()
+            // awaited below; until then a failed sync must not count as unhandled
+            synced.catch(() => undefined)
+          })
+          await synced
+        }
       } catch (e) {
         throw mapError(e)
       }

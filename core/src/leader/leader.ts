@@ -200,9 +200,11 @@ export class Leader {
    * the log's head and logged as pending with the next producerSeq; without a sync backend the
    * leader is the authority and confirms (and materializes) them at once. A materializer that
    * fails here (it succeeded in the session, so it is not deterministic) loses no event: the
-   * event stays logged, its writes are skipped, and the failure is returned.
+   * event stays logged, its writes are skipped, and the failure is returned. `committed` is
+   * called once the transaction committed, before the sessions are told (a persisted adapter
+   * starts its fsync there, so that it runs while they update).
    */
-  append(events: readonly EventRecord[], commits?: readonly CommitHint[]): AppendResult {
+  append(events: readonly EventRecord[], commits?: readonly CommitHint[], committed?: () => void): AppendResult {
     const assigned: SeqNum[] = []
     const failures: { eventId: string; error: MaterializerError }[] = []
     const confirmedNow: EventRecord[] = []
@@ -250,6 +252,7 @@ export class Leader {
       if (this.authority) this.sync = confirmPrefix(this.sync, this.sync.pending.length)
       this.saveSyncMeta()
     })
+    committed?.()
     // the client's other sessions (tabs) show them too: client-only means this client, not this tab
     if (clientOnlyNow.length > 0 && this.listeners.size > 0)
       this.emit({ type: 'clientOnly', events: clientOnlyNow.map(toRecord), status: this.status })
