@@ -22,6 +22,7 @@ import { CairnError, createStorePromise, queryDb, type BootStatus } from '@cairn
 import Database from 'better-sqlite3'
 import { afterAll, describe, expect, it } from 'vitest'
 import { makeNodeAdapter } from '../src/index.ts'
+import { heldAtCommitEnd } from '../src/node-vfs.ts'
 import { bundleWriter } from './fixtures/bundle.ts'
 import { events, schema, schemaV2 } from './fixtures/schema.ts'
 
@@ -130,6 +131,8 @@ describe('makeNodeAdapter', () => {
     await commit(20_000, 'x'.repeat(300))
     await commit(1, 'after')
     await store.shutdown()
+    // each commit wrote its frames out with its commit frame, not only at the transaction's end
+    expect(heldAtCommitEnd).toBe(0)
   })
 
   it('refuses a store another process holds, naming that process', async () => {
