@@ -108,6 +108,8 @@ interface WalWrites {
   length: number
   /** The last write held was a commit frame's header: its page is the transaction's last write. */
   commitHeader: boolean
+  /** A new WAL's growth to WAL_PREGROW_BYTES, until it runs: before its first write, or once the boot is done. */
+  pregrow: NodeJS.Immediate | undefined
 }
 
 /** Transactions whose WAL writes were still held at their end (the commit frame went unnoticed): tests expect none. */
@@ -163,6 +165,7 @@ export function installNodeVfs(sqlite3: Sqlite3): NodeVfs {
   }
   /** Holds a write to the WAL; writes what is held when it ends a commit or the hold is full. */
   const holdWalWrite = (f: OpenFile, w: WalWrites, pSrc: number, n: number, at: number): number => {
+    if (w.pregrow !== undefined) growNow(f, w)
     if (w.length > 0 && at !== w.start + w.length) {
       const rc = flush(f)
       if (rc !== 0) return rc
@@ -181,6 +184,13 @@ export function installNodeVfs(sqlite3: Sqlite3): NodeVfs {
     w.commitHeader = n === WAL_FRAME_HEADER && (h[pSrc + 4]! | h[pSrc + 5]! | h[pSrc + 6]! | h[pSrc + 7]!) !== 0
     return endsCommit || w.length >= WAL_HOLD_BYTES ? flush(f) : 0
   }
+  /** Grows a new WAL now (see `pregrow`), if it was not yet. */
+  const growNow = (f: OpenFile, w: WalWrites): void => {
+    if (w.pregrow === undefined) return
+    clearImmediate(w.pregrow)
+    w.pregrow = undefined
+    pregrow(f.fd, f.path)
+  }
   const io = new capi.sqlite3_io_methods()
   io.$iVersion = 1
   vfsApi.installVfs({
@@ -191,6 +201,7 @@ export function installNodeVfs(sqlite3: Sqlite3): NodeVfs {
           const f = files.get(pFile)
           if (f === undefined) return 0
           files.delete(pFile)
+          if (f.wal?.pregrow !== undefined) clearImmediate(f.wal.pregrow)
           const rc = flush(f)
           try {
             closeSync(f.fd)
@@ -318,14 +329,15 @@ export function installNodeVfs(sqlite3: Sqlite3): NodeVfs {
             if (flags & capi.SQLITE_OPEN_CREATE) mode |= constants.O_CREAT
             if (flags & capi.SQLITE_OPEN_EXCLUSIVE) mode |= constants.O_EXCL
             const fd = openSync(path, mode, 0o644)
-            const isWal = (flags & capi.SQLITE_OPEN_WAL) !== 0
-            if (isWal) pregrow(fd, path)
-            files.set(pFile, {
-              fd,
-              path,
-              deleteOnClose: !named || (flags & capi.SQLITE_OPEN_DELETEONCLOSE) !== 0,
-              wal: isWal ? { buffer: Buffer.allocUnsafe(256 * 1024), start: 0, length: 0, commitHeader: false } : undefined,
-            })
+            const wal: WalWrites | undefined =
+              (flags & capi.SQLITE_OPEN_WAL) !== 0
+                ? { buffer: Buffer.allocUnsafe(256 * 1024), start: 0, length: 0, commitHeader: false, pregrow: undefined }
+                : undefined
+            const f: OpenFile = { fd, path, deleteOnClose: !named || (flags & capi.SQLITE_OPEN_DELETEONCLOSE) !== 0, wal }
+            files.set(pFile, f)
+            // SQLite opens the WAL while the store boots, and a boot writes nothing: the 4 MiB of
+            // zeros (3-12 ms here) wait for the first write, or for the boot to be done
+            if (wal !== undefined) wal.pregrow = setImmediate(() => growNow(f, wal)).unref()
             const file = new capi.sqlite3_file(pFile)
             file.$pMethods = io.pointer
             file.dispose()
@@ -397,7 +409,8 @@ export const WAL_PREGROW_BYTES = 4 * 1024 * 1024 + 256 * 1024
 export const WAL_CHECKPOINT_PAGES = Math.floor(WAL_PREGROW_BYTES / (8192 + 24)) - 16
 
 /**
- * Writes zeros up to WAL_PREGROW_BYTES (SQLite reads a WAL only as far as its frames are valid).
+ * Writes zeros up to WAL_PREGROW_BYTES (SQLite reads a WAL only as far as its frames are valid);
+ * before SQLite's first write to the file, so they never land on a frame.
  * Their fdatasync runs in libuv's pool, on a descriptor of its own: waiting for it took 50-120 ms
  * of every boot here (the WAL is deleted at each close). Nothing relies on it: it only gets the
  * new blocks to the disk before the first append's own fdatasync, which covers them anyway.
@@ -408,10 +421,14 @@ function pregrow(fd: number, path: string): void {
   const zeros = Buffer.alloc(1024 * 1024)
   try {
     for (let at = size; at < WAL_PREGROW_BYTES;) at += writeSync(fd, zeros, 0, Math.min(zeros.length, WAL_PREGROW_BYTES - at), at)
-  } catch (e) {
-    // a nearly full disk: go on without the room (the commit that finds none says so)
-    if (!diskFull(e)) throw e
-    ftruncateSync(fd, size)
+  } catch {
+    // a nearly full disk (or a failing one): go on without the room; the write that needs it
+    // finds the failure itself and reports it
+    try {
+      ftruncateSync(fd, size)
+    } catch {
+      // the same failure again: that write reports it
+    }
     return
   }
   open(path, 'r', (openError, own) => {

@@ -22,7 +22,7 @@ import { CairnError, createStorePromise, queryDb, type BootStatus } from '@cairn
 import Database from 'better-sqlite3'
 import { afterAll, describe, expect, it } from 'vitest'
 import { makeNodeAdapter } from '../src/index.ts'
-import { heldAtCommitEnd } from '../src/node-vfs.ts'
+import { heldAtCommitEnd, WAL_PREGROW_BYTES } from '../src/node-vfs.ts'
 import { bundleWriter } from './fixtures/bundle.ts'
 import { events, schema, schemaV2 } from './fixtures/schema.ts'
 
@@ -133,6 +133,31 @@ describe('makeNodeAdapter', () => {
     await store.shutdown()
     // each commit wrote its frames out with its commit frame, not only at the transaction's end
     expect(heldAtCommitEnd).toBe(0)
+  })
+
+  it('grows a new WAL once the boot is done, or before its first write if that comes first', async () => {
+    const dir = freshDir()
+    await (await storeWith(dir, 10)).shutdown()
+    const walSize = () => statSync(join(dir, 's.sqlite-wal')).size
+    // a boot writes nothing: the WAL is grown after it
+    const store = await createStorePromise({ schema, storeId: 's', adapter: makeNodeAdapter({ directory: dir }) })
+    expect(walSize()).toBe(0)
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(walSize()).toBe(WAL_PREGROW_BYTES)
+    await store.commit(events.todoCreated({ id: 'a', text: 'after the growth' })).persisted
+    await store.shutdown()
+    // a commit in the boot's own tick: grown before its frames, which stay
+    const again = await createStorePromise({ schema, storeId: 's', adapter: makeNodeAdapter({ directory: dir }) })
+    const persisted = again.commit(events.todoCreated({ id: 'b', text: 'before the growth' })).persisted
+    await persisted
+    expect(walSize()).toBe(WAL_PREGROW_BYTES)
+    await again.shutdown()
+    const native = new Database(join(dir, 's.sqlite'), { readonly: true })
+    try {
+      expect(native.prepare(`SELECT id FROM todos WHERE id IN ('a', 'b') ORDER BY id`).all()).toEqual([{ id: 'a' }, { id: 'b' }])
+    } finally {
+      native.close()
+    }
   })
 
   it('refuses a store another process holds, naming that process', async () => {
