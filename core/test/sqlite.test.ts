@@ -78,6 +78,40 @@ describe('SqliteDb.select', () => {
   })
 })
 
+describe('SqliteDb.selectRows', () => {
+  it('reads a repeated text column right whatever the previous row held: the same, other ASCII, non-ASCII, empty', async () => {
+    const db = await SqliteDb.open()
+    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT)')
+    const values = [
+      'a',
+      'a',
+      'ab',
+      'ba',
+      'ba',
+      'é',
+      'é',
+      'Ã©',
+      'Ã©',
+      'xé',
+      '',
+      '',
+      'v1.TodoCreated',
+      'v1.TodoCreated',
+      'v1.TodoCompleted',
+      'a',
+    ]
+    values.forEach((s, id) => db.run('INSERT INTO t VALUES (?, ?)', [id, s]))
+    const read = () => db.selectRows('SELECT id, s FROM t ORDER BY id', [], (r) => [r.number(0), r.repeatedText(1)] as const)
+    expect(read().map(([, s]) => s)).toEqual(values)
+    // a second run of the statement starts from the last row of the first
+    expect(read().map(([, s]) => s)).toEqual(values)
+    // and other columns of the same row are read as they are
+    expect(db.selectRows('SELECT s, s || ? AS t FROM t ORDER BY id', ['!'], (r) => r.repeatedText(0) + r.repeatedText(1))).toEqual(
+      values.map((s) => `${s}${s}!`),
+    )
+  })
+})
+
 describe('statement cache', () => {
   it('evicts the least recently used statement and keeps answering every query right', async () => {
     const db = await SqliteDb.open()
@@ -226,7 +260,8 @@ describe('SqliteDb.copyWithout', () => {
     const source = await sourceDb()
     expect(Number(source.select('PRAGMA freelist_count')[0]!.freelist_count)).toBeGreaterThan(0)
     const copy = source.copyWithout(['log'], readSparseImage)
-    for (const table of ['items', 'counters', 'keyed', 'sqlite_sequence', 'extra_59']) expect(dump(copy, table)).toEqual(dump(source, table))
+    for (const table of ['items', 'counters', 'keyed', 'sqlite_sequence', 'extra_59'])
+      expect(dump(copy, table)).toEqual(dump(source, table))
     expect(copy.select(`SELECT name FROM sqlite_schema WHERE tbl_name = 'log'`)).toEqual([])
     expect(() => copy.select('SELECT * FROM log')).toThrow(/no such table: log/)
     expect(problems(copy)).toEqual([])

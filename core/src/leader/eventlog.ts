@@ -121,11 +121,11 @@ export const RECORD_COLUMNS =
 export function readRecord(r: ColumnReader): EventRecord {
   return {
     seqNum: { global: r.number(0), client: r.number(1), rebaseGeneration: r.number(2) },
-    name: r.text(3),
+    name: r.repeatedText(3),
     json: r.text(4),
     eventId: r.text(5),
-    clientId: r.text(6),
-    sessionId: r.text(7),
+    clientId: r.repeatedText(6),
+    sessionId: r.repeatedText(7),
     clientOnly: r.number(8) === 1,
     // NULL (a client-only event) reads as 0, as the record has it
     producerSeq: r.number(9),

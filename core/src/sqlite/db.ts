@@ -33,6 +33,11 @@ export interface ColumnReader {
   number(i: number): number
   /** A column that holds text (NOT NULL TEXT). */
   text(i: number): string
+  /**
+   * A column of short text that is often the previous row's (an event's name, its client's id):
+   * that string again when its bytes are the same, without decoding them.
+   */
+  repeatedText(i: number): string
 }
 
 /** Where `SqliteDb.open` opens a database; by default in memory. */
@@ -339,11 +344,27 @@ export class SqliteDb {
     const cached = this.prepare(sql)
     const p = cached.pointer
     const w = this.w
+    // the last repeatedText value of each column, when it was ASCII (one byte per character)
+    const previous: (string | undefined)[] = []
     const reader: ColumnReader = {
       number: (i) => w.sqlite3_column_double(p, i),
       text: (i) => {
         const ptr = w.sqlite3_column_text(p, i)
         return decodeUtf8(this.heap(), ptr, w.sqlite3_column_bytes(p, i))
+      },
+      repeatedText: (i) => {
+        const ptr = w.sqlite3_column_text(p, i)
+        const n = w.sqlite3_column_bytes(p, i)
+        const heap = this.heap()
+        const last = previous[i]
+        if (last !== undefined && last.length === n) {
+          let j = 0
+          while (j < n && heap[ptr + j] === last.charCodeAt(j)) j++
+          if (j === n) return last
+        }
+        const value = decodeUtf8(heap, ptr, n)
+        previous[i] = value.length === n ? value : undefined
+        return value
       },
     }
     try {
