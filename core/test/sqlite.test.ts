@@ -78,6 +78,24 @@ describe('SqliteDb.select', () => {
   })
 })
 
+describe('text columns', () => {
+  it('reads ASCII and non-ASCII text of every length right, the non-ASCII anywhere in it', async () => {
+    const db = await SqliteDb.open()
+    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT)')
+    const values: string[] = []
+    for (let n = 0; n <= 60; n++) {
+      const ascii = Array.from({ length: n }, (_, i) => String.fromCharCode(33 + ((i * 7 + n) % 90))).join('')
+      values.push(ascii)
+      for (const at of [0, 7, 8, n - 1])
+        if (at >= 0 && at < n) values.push(`${ascii.slice(0, at)}é${ascii.slice(at + 1)}`, `${ascii.slice(0, at)}✓${ascii.slice(at + 1)}`)
+    }
+    values.push('\u007f\u0080', '😀'.repeat(3))
+    values.forEach((s, id) => db.run('INSERT INTO t VALUES (?, ?)', [id, s]))
+    expect(db.select('SELECT s FROM t ORDER BY id').map((r) => r.s)).toEqual(values)
+    expect(db.selectRows('SELECT s FROM t ORDER BY id', [], (r) => r.text(0))).toEqual(values)
+  })
+})
+
 describe('SqliteDb.selectRows', () => {
   it('reads a repeated text column right whatever the previous row held: the same, other ASCII, non-ASCII, empty', async () => {
     const db = await SqliteDb.open()
