@@ -243,6 +243,22 @@ describe('hostLeader', () => {
     })
     await expect(port.append([record(1, 'v1.TodoCreated', { id: 'a', text: '' })])).rejects.toThrow('mapped: fdatasync failed')
   })
+
+  it('rejects an append whose sync threw, and still tells the sessions of the committed events', async () => {
+    const db = await SqliteDb.open()
+    const port = hostLeader(db, {
+      storeId: 's',
+      schema,
+      durable: () => {
+        throw new Error('no descriptor')
+      },
+    })
+    const told: string[] = []
+    port.subscribe((m) => told.push(m.type))
+    await expect(port.append([record(1, 'v1.TodoCreated', { id: 'a', text: '' })])).rejects.toThrow('no descriptor')
+    expect(told).toEqual(['upstream'])
+    expect(db.select('SELECT count(*) AS n FROM __cairn_eventlog')).toEqual([{ n: 1 }])
+  })
 })
 
 describe('session boot', () => {

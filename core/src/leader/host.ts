@@ -77,7 +77,12 @@ export function hostLeader(db: SqliteDb, options: LeaderHostOptions): LeaderPort
           // the sync starts as soon as the transaction committed: the sessions update meanwhile
           let synced: Promise<void> | undefined
           result = leader.append(events, commits, () => {
-            synced = durable()
+            // a durable() that throws fails the append as one that rejects (after the sessions were told)
+            try {
+              synced = durable()
+            } catch (e) {
+              synced = Promise.reject(e)
+            }
             // awaited below; until then a failed sync must not count as unhandled
             synced.catch(() => undefined)
           })
