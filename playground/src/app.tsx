@@ -11,6 +11,7 @@ import { DevtoolsView } from './views/devtools-view.tsx'
 import { EventlogView } from './views/eventlog-view.tsx'
 import { QueriesView, type PlaygroundQuery } from './views/queries-view.tsx'
 import { TablesView } from './views/tables-view.tsx'
+import { ViewBoundary } from './views/view-boundary.tsx'
 import type { Workspace } from './workspace.ts'
 
 // CodeMirror loads after the first render: the page is usable (forms, tables) before the editor is
@@ -294,21 +295,23 @@ export function App(props: { readonly workspace: Workspace }) {
             <StoreProvider key={`${client.name}:${client.store.clientId}`} store={client.store}>
               {TABS.filter((t) => t === tab || visited.has(t)).map((t) => (
                 <div key={t} className="view" role="tabpanel" aria-label={t} hidden={t !== tab}>
-                  {t === 'Commit' ? <CommitView store={client.store} clientName={client.name} /> : null}
-                  {t === 'Tables' ? <TablesView store={client.store} /> : null}
-                  {t === 'Queries' ? <QueriesView store={client.store} queries={queries} onChange={setQueries} /> : null}
-                  {t === 'Eventlog' ? <EventlogView store={client.store} nameOf={nameOf} /> : null}
-                  {t === 'Devtools' ? <DevtoolsView store={client.store} /> : null}
-                  {t === 'Clients' ? (
-                    <ClientsView
-                      clients={ws.clients}
-                      nameOf={nameOf}
-                      onOnline={(name, online) => workspace.setOnline(name, online)}
-                      onAdd={(transport) => void workspace.addClient(transport)}
-                      onRemove={() => void workspace.removeClient()}
-                      onReset={(name) => void workspace.resetClient(name)}
-                    />
-                  ) : null}
+                  <ViewBoundary name={t} store={client.store}>
+                    {t === 'Commit' ? <CommitView store={client.store} clientName={client.name} /> : null}
+                    {t === 'Tables' ? <TablesView store={client.store} /> : null}
+                    {t === 'Queries' ? <QueriesView store={client.store} queries={queries} onChange={setQueries} /> : null}
+                    {t === 'Eventlog' ? <EventlogView store={client.store} nameOf={nameOf} /> : null}
+                    {t === 'Devtools' ? <DevtoolsView store={client.store} /> : null}
+                    {t === 'Clients' ? (
+                      <ClientsView
+                        clients={ws.clients}
+                        nameOf={nameOf}
+                        onOnline={(name, online) => workspace.setOnline(name, online)}
+                        onAdd={(transport) => void workspace.addClient(transport)}
+                        onRemove={() => void workspace.removeClient()}
+                        onReset={(name) => void workspace.resetClient(name)}
+                      />
+                    ) : null}
+                  </ViewBoundary>
                 </div>
               ))}
             </StoreProvider>

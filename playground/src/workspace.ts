@@ -122,7 +122,10 @@ export class Workspace {
     return this.enqueue(async () => {
       if (this.slots.length <= 1) return
       const slot = this.slots.pop()!
-      await slot.store?.shutdown('client removed in the playground')
+      const store = slot.store
+      slot.store = undefined
+      await this.unmountStores()
+      await store?.shutdown('client removed in the playground')
       this.publishClients()
     })
   }
@@ -138,7 +141,7 @@ export class Workspace {
       this.set({ busy: true })
       const store = slot.store
       slot.store = undefined
-      this.publishClients()
+      await this.unmountStores()
       await store?.shutdown('local data reset in the playground')
       if (this.memoryOnly === undefined) await resetLocalCopy(this.state.storeId, name)
       else slot.memory = makeInMemoryAdapter()
@@ -210,7 +213,19 @@ export class Workspace {
   private async closeStores(): Promise<void> {
     const stores = this.slots.map((s) => s.store).filter((s) => s !== undefined)
     for (const slot of this.slots) slot.store = undefined
+    await this.unmountStores()
     await Promise.all(stores.map((s) => s.shutdown('the playground is switching schema')))
+  }
+
+  /**
+   * Stops showing the clients whose store is about to shut down, and lets React commit that
+   * first: a view that rendered with a store already shut down would throw on its first query.
+   */
+  private async unmountStores(): Promise<void> {
+    const open = this.state.clients.filter((c) => this.slots.some((s) => s.store === c.store))
+    if (open.length === this.state.clients.length) return
+    this.set({ clients: open })
+    await new Promise((resolve) => setTimeout(resolve, 0))
   }
 
   private publishClients(): void {

@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { gzipSync } from 'node:zlib'
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
@@ -86,10 +86,16 @@ const launch = () =>
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
   })
 
+/** Uncaught errors in the pages: each test must leave none (one blanked the whole app once). */
+const pageErrors: string[] = []
+
 async function openPage(): Promise<Page> {
   const context = await browser!.newContext({ viewport: { width: 1440, height: 900 } })
   const p = await context.newPage()
-  p.on('pageerror', (e) => console.error(`page error: ${e.message}`))
+  p.on('pageerror', (e) => {
+    console.error(`page error: ${e.message}`)
+    pageErrors.push(e.message)
+  })
   return p
 }
 
@@ -146,6 +152,11 @@ describe.runIf(hasChromium)('playground (Chromium)', () => {
     await ready(page)
     timings.startToUsableMs = performance.now() - startedAt
   }, 120_000)
+
+  afterEach(() => {
+    const errors = pageErrors.splice(0)
+    expect(errors, 'uncaught errors in the page').toEqual([])
+  })
 
   afterAll(async () => {
     await browser?.close()
