@@ -98,10 +98,10 @@ const bench = {
   isLeader: () => true,
 
   // the floor: raw sqlite-wasm on opfs-sahpool in a worker
-  async rawOpen(reset: boolean) {
+  async rawOpen(reset: boolean, gathered = false) {
     const t0 = performance.now()
     raw?.terminate()
-    raw = new RawWorker()
+    raw = new RawWorker({ name: gathered ? 'raw-gathered' : 'raw' })
     await rawCall(raw, { op: 'open', reset })
     const { rows } = await rawCall<{ rows: unknown[] }>(raw, { op: 'query' })
     return { ms: performance.now() - t0, rows: rows.length }

@@ -1,6 +1,11 @@
 // The floor: sqlite-wasm on opfs-sahpool in a Worker, by hand, doing what the leader's append does
 // for one commit (log the events, write their rows) in one transaction, with the same pragmas.
+// Started with the name `raw-gathered`, its pool gathers each transaction's writes into one OPFS
+// write as the adapter's does (its own directory, so the two never share files).
 import sqlite3InitModule from '@sqlite.org/sqlite-wasm'
+import { batchWrites } from '../../../../adapters-platform/web/src/batched-writes.ts'
+
+const gathered = self.name === 'raw-gathered'
 
 type Msg =
   | { op: 'open'; reset: boolean }
@@ -9,7 +14,12 @@ type Msg =
 
 const ready = (async () => {
   const sqlite3 = await sqlite3InitModule()
-  const pool = await sqlite3.installOpfsSAHPoolVfs({ name: 'raw-sahpool', directory: '.raw-bench', initialCapacity: 4 })
+  const pool = await sqlite3.installOpfsSAHPoolVfs({
+    name: gathered ? 'raw-sahpool-gathered' : 'raw-sahpool',
+    directory: gathered ? '.raw-bench-gathered' : '.raw-bench',
+    initialCapacity: 4,
+  })
+  if (gathered) batchWrites(sqlite3, pool.vfsName)
   return { sqlite3, pool }
 })()
 let db: InstanceType<Awaited<typeof ready>['sqlite3']['oo1']['DB']> | undefined
