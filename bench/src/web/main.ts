@@ -206,27 +206,19 @@ async function main() {
         fillMs = await call(page, 'fill', SIZES.throughput, 100)
         await call(page, 'shutdown')
       }
-      let rawLatency: number[] = []
-      let rawFillMs = NaN
-      if (has('raw')) {
+      // the floor, then again with the adapter's write gathering (batched-writes.ts): what is left is Cairn's own cost
+      const floor = async (gathered: boolean) => {
+        if (!has('raw')) return { latency: [] as number[], fillMs: NaN }
         await open(page)
-        await call(page, 'rawOpen', true)
+        await call(page, 'rawOpen', true, gathered)
         await call(page, 'rawPersistLatency', 20)
-        rawLatency = await call(page, 'rawPersistLatency', SIZES.latency)
-        rawFillMs = await call(page, 'rawFill', SIZES.throughput, 100)
+        const latency = await call(page, 'rawPersistLatency', SIZES.latency)
+        const fillMs = await call(page, 'rawFill', SIZES.throughput, 100)
         await call(page, 'rawClose')
+        return { latency, fillMs }
       }
-      // the floor again with the adapter's write gathering (batched-writes.ts): what is left is Cairn's own cost
-      let gatheredLatency: number[] = []
-      let gatheredFillMs = NaN
-      if (has('raw')) {
-        await open(page)
-        await call(page, 'rawOpen', true, true)
-        await call(page, 'rawPersistLatency', 20)
-        gatheredLatency = await call(page, 'rawPersistLatency', SIZES.latency)
-        gatheredFillMs = await call(page, 'rawFill', SIZES.throughput, 100)
-        await call(page, 'rawClose')
-      }
+      const { latency: rawLatency, fillMs: rawFillMs } = await floor(false)
+      const { latency: gatheredLatency, fillMs: gatheredFillMs } = await floor(true)
       results.persisted = { cairn: latency, raw: rawLatency, rawGathered: gatheredLatency }
       results.throughput = { cairnMs: fillMs, rawMs: rawFillMs, rawGatheredMs: gatheredFillMs, events: SIZES.throughput }
       const p = (xs: number[]) => (xs.length === 0 ? '-' : `${fmt(median(xs))} / ${fmt(quantile(xs, 0.99))}`)

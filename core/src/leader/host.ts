@@ -75,18 +75,24 @@ export function hostLeader(db: SqliteDb, options: LeaderHostOptions): LeaderPort
         if (durable === undefined) result = leader.append(events, commits)
         else {
           // the sync starts as soon as the transaction committed: the sessions update meanwhile
-          let synced: Promise<void> | undefined
+          // settled into a value, so a sync that fails before it is awaited below is not an
+          // unhandled rejection; its error is rethrown there
+          let synced: Promise<{ readonly ok: true } | { readonly ok: false; readonly error: unknown }> | undefined
           result = leader.append(events, commits, () => {
             // a durable() that throws fails the append as one that rejects (after the sessions were told)
+            let sync: Promise<void>
             try {
-              synced = durable()
+              sync = durable()
             } catch (e) {
-              synced = Promise.reject(e)
+              sync = Promise.reject(e)
             }
-            // awaited below; until then a failed sync must not count as unhandled
-            synced.catch(() => undefined)
+            synced = sync.then(
+              () => ({ ok: true }) as const,
+              (error: unknown) => ({ ok: false, error }) as const,
+            )
           })
-          await synced
+          const outcome = await synced
+          if (outcome?.ok === false) throw outcome.error
         }
       } catch (e) {
         throw mapError(e)
