@@ -6,8 +6,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, describe, expect, it } from 'vitest'
-import { Checkpointer } from '../src/storage/checkpointer.ts'
+import { BACKLOG_ROUNDS, Checkpointer } from '../src/storage/checkpointer.ts'
 import { sqliteStorage } from '../src/storage/sqlite.ts'
+import { waitFor } from './helpers.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'cairn-checkpoint-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -36,6 +37,34 @@ describe('Checkpointer', () => {
     expect(result.checkpointed).toBe(result.log)
     await checkpointer.close()
     await expect(checkpointer.checkpoint()).rejects.toThrow(/closed/)
+    expect(failures).toEqual([])
+    db.close()
+  })
+
+  it('holds appends while a running checkpoint lags BACKLOG_ROUNDS rounds behind, then lets them go', async () => {
+    const path = join(dir, 'backlog.db')
+    const db = new Database(path)
+    db.pragma('journal_mode = WAL')
+    db.pragma('wal_autocheckpoint = 0')
+    db.exec('CREATE TABLE t (x)')
+    const failures: Error[] = []
+    const checkpointer = new Checkpointer(path, (e) => failures.push(e), 2)
+    // the worker answers only once this task yields: here it lags behind every commit
+    for (let i = 0; i < 2; i++) checkpointer.committed()
+    expect(checkpointer.holding).toBe(false)
+    for (let i = 0; i < 2 * BACKLOG_ROUNDS - 1; i++) checkpointer.committed()
+    expect(checkpointer.holding).toBe(false)
+    checkpointer.committed()
+    expect(checkpointer.holding).toBe(true)
+    let resumed = false
+    checkpointer.whenResumed(() => (resumed = true))
+    expect(resumed).toBe(false)
+    await waitFor(
+      () => resumed,
+      () => 'the held append to go on',
+    )
+    expect(checkpointer.holding).toBe(false)
+    await checkpointer.close()
     expect(failures).toEqual([])
     db.close()
   })

@@ -4,6 +4,9 @@ import { Worker } from 'node:worker_threads'
 /** WAL pages after which SQLite would checkpoint on its own (its default `wal_autocheckpoint`). */
 export const CHECKPOINT_PAGES = 1000
 
+/** Rounds of commits a running checkpoint may fall behind before appends wait for it. */
+export const BACKLOG_ROUNDS = 3
+
 // The worker's source, run as CommonJS (`eval`). It opens its own connection and, on each
 // request, copies the WAL's frames into the database (PASSIVE: it never waits for or blocks the
 // writer). With synchronous=NORMAL SQLite syncs the WAL before and the database after it.
@@ -51,7 +54,9 @@ export interface CheckpointResult {
  * would grow without end. So a round has two runs: the first copies the bulk while the writer goes
  * on; if it could not copy everything, the caller holds its writes back (`holding`, `whenResumed`)
  * during a second run, which only copies what came meanwhile. The event loop never waits; only
- * appends arriving during that second run wait for it.
+ * appends arriving during that second run wait for it, and those arriving while a run lags
+ * `BACKLOG_ROUNDS` rounds of commits behind (a worker starved of CPU, or still booting): without
+ * that, the WAL would grow by whatever the writer committed meanwhile.
  */
 export class Checkpointer {
   private readonly worker: Worker
@@ -95,13 +100,16 @@ export class Checkpointer {
     if (++this.sinceLast >= this.every && !this.running) this.start()
   }
 
-  /** True while writes must wait (a round's second run); `whenResumed` tells when they may go on. */
+  /**
+   * True while writes must wait: a round's second run, or a run `BACKLOG_ROUNDS` rounds of commits
+   * behind. `whenResumed` tells when they may go on.
+   */
   get holding(): boolean {
-    return this.catchingUp
+    return this.catchingUp || (this.running && this.sinceLast >= this.every * BACKLOG_ROUNDS)
   }
 
   whenResumed(callback: () => void): void {
-    if (this.catchingUp) this.resumed.push(callback)
+    if (this.holding) this.resumed.push(callback)
     else callback()
   }
 
