@@ -188,6 +188,78 @@ describe('state version: rebuilt at boot when what produces it changed', () => {
     await second.store.shutdown()
   })
 
+  describe('the inserts of a page run together', () => {
+    // release 2 replaced a todo created twice; the strict release refuses the second one, and
+    // completing reads how many todos exist so far
+    const lenient = makeSchema({
+      events: release2.events,
+      state: State.SQLite.makeState({
+        tables,
+        materializers: {
+          ...Object.fromEntries(release2.materializers),
+          'v1.TodoCreated': ({ id, text }: { id: string; text: string }) => tables.todos.insert({ id, text }).onConflict('id', 'replace'),
+        },
+      }),
+    })
+    const strict = (seen: number[]) =>
+      makeSchema({
+        events: release2.events,
+        state: State.SQLite.makeState({
+          tables,
+          materializers: {
+            ...Object.fromEntries(release2.materializers),
+            'v1.TodoCreated': ({ id, text }: { id: string; text: string }) => tables.todos.insert({ id, text }),
+            'v1.TodoCompleted': ({ id }: { id: string }, ctx) => {
+              seen.push((ctx.query({ query: 'SELECT count(*) AS n FROM todos', bindValues: [] }) as { n: number }[])[0]!.n)
+              return tables.todos.update({ completed: true }).where({ id })
+            },
+          },
+        }),
+      })
+    const created = Array.from({ length: 300 }, (_, i) => events.todoCreated({ id: `t${String(i).padStart(3, '0')}`, text: `${i}` }))
+    const completedIds = (rows: { id: string; completed: number }[]) => rows.filter((r) => r.completed === 1).map((r) => r.id)
+
+    it("a materializer's read sees every row inserted before it", async () => {
+      const adapter = makeInMemoryAdapter()
+      const first = await open(lenient, adapter)
+      first.store.commit(...created.slice(0, 150))
+      first.store.commit(events.todoCompleted({ id: 't149' }))
+      await first.store.commit(...created.slice(150)).persisted
+      await first.store.shutdown()
+      const seen: number[] = []
+      const second = await open(strict(seen), adapter)
+      expect(rebuilt(second.stages)).toBe(true)
+      expect(seen).toEqual([150])
+      const rows = second.store.query(todos) as { id: string; text: string; completed: number }[]
+      expect(rows).toHaveLength(300)
+      expect(completedIds(rows)).toEqual(['t149'])
+      expect(second.errors).toEqual([])
+      await second.store.shutdown()
+    })
+
+    it('an insert that fails skips only its own event, reported by name', async () => {
+      const adapter = makeInMemoryAdapter()
+      const first = await open(lenient, adapter)
+      first.store.commit(...created.slice(0, 150))
+      first.store.commit(events.todoCreated({ id: 't007', text: 'again' }))
+      first.store.commit(events.todoCompleted({ id: 't149' }))
+      await first.store.commit(...created.slice(150)).persisted
+      await first.store.shutdown()
+      const seen: number[] = []
+      const second = await open(strict(seen), adapter)
+      expect(rebuilt(second.stages)).toBe(true)
+      const rows = second.store.query(todos) as { id: string; text: string; completed: number }[]
+      expect(rows).toHaveLength(300)
+      expect(rows.find((r) => r.id === 't007')!.text).toBe('7')
+      expect(completedIds(rows)).toEqual(['t149'])
+      expect(seen.at(-1)).toBe(150)
+      expect(second.errors).toHaveLength(1)
+      expect(second.errors[0]).toBeInstanceOf(MaterializerError)
+      expect((second.errors[0] as MaterializerError).message).toMatch(/"v1\.TodoCreated" violates a constraint on todos\.id/)
+      await second.store.shutdown()
+    })
+  })
+
   it('rebuilds once a state kept before materializer hashes existed', async () => {
     const db = await SqliteDb.open()
     const leader = Leader.open(db, release2, { clientId: 'c' })

@@ -9,6 +9,7 @@ import Database from 'better-sqlite3'
 import { makeTodos, type TodoArgs } from '../data.ts'
 import { cpuMsSince, peakRssMb } from '../stats.ts'
 import { assert } from '../types.ts'
+import { timePhases } from './phases.ts'
 import type { NodeSystem } from './types.ts'
 
 const DDL = `
@@ -63,25 +64,15 @@ function open(dir: string) {
 export const bsql: NodeSystem = {
   async throughput(p, dir) {
     const { commit, close } = open(dir)
-    const todos = makeTodos(p.throughputEvents)
-    const t0 = performance.now()
-    const c0 = process.cpuUsage()
-    for (let i = 0; i < todos.length; i += p.perCommit) await commit(todos.slice(i, i + p.perCommit))
-    const ms = performance.now() - t0
-    const cpu = cpuMsSince(c0)
+    const t = await timePhases(p.throughputEvents, p.warmupEvents, p.perCommit, commit)
     close()
-    return { metrics: { events_per_s: (todos.length / ms) * 1000, cpu_ms: cpu, rss_mb: peakRssMb() } }
+    return { metrics: { events_per_s: t.per_s, cold_events_per_s: t.cold_per_s, cpu_ms: t.cpu_ms, rss_mb: peakRssMb() } }
   },
   async singles(p, dir) {
     const { commit, close } = open(dir)
-    const todos = makeTodos(p.singles)
-    const t0 = performance.now()
-    const c0 = process.cpuUsage()
-    for (const a of todos) await commit([a])
-    const ms = performance.now() - t0
-    const cpu = cpuMsSince(c0)
+    const t = await timePhases(p.singles, p.warmupSingles, 1, commit)
     close()
-    return { metrics: { commits_per_s: (todos.length / ms) * 1000, cpu_ms: cpu, rss_mb: peakRssMb() } }
+    return { metrics: { commits_per_s: t.per_s, cold_commits_per_s: t.cold_per_s, cpu_ms: t.cpu_ms, rss_mb: peakRssMb() } }
   },
   async setup(p, dir) {
     const { commit, close } = open(dir)

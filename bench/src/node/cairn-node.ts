@@ -6,6 +6,7 @@ import { z } from 'zod'
 import { makeTodos } from '../data.ts'
 import { cpuMsSince, peakRssMb } from '../stats.ts'
 import { assert } from '../types.ts'
+import { timePhases } from './phases.ts'
 import type { NodeSystem } from './types.ts'
 
 const events = {
@@ -33,34 +34,28 @@ const open = (dir: string, s = schema) => createStorePromise({ schema: s, storeI
 export const cairnNode: NodeSystem = {
   async throughput(p, dir) {
     const store = await open(dir)
-    const todos = makeTodos(p.throughputEvents)
-    const t0 = performance.now()
-    const c0 = process.cpuUsage()
-    for (let i = 0; i < todos.length; i += p.perCommit) {
-      await store.commit(...todos.slice(i, i + p.perCommit).map((a) => events.todoCreated(a))).persisted
-    }
-    const ms = performance.now() - t0
-    const cpu = cpuMsSince(c0)
+    const t = await timePhases(
+      p.throughputEvents,
+      p.warmupEvents,
+      p.perCommit,
+      (batch) => store.commit(...batch.map((a) => events.todoCreated(a))).persisted,
+    )
     await store.shutdown()
-    return { metrics: { events_per_s: (todos.length / ms) * 1000, cpu_ms: cpu, rss_mb: peakRssMb() } }
+    return { metrics: { events_per_s: t.per_s, cold_events_per_s: t.cold_per_s, cpu_ms: t.cpu_ms, rss_mb: peakRssMb() } }
   },
   async singles(p, dir) {
     const store = await open(dir)
-    const todos = makeTodos(p.singles)
-    const t0 = performance.now()
-    const c0 = process.cpuUsage()
-    for (const a of todos) await store.commit(events.todoCreated(a)).persisted
-    const ms = performance.now() - t0
-    const cpu = cpuMsSince(c0)
+    const t = await timePhases(p.singles, p.warmupSingles, 1, (batch) => store.commit(events.todoCreated(batch[0]!)).persisted)
     await store.shutdown()
-    return { metrics: { commits_per_s: (todos.length / ms) * 1000, cpu_ms: cpu, rss_mb: peakRssMb() } }
+    return { metrics: { commits_per_s: t.per_s, cold_commits_per_s: t.cold_per_s, cpu_ms: t.cpu_ms, rss_mb: peakRssMb() } }
   },
   async setup(p, dir) {
     const store = await open(dir)
     const todos = makeTodos(p.persist)
     const t0 = performance.now()
     let last: Promise<void> = Promise.resolve()
-    for (let i = 0; i < todos.length; i += 1_000) last = store.commit(...todos.slice(i, i + 1_000).map((a) => events.todoCreated(a))).persisted
+    for (let i = 0; i < todos.length; i += 1_000)
+      last = store.commit(...todos.slice(i, i + 1_000).map((a) => events.todoCreated(a))).persisted
     await last
     const ms = performance.now() - t0
     await store.shutdown()

@@ -7,6 +7,7 @@ import { LogLevel } from 'effect'
 import { makeTodos } from '../data.ts'
 import { peakRssMb } from '../stats.ts'
 import { assert } from '../types.ts'
+import { timePhases } from './phases.ts'
 import type { NodeSystem } from './types.ts'
 
 const events = {
@@ -63,27 +64,21 @@ function acked(store: LsStore): Promise<void> {
 export const livestoreFile: NodeSystem = {
   async throughput(p, dir) {
     const store = await open(dir)
-    const todos = makeTodos(p.throughputEvents)
-    const t0 = performance.now()
-    for (let i = 0; i < todos.length; i += p.perCommit) {
-      store.commit(...todos.slice(i, i + p.perCommit).map((a) => events.todoCreated(a)))
+    const t = await timePhases(p.throughputEvents, p.warmupEvents, p.perCommit, async (batch) => {
+      store.commit(...batch.map((a) => events.todoCreated(a)))
       await acked(store)
-    }
-    const ms = performance.now() - t0
+    })
     await store.shutdownPromise()
-    return { metrics: { events_per_s: (todos.length / ms) * 1000, rss_mb: peakRssMb() } }
+    return { metrics: { events_per_s: t.per_s, cold_events_per_s: t.cold_per_s, rss_mb: peakRssMb() } }
   },
   async singles(p, dir) {
     const store = await open(dir)
-    const todos = makeTodos(p.singles)
-    const t0 = performance.now()
-    for (const a of todos) {
-      store.commit(events.todoCreated(a))
+    const t = await timePhases(p.singles, p.warmupSingles, 1, async (batch) => {
+      store.commit(events.todoCreated(batch[0]!))
       await acked(store)
-    }
-    const ms = performance.now() - t0
+    })
     await store.shutdownPromise()
-    return { metrics: { commits_per_s: (todos.length / ms) * 1000, rss_mb: peakRssMb() } }
+    return { metrics: { commits_per_s: t.per_s, cold_commits_per_s: t.cold_per_s, rss_mb: peakRssMb() } }
   },
   async setup(p, dir) {
     const store = await open(dir)

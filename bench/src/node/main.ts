@@ -4,6 +4,7 @@
 //
 //   n1  durable throughput: commits of 100 events, each awaited until durable
 //   n2  single-event commits, each awaited until durable
+//       (both: N timed after an untimed warm-up, and the first N of the process; see phases.ts)
 //   n3  boot of a persisted store to the first query result (a fresh process after the setup)
 //   n4  rebuild of the state from the persisted log (schema change), a fresh process
 //
@@ -108,7 +109,8 @@ const ROWS: Record<NodeWorkloadId, { title: string; n: (s: NodeSystemId) => numb
     title: 'n1. durable commits of 100 events, each awaited until durable',
     n: (s) => nodeParamsFor(s, quick).throughputEvents,
     metrics: [
-      ['events_per_s', 'events/s'],
+      ['events_per_s', 'events/s, after a warm-up (see below)'],
+      ['cold_events_per_s', 'events/s of the first N in a fresh process'],
       ['cpu_ms', 'CPU of the timed part (ms, all threads)'],
       ['rss_mb', 'peak RSS (MB)'],
     ],
@@ -117,7 +119,8 @@ const ROWS: Record<NodeWorkloadId, { title: string; n: (s: NodeSystemId) => numb
     title: 'n2. single-event commits, each awaited until durable',
     n: (s) => nodeParamsFor(s, quick).singles,
     metrics: [
-      ['commits_per_s', 'commits/s'],
+      ['commits_per_s', 'commits/s, after a warm-up (see below)'],
+      ['cold_commits_per_s', 'commits/s of the first N in a fresh process'],
       ['cpu_ms', 'CPU of the timed part (ms, all threads)'],
       ['rss_mb', 'peak RSS (MB)'],
     ],
@@ -181,7 +184,12 @@ function table(): string {
 if (workloads.length > 0 && systems.length > 0 && !(onlyIds.length > 0 && !onlyIds.some((id) => /^n\d+$/.test(id)))) {
   log(`bench part 4 (persistence on Node): ${workloads.join(', ')} × ${systems.join(', ')}, ${reps} rep(s)${quick ? ', quick sizes' : ''}`)
   await run()
-  console.log(`\n## Part 4: persistence on Node\n\n${table()}\n\n† a total that grows with N.`)
+  console.log(
+    `\n## Part 4: persistence on Node\n\n${table()}\n\n† a total that grows with N.\n` +
+      `n1, n2: each system commits N, then an untimed warm-up (${fmt(nodeParamsFor('cairn-node', quick).warmupEvents)} events for n1, ` +
+      `${fmt(nodeParamsFor('cairn-node', quick).warmupSingles)} commits for n2; LiveStore a fifth of that), then N more: "after a warm-up" times those, ` +
+      `"the first N" the process's first (V8 still compiling JS and wasm; native SQLite needs none of it).`,
+  )
   mkdirSync(path.dirname(out), { recursive: true })
   writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), quick, reps, samples, failures }, null, 2))
   if (strict && Object.keys(failures).length > 0) process.exit(1)

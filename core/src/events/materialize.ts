@@ -6,7 +6,8 @@ import type { EventMeta, Materializer, MaterializerContext, MaterializerWrite, R
 import { WriteQuery, type Queryable } from '../schema/query-builder.ts'
 import type { Schema } from '../schema/schema.ts'
 import { isSqlFragment, type BindValues, type SqlFragment } from '../sqlite/sql.ts'
-import { SqliteError, type SqliteDb } from '../sqlite/db.ts'
+import { RecordedWrites, SqliteError, type SqliteDb } from '../sqlite/db.ts'
+import { isOneRowInsert } from '../sqlite/insert-runs.ts'
 
 /**
  * Applies events to a state database through the schema's materializers. Used by sessions
@@ -28,9 +29,12 @@ export class Materialization {
   private current: EventMeta | undefined
   /** Set by `watchLookups` until the first statement that may look rows up. */
   private beforeLookup: (() => void) | undefined
+  /** One-row inserts held by `batchInserts`, not run yet. */
+  private held: RecordedWrites | undefined
   private readonly contextRead = ((q: Queryable<unknown> | RawRead): unknown => {
     const meta = this.current!
     try {
+      if (this.held !== undefined) this.runHeld()
       if (this.beforeLookup !== undefined) this.lookingUp()
       if ('asSql' in q) return this.read(q, meta.sessionId)
       const fragment: SqlFragment = isSqlFragment(q.query) ? q.query : { query: q.query, bindValues: q.bindValues ?? [] }
@@ -98,6 +102,38 @@ export class Materialization {
     }
   }
 
+  /**
+   * Runs `fn` (which calls `apply`) holding back its plain one-row inserts until another
+   * statement, a read or the end: a run of them goes to SQLite as multi-row inserts, without
+   * each row's bind, step and reset (a rebuild replays a whole log of them). The caller owns
+   * the transaction and rolls it back on a failure: a held insert that fails is reported as a
+   * MaterializerError of the event being materialized when they ran, which need not be the
+   * one that made it; replay the events one by one to find that.
+   */
+  batchInserts(fn: () => void): void {
+    const outer = this.held
+    if (outer === undefined) this.held = new RecordedWrites()
+    try {
+      fn()
+      if (outer === undefined) this.runHeld()
+    } finally {
+      if (outer === undefined) this.held = undefined
+    }
+  }
+
+  private runHeld(): void {
+    const held = this.held!
+    if (held.length === 0) return
+    this.held = new RecordedWrites()
+    try {
+      this.db.replayWrites(held)
+    } catch (e) {
+      if (!(e instanceof SqliteError)) throw e
+      const name = this.current?.name ?? 'unknown'
+      throw new MaterializerError(name, `A batch of inserts made by the materializers up to "${name}" failed: ${e.message}.`, { cause: e })
+    }
+  }
+
   private lookingUp(): void {
     const hook = this.beforeLookup!
     this.beforeLookup = undefined
@@ -137,6 +173,13 @@ export class Materialization {
         )
     } catch (e) {
       throw materializerError(eventName, e)
+    }
+    if (this.held !== undefined) {
+      if (isOneRowInsert(sql)) {
+        this.held.push(sql, bindValues, owned)
+        return
+      }
+      this.runHeld()
     }
     try {
       if (this.beforeLookup !== undefined && !isPlainInsert(sql)) this.lookingUp()

@@ -34,6 +34,11 @@ function shapeOf(sql: string): Shape | null {
   return shape
 }
 
+/** A plain one-row insert of the form `multiRowInsert` chunks (see `replayWrites`). */
+export function isOneRowInsert(sql: string): boolean {
+  return shapeOf(sql) !== null
+}
+
 /**
  * How many of `sql[from..]` form a run that `multiRowInsert` can run together: the same plain
  * one-row insert, each with its own bind values. 1 when there is no such run.
