@@ -16,6 +16,7 @@ import {
   StoreShutdownError,
   type Adapter,
   type BootStatus,
+  type MaterializerContext,
   type Schema,
 } from '@cairn/core'
 import { makeInMemorySyncServer } from '@cairn/core/testing'
@@ -209,7 +210,7 @@ describe('state version: rebuilt at boot when what produces it changed', () => {
           materializers: {
             ...Object.fromEntries(release2.materializers),
             'v1.TodoCreated': ({ id, text }: { id: string; text: string }) => tables.todos.insert({ id, text }),
-            'v1.TodoCompleted': ({ id }: { id: string }, ctx) => {
+            'v1.TodoCompleted': ({ id }: { id: string }, ctx: MaterializerContext) => {
               seen.push((ctx.query({ query: 'SELECT count(*) AS n FROM todos', bindValues: [] }) as { n: number }[])[0]!.n)
               return tables.todos.update({ completed: true }).where({ id })
             },
