@@ -93,6 +93,40 @@ describe('store.commit', () => {
     await leader.close()
   })
 
+  it('sends commits made in one loop in appends of at most 5,000 events, in order; a larger commit whole', async () => {
+    const inner = makeInMemoryAdapter()
+    const appends: number[] = []
+    const adapter: Adapter = {
+      name: 'counting',
+      async openLeader(options) {
+        const port = await inner.openLeader(options)
+        const append = port.append.bind(port)
+        return Object.assign(port, {
+          append: (records: Parameters<typeof append>[0], hints: Parameters<typeof append>[1]) => {
+            appends.push(records.length)
+            return append(records, hints)
+          },
+        })
+      },
+    }
+    const store = await makeStore({ adapter })
+    const todo = (i: number) => events.todoCreated({ id: `t${String(i).padStart(5, '0')}`, text: `${i}` })
+    const sizes = [...Array.from({ length: 12 }, () => 1_000), 6_000, ...Array.from({ length: 2_500 }, () => 1)]
+    const handles = []
+    let next = 0
+    for (const size of sizes) {
+      handles.push(store.commit(...Array.from({ length: size }, () => todo(next++))))
+    }
+    await Promise.all(handles.map((h) => h.persisted))
+    // 5 commits of 1,000 per append, the 6,000 alone, then the singles
+    expect(appends).toEqual([5_000, 5_000, 2_000, 6_000, 2_500])
+    const log = await store.readEventlog()
+    expect(log.map((e) => e.seqNum.global)).toEqual(Array.from({ length: next }, (_, i) => i + 1))
+    expect(log.map((e) => JSON.parse(e.json).id)).toEqual(Array.from({ length: next }, (_, i) => `t${String(i).padStart(5, '0')}`))
+    expect(store.query(rawCount('todos'))).toEqual([{ n: next }])
+    await store.shutdown()
+  })
+
   it('returns a handle whose persisted and confirmed promises resolve', async () => {
     const store = await makeStore()
     const handle = store.commit(events.todoCreated({ id: 'a', text: 'x' }))

@@ -142,8 +142,11 @@ function markDone(s: Session, confirmed: readonly EventRecord[]): void {
   // one by one; by eventId (a map of them all) only if not.
   let next = 0
   let byId: ReadonlyMap<string, EventRecord> | undefined
-  while (remaining > 0 && s.undo.length > 0) {
-    const entry = s.undo[0]!
+  // the finished entries go in one splice: a shift each was quadratic (50,000 single commits
+  // made in one loop spent ~0.9 s here)
+  let finished = 0
+  while (remaining > 0 && finished < s.undo.length) {
+    const entry = s.undo[finished]!
     while (entry.done < entry.records.length && remaining > 0) {
       const record = entry.records[entry.done]!
       let final: EventRecord | undefined
@@ -154,7 +157,8 @@ function markDone(s: Session, confirmed: readonly EventRecord[]): void {
       entry.done++
       remaining--
     }
-    if (entry.done === entry.records.length) s.undo.shift()
+    if (entry.done === entry.records.length) finished++
     else break
   }
+  if (finished > 0) s.undo.splice(0, finished)
 }
