@@ -74,6 +74,19 @@ export const bsql: NodeSystem = {
     close()
     return { metrics: { commits_per_s: t.per_s, cold_commits_per_s: t.cold_per_s, cpu_ms: t.cpu_ms, rss_mb: peakRssMb() } }
   },
+  async bulk(p, dir) {
+    const { commit, close } = open(dir)
+    const todos = makeTodos(p.bulkEvents)
+    const t0 = performance.now()
+    const c0 = process.cpuUsage()
+    let last: Promise<void> = Promise.resolve()
+    for (let i = 0; i < todos.length; i += p.perCommit) last = commit(todos.slice(i, i + p.perCommit))
+    await last
+    const ms = performance.now() - t0
+    const cpu = cpuMsSince(c0)
+    close()
+    return { metrics: { events_per_s: (todos.length / ms) * 1000, cpu_ms: cpu, rss_mb: peakRssMb() } }
+  },
   async setup(p, dir) {
     const { commit, close } = open(dir)
     const todos = makeTodos(p.persist)

@@ -80,6 +80,16 @@ export const livestoreFile: NodeSystem = {
     await store.shutdownPromise()
     return { metrics: { commits_per_s: t.per_s, cold_commits_per_s: t.cold_per_s, rss_mb: peakRssMb() } }
   },
+  async bulk(p, dir) {
+    const store = await open(dir)
+    const todos = makeTodos(p.bulkEvents)
+    const t0 = performance.now()
+    for (let i = 0; i < todos.length; i += p.perCommit) store.commit(...todos.slice(i, i + p.perCommit).map((a) => events.todoCreated(a)))
+    await acked(store)
+    const ms = performance.now() - t0
+    await store.shutdownPromise()
+    return { metrics: { events_per_s: (todos.length / ms) * 1000, rss_mb: peakRssMb() } }
+  },
   async setup(p, dir) {
     const store = await open(dir)
     const todos = makeTodos(p.persist)

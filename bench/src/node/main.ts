@@ -7,6 +7,7 @@
 //       (both: N timed after an untimed warm-up, and the first N of the process; see phases.ts)
 //   n3  boot of a persisted store to the first query result (a fresh process after the setup)
 //   n4  rebuild of the state from the persisted log (schema change), a fresh process
+//   n5  bulk import: commits of 100 made in one loop, only the last awaited until durable
 //
 // Flags shared with parts 1-2: --quick, --reps=N, --only=n1,n3 (w*/s* ids are the other parts'),
 // --systems=cairn-node,bsql, --strict; --node-out=path (default results/node-latest.json).
@@ -92,6 +93,7 @@ async function run(): Promise<void> {
       }
       if (workloads.includes('n1')) await attempt('n1', async (dir) => add('n1', system, await step(system, 'throughput', dir)))
       if (workloads.includes('n2')) await attempt('n2', async (dir) => add('n2', system, await step(system, 'singles', dir)))
+      if (workloads.includes('n5')) await attempt('n5', async (dir) => add('n5', system, await step(system, 'bulk', dir)))
       if (workloads.includes('n3') || workloads.includes('n4')) {
         await attempt(workloads.includes('n3') ? 'n3' : 'n4', async (dir) => {
           const setup = await step(system, 'setup', dir)
@@ -122,6 +124,15 @@ const ROWS: Record<NodeWorkloadId, { title: string; n: (s: NodeSystemId) => numb
       ['commits_per_s', 'commits/s, after a warm-up (see below)'],
       ['cold_commits_per_s', 'commits/s of the first N in a fresh process'],
       ['cpu_ms', 'CPU of the timed part (ms, all threads)'],
+      ['rss_mb', 'peak RSS (MB)'],
+    ],
+  },
+  n5: {
+    title: 'n5. bulk import: commits of 100 made in one loop, only the last awaited until durable',
+    n: (s) => nodeParamsFor(s, quick).bulkEvents,
+    metrics: [
+      ['events_per_s', 'events/s'],
+      ['cpu_ms', 'CPU (ms, all threads)'],
       ['rss_mb', 'peak RSS (MB)'],
     ],
   },

@@ -13,6 +13,7 @@ export interface StepResult {
 export interface NodeSystem {
   throughput(p: NodeParams, dir: string): Promise<StepResult>
   singles(p: NodeParams, dir: string): Promise<StepResult>
+  bulk(p: NodeParams, dir: string): Promise<StepResult>
   setup(p: NodeParams, dir: string): Promise<StepResult>
   boot(p: NodeParams, dir: string): Promise<StepResult>
   rebuild(p: NodeParams, dir: string): Promise<StepResult>
