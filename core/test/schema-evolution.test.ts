@@ -261,6 +261,44 @@ describe('state version: rebuilt at boot when what produces it changed', () => {
     })
   })
 
+  it("spills the rebuild's pages even where the adapter keeps a transaction in memory, and keeps the adapter's setting after", async () => {
+    const db = await SqliteDb.open()
+    db.exec('PRAGMA cache_spill = OFF') // as adapter-node sets it
+    const leader = Leader.open(db, release2, { clientId: 'c' })
+    leader.append([
+      {
+        ...events.todoCreated({ id: 'a', text: 'x' }),
+        seqNum: { global: 1, client: 0, rebaseGeneration: 0 },
+        eventId: 'e1',
+        clientId: 'c',
+        sessionId: 's',
+        clientOnly: false,
+        json: '{"id":"a","text":"x"}',
+      },
+    ])
+    const during: unknown[] = []
+    const changed = makeSchema({
+      events: release2.events,
+      state: State.SQLite.makeState({
+        tables,
+        materializers: {
+          ...Object.fromEntries(release2.materializers),
+          'v1.TodoCreated': ({ id, text }: { id: string; text: string }, ctx: MaterializerContext) => {
+            during.push((ctx.query({ query: 'PRAGMA cache_spill', bindValues: [] }) as { cache_spill: number }[])[0]!.cache_spill)
+            return tables.todos.insert({ id, text })
+          },
+        },
+      }),
+    })
+    const statuses: BootStatus[] = []
+    Leader.open(db, changed, { clientId: 'c', onBootStatus: (s) => statuses.push(s) })
+    expect(statuses.some((s) => s.stage === 'rehydrating')).toBe(true)
+    expect(during).toHaveLength(1)
+    expect(during[0]).toBeGreaterThan(0)
+    expect(db.select('PRAGMA cache_spill')).toEqual([{ cache_spill: 0 }])
+    expect(db.select('SELECT id, text FROM todos')).toEqual([{ id: 'a', text: 'x' }])
+  })
+
   it('rebuilds once a state kept before materializer hashes existed', async () => {
     const db = await SqliteDb.open()
     const leader = Leader.open(db, release2, { clientId: 'c' })

@@ -88,11 +88,16 @@ function ensureDirectory(directory: string): void {
   }
 }
 
+// cache_spill OFF: a transaction larger than the page cache keeps its pages in memory instead of
+// writing them to the WAL mid-way and reading them back, each through this VFS (one commit of
+// 100,000 events: 70,000 events/s with spilling, 113,000 without; no higher peak RSS). A rebuild,
+// whose transaction is the whole state, turns spilling back on (see Leader).
 const PRAGMAS = `
 PRAGMA locking_mode = EXCLUSIVE;
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = NORMAL;
 PRAGMA temp_store = MEMORY;
+PRAGMA cache_spill = OFF;
 PRAGMA wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES};
 `
 

@@ -7,7 +7,8 @@
 //       (both: N timed after an untimed warm-up, and the first N of the process; see phases.ts)
 //   n3  boot of a persisted store to the first query result (a fresh process after the setup)
 //   n4  rebuild of the state from the persisted log (schema change), a fresh process
-//   n5  bulk import: commits of 100 made in one loop, only the last awaited until durable
+//   n5  bulk import: commits of 100 made in one loop, only the last awaited until durable; then N more
+//       in one commit
 //
 // Flags shared with parts 1-2: --quick, --reps=N, --only=n1,n3 (w*/s* ids are the other parts'),
 // --systems=cairn-node,bsql, --strict; --node-out=path (default results/node-latest.json).
@@ -128,11 +129,12 @@ const ROWS: Record<NodeWorkloadId, { title: string; n: (s: NodeSystemId) => numb
     ],
   },
   n5: {
-    title: 'n5. bulk import: commits of 100 made in one loop, only the last awaited until durable',
+    title: 'n5. bulk import: commits of 100 made in one loop, only the last awaited until durable; then N more in one commit',
     n: (s) => nodeParamsFor(s, quick).bulkEvents,
     metrics: [
-      ['events_per_s', 'events/s'],
-      ['cpu_ms', 'CPU (ms, all threads)'],
+      ['events_per_s', 'events/s, commits of 100 in one loop'],
+      ['one_commit_events_per_s', 'events/s, then N more in one commit'],
+      ['cpu_ms', 'CPU of the loop (ms, all threads)'],
       ['rss_mb', 'peak RSS (MB)'],
     ],
   },

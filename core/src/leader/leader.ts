@@ -660,6 +660,24 @@ export class Leader {
       count('SELECT count(*) AS n FROM __cairn_eventlog') - count(`SELECT count(*) AS n FROM __cairn_eventlog WHERE status = 'pending'`)
     const warned = new Set<string>()
     const failures: MaterializerError[] = []
+    // the rebuild's transaction holds the whole state: an adapter that keeps a transaction's
+    // pages in memory (cache_spill off) would hold all of it; spilling bounds the memory
+    const spill = this.db.select('PRAGMA cache_spill')[0]?.cache_spill
+    if (spill === 0) this.db.exec('PRAGMA cache_spill = ON')
+    try {
+      this.rebuildState(total, warned, failures, onBootStatus)
+    } finally {
+      if (spill === 0) this.db.exec('PRAGMA cache_spill = OFF')
+    }
+    for (const failure of failures) this.reportError(failure)
+  }
+
+  private rebuildState(
+    total: number,
+    warned: Set<string>,
+    failures: MaterializerError[],
+    onBootStatus: ((status: BootStatus) => void) | undefined,
+  ): void {
     this.transact(() => {
       const existing = this.db.select(
         `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '__cairn%' AND name NOT LIKE 'sqlite_%'`,
@@ -734,7 +752,6 @@ export class Leader {
       // a session's changes were made on the state before: they must not be applied to this one
       this.stateToken = newEventId()
     })
-    for (const failure of failures) this.reportError(failure)
   }
 
   private handleUnknown(name: string, warned: Set<string>): void {
