@@ -61,8 +61,11 @@ export async function openStoreFile(storeId: string, waitMs = 5000): Promise<{ d
     // Only this worker opens the file (it holds the store's lock): EXCLUSIVE locking, which also
     // lets WAL work without shared memory. A commit is one append to the WAL; with synchronous
     // NORMAL it survives a closed or crashed tab or browser (the write reached the OS), and the
-    // WAL is flushed to disk at checkpoints.
-    db.exec('PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL')
+    // WAL is flushed to disk at checkpoints. cache_spill OFF: a transaction larger than the page
+    // cache keeps its pages in memory rather than writing them to the WAL mid-way and reading them
+    // back through OPFS (one commit of 100,000 events: ~41,000 events/s against ~38,000-39,800);
+    // a rebuild turns spilling back on for its whole-state transaction (see Leader).
+    db.exec('PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_spill = OFF')
   } catch (e) {
     db.close()
     pool.pauseVfs()
