@@ -102,9 +102,15 @@ export async function postgresStorage(options: PostgresStorageOptions = {}): Pro
   const max = Math.max(2, options.maxConnections ?? 10)
   const pool = new pg.Pool({ ...config, max: Math.ceil(max / 2), connectionTimeoutMillis: 5_000 })
   const readPool = new pg.Pool({ ...config, max: Math.floor(max / 2), connectionTimeoutMillis: 5_000 })
-  // an idle connection that PostgreSQL terminated: the pool drops it and opens another when needed
-  for (const p of [pool, readPool])
+  // an idle connection that PostgreSQL terminated: the pool drops it and opens another when needed.
+  // Every connection also keeps a listener of its own from its first checkout: pg emits 'error'
+  // on a connection PostgreSQL cuts while no query runs on it, and an 'error' nobody listens to
+  // ends the process. withClient listens while it holds a connection and the pool while it is
+  // idle, yet a CI run saw one slip between (a PostgreSQL restart in postgres-faults.test.ts).
+  for (const p of [pool, readPool]) {
     p.on('error', (e) => log(`postgresStorage: an idle connection failed (${e.message}); the pool replaces it`))
+    p.on('connect', (client) => client.on('error', (e) => log(`postgresStorage: a connection failed (${e.message}); it is dropped`)))
+  }
 
   const setup = await pool.connect().catch((e: Error) => {
     throw new Error(`postgresStorage: cannot connect to PostgreSQL (${e.message}); check the connection string and that the server runs`, {
