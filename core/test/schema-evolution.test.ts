@@ -57,6 +57,30 @@ async function open(schema: Schema, adapter: Adapter, extra: { sync?: Parameters
 
 const rebuilt = (stages: readonly BootStatus[]) => stages.some((s) => s.stage === 'rehydrating')
 
+/** Release 2 with some of its materializers replaced (another state version, the same tables). */
+const release2With = (materializers: Record<string, (...args: never[]) => unknown>) =>
+  makeSchema({
+    events: release2.events,
+    state: State.SQLite.makeState({ tables, materializers: { ...Object.fromEntries(release2.materializers), ...materializers } }),
+  })
+
+/** A leader on `db` (release 2) whose log holds one confirmed v1.TodoCreated of todo 'a'. */
+function leaderWithTodoA(db: SqliteDb): Leader {
+  const leader = Leader.open(db, release2, { clientId: 'c' })
+  leader.append([
+    {
+      ...events.todoCreated({ id: 'a', text: 'x' }),
+      seqNum: { global: 1, client: 0, rebaseGeneration: 0 },
+      eventId: 'e1',
+      clientId: 'c',
+      sessionId: 's',
+      clientOnly: false,
+      json: '{"id":"a","text":"x"}',
+    },
+  ])
+  return leader
+}
+
 describe('makeSchema: materializer hashes', () => {
   it('names each event by its materializer: the same functions give the same hashes, a changed one changes only its own', () => {
     expect(release2.materializerHashes.get('v1.TodoCreated')).toBe(release1.materializerHashes.get('v1.TodoCreated'))
@@ -115,15 +139,8 @@ describe('state version: rebuilt at boot when what produces it changed', () => {
     const first = await open(release2, adapter)
     first.store.commit(events.todoCreated({ id: 'a', text: 'x' }))
     await first.store.shutdown()
-    const otherDelete = makeSchema({
-      events: release2.events,
-      state: State.SQLite.makeState({
-        tables,
-        materializers: {
-          ...Object.fromEntries(release2.materializers),
-          'v1.TodoDeleted': ({ id }: { id: string }) => tables.todos.update({ completed: true }).where({ id }),
-        },
-      }),
+    const otherDelete = release2With({
+      'v1.TodoDeleted': ({ id }: { id: string }) => tables.todos.update({ completed: true }).where({ id }),
     })
     const second = await open(otherDelete, adapter)
     expect(rebuilt(second.stages)).toBe(false)
@@ -164,18 +181,11 @@ describe('state version: rebuilt at boot when what produces it changed', () => {
     first.store.commit(events.todoCreated({ id: 'a', text: 'x' }), events.todoCreated({ id: 'b', text: 'y' }))
     await first.store.commit(events.todoCompleted({ id: 'a' }), events.todoCompleted({ id: 'b' })).persisted
     await first.store.shutdown()
-    const strict = makeSchema({
-      events: release2.events,
-      state: State.SQLite.makeState({
-        tables,
-        materializers: {
-          ...Object.fromEntries(release2.materializers),
-          'v1.TodoCompleted': ({ id }: { id: string }) => {
-            if (id === 'a') throw new Error('a cannot be completed any more')
-            return tables.todos.update({ completed: true }).where({ id })
-          },
-        },
-      }),
+    const strict = release2With({
+      'v1.TodoCompleted': ({ id }: { id: string }) => {
+        if (id === 'a') throw new Error('a cannot be completed any more')
+        return tables.todos.update({ completed: true }).where({ id })
+      },
     })
     const second = await open(strict, adapter)
     expect(rebuilt(second.stages)).toBe(true)
@@ -192,30 +202,16 @@ describe('state version: rebuilt at boot when what produces it changed', () => {
   describe('the inserts of a page run together', () => {
     // release 2 replaced a todo created twice; the strict release refuses the second one, and
     // completing reads how many todos exist so far
-    const lenient = makeSchema({
-      events: release2.events,
-      state: State.SQLite.makeState({
-        tables,
-        materializers: {
-          ...Object.fromEntries(release2.materializers),
-          'v1.TodoCreated': ({ id, text }: { id: string; text: string }) => tables.todos.insert({ id, text }).onConflict('id', 'replace'),
-        },
-      }),
+    const lenient = release2With({
+      'v1.TodoCreated': ({ id, text }: { id: string; text: string }) => tables.todos.insert({ id, text }).onConflict('id', 'replace'),
     })
     const strict = (seen: number[]) =>
-      makeSchema({
-        events: release2.events,
-        state: State.SQLite.makeState({
-          tables,
-          materializers: {
-            ...Object.fromEntries(release2.materializers),
-            'v1.TodoCreated': ({ id, text }: { id: string; text: string }) => tables.todos.insert({ id, text }),
-            'v1.TodoCompleted': ({ id }: { id: string }, ctx: MaterializerContext) => {
-              seen.push((ctx.query({ query: 'SELECT count(*) AS n FROM todos', bindValues: [] }) as { n: number }[])[0]!.n)
-              return tables.todos.update({ completed: true }).where({ id })
-            },
-          },
-        }),
+      release2With({
+        'v1.TodoCreated': ({ id, text }: { id: string; text: string }) => tables.todos.insert({ id, text }),
+        'v1.TodoCompleted': ({ id }: { id: string }, ctx: MaterializerContext) => {
+          seen.push((ctx.query({ query: 'SELECT count(*) AS n FROM todos', bindValues: [] }) as { n: number }[])[0]!.n)
+          return tables.todos.update({ completed: true }).where({ id })
+        },
       })
     const created = Array.from({ length: 300 }, (_, i) => events.todoCreated({ id: `t${String(i).padStart(3, '0')}`, text: `${i}` }))
     const completedIds = (rows: { id: string; completed: number }[]) => rows.filter((r) => r.completed === 1).map((r) => r.id)
@@ -264,31 +260,13 @@ describe('state version: rebuilt at boot when what produces it changed', () => {
   it("spills the rebuild's pages even where the adapter keeps a transaction in memory, and keeps the adapter's setting after", async () => {
     const db = await SqliteDb.open()
     db.exec('PRAGMA cache_spill = OFF') // as adapter-node sets it
-    const leader = Leader.open(db, release2, { clientId: 'c' })
-    leader.append([
-      {
-        ...events.todoCreated({ id: 'a', text: 'x' }),
-        seqNum: { global: 1, client: 0, rebaseGeneration: 0 },
-        eventId: 'e1',
-        clientId: 'c',
-        sessionId: 's',
-        clientOnly: false,
-        json: '{"id":"a","text":"x"}',
-      },
-    ])
+    leaderWithTodoA(db)
     const during: unknown[] = []
-    const changed = makeSchema({
-      events: release2.events,
-      state: State.SQLite.makeState({
-        tables,
-        materializers: {
-          ...Object.fromEntries(release2.materializers),
-          'v1.TodoCreated': ({ id, text }: { id: string; text: string }, ctx: MaterializerContext) => {
-            during.push((ctx.query({ query: 'PRAGMA cache_spill', bindValues: [] }) as { cache_spill: number }[])[0]!.cache_spill)
-            return tables.todos.insert({ id, text })
-          },
-        },
-      }),
+    const changed = release2With({
+      'v1.TodoCreated': ({ id, text }: { id: string; text: string }, ctx: MaterializerContext) => {
+        during.push((ctx.query({ query: 'PRAGMA cache_spill', bindValues: [] }) as { cache_spill: number }[])[0]!.cache_spill)
+        return tables.todos.insert({ id, text })
+      },
     })
     const statuses: BootStatus[] = []
     Leader.open(db, changed, { clientId: 'c', onBootStatus: (s) => statuses.push(s) })
@@ -301,18 +279,7 @@ describe('state version: rebuilt at boot when what produces it changed', () => {
 
   it('rebuilds once a state kept before materializer hashes existed', async () => {
     const db = await SqliteDb.open()
-    const leader = Leader.open(db, release2, { clientId: 'c' })
-    leader.append([
-      {
-        ...events.todoCreated({ id: 'a', text: 'x' }),
-        seqNum: { global: 1, client: 0, rebaseGeneration: 0 },
-        eventId: 'e1',
-        clientId: 'c',
-        sessionId: 's',
-        clientOnly: false,
-        json: '{"id":"a","text":"x"}',
-      },
-    ])
+    leaderWithTodoA(db)
     db.run(`DELETE FROM __cairn_meta WHERE key = 'materializers'`)
     const statuses: BootStatus[] = []
     Leader.open(db, release2, { clientId: 'c', onBootStatus: (s) => statuses.push(s) })
